@@ -1,0 +1,37 @@
+# Rapport: `make run` serves the app, `make test` runs the tests. Both set themselves up.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask --app app
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint clean-venv
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# A stamp per requirements file: pip runs again only when the file changed.
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+run: $(VENV)/.runtime-installed
+	$(FLASK) db upgrade
+	exec $(FLASK) crm serve
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

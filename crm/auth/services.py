@@ -1,0 +1,229 @@
+"""Accounts and teams: sign-up, log-in, password reset, invitations, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from crm import outbox
+from crm.errors import Conflict, Forbidden, Invalid
+from crm.extensions import db
+from crm.models import Invitation, Membership, Role, Team, User, utcnow
+
+RESET_MAX_AGE = 3600
+INVITE_DAYS = 7
+# A real hash to compare against when the email is unknown, so timing does not reveal it.
+_DUMMY_HASH = "scrypt:32768:8:1$0123456789abcdef$" + "0" * 128
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+
+
+def create_team(name: str, owner: User) -> Team:
+    team = Team(name=name.strip())
+    db.session.add(team)
+    db.session.add(Membership(team=team, user=owner, role=Role.OWNER))
+    db.session.flush()
+    owner.last_team_id = team.id
+    from crm.teams_setup import setup_new_team
+
+    setup_new_team(team)
+    return team
+
+
+def signup(*, name: str, email: str, password: str, team_name: str) -> User:
+    if user_by_email(email):
+        raise Invalid("An account with this email exists already. Log in instead.", "email")
+    user = User(name=name.strip(), email=email.strip().lower())
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    create_team(team_name, user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = user_by_email(email)
+    if user is None:
+        from werkzeug.security import check_password_hash
+
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the account exists; say nothing either way (no account probing)."""
+    user = user_by_email(email)
+    if user is None:
+        return
+    token = _reset_serializer().dumps({"u": user.id, "v": user.session_version})
+    link = current_app.config["BASE_URL"] + url_for("auth.reset", token=token)
+    row = outbox.queue_email(
+        to=user.email,
+        subject="Reset your Rapport password",
+        template="reset_password",
+        kind="password_reset",
+        user=user,
+        link=link,
+    )
+    db.session.commit()
+    outbox.enqueue(row)
+
+
+def user_for_reset_token(token: str) -> User:
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except SignatureExpired:
+        raise Invalid("This reset link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise Invalid("This reset link is not valid. Ask for a new one.") from None
+    user = db.session.get(User, data.get("u"))
+    # The version changes with every password change, so a link works once.
+    if user is None or user.session_version != data.get("v"):
+        raise Invalid("This reset link was used already. Ask for a new one.")
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    user = user_for_reset_token(token)
+    user.set_password(password)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not user.check_password(current):
+        raise Invalid("That is not your current password.", "current")
+    user.set_password(new)
+    db.session.commit()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite(team: Team, inviter: User, email: str, role: Role) -> Invitation:
+    """Invite someone by email; the link in the mail is the only copy of the token."""
+    email = email.strip().lower()
+    existing = db.session.scalars(
+        select(Membership).join(User).where(Membership.team_id == team.id, User.email == email)
+    ).first()
+    if existing:
+        raise Invalid(f"{email} is in this team already.", "email")
+    if role == Role.OWNER:
+        raise Invalid(
+            "Invite as admin or member; ownership is given from the members list.", "role"
+        )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        team_id=team.id,
+        email=email,
+        role=role,
+        token_hash=_hash(token),
+        invited_by_id=inviter.id,
+        expires_at=utcnow() + timedelta(days=INVITE_DAYS),
+    )
+    db.session.add(invitation)
+    link = current_app.config["BASE_URL"] + url_for("auth.accept_invite", token=token)
+    row = outbox.queue_email(
+        to=email,
+        subject=f"{inviter.name} invited you to {team.name} on Rapport",
+        template="invitation",
+        kind="invitation",
+        team_id=team.id,
+        team=team,
+        inviter=inviter,
+        link=link,
+        days=INVITE_DAYS,
+    )
+    db.session.commit()
+    outbox.enqueue(row)
+    return invitation
+
+
+def invitation_for_token(token: str) -> Invitation:
+    invitation = db.session.scalars(
+        select(Invitation).where(Invitation.token_hash == _hash(token))
+    ).first()
+    if invitation is None or invitation.revoked_at is not None:
+        raise Invalid("This invitation link is not valid. Ask your teammate for a new one.")
+    if invitation.accepted_at is not None:
+        raise Invalid("This invitation was accepted already. Log in to continue.")
+    if invitation.expires_at < utcnow():
+        raise Invalid("This invitation has expired. Ask your teammate for a new one.")
+    return invitation
+
+
+def accept_invite(
+    token: str, *, user: User | None = None, name: str | None = None, password: str | None = None
+) -> User:
+    """Join the invitation's team as `user`, or as a new account made from name + password."""
+    invitation = invitation_for_token(token)
+    if user is None:
+        if user_by_email(invitation.email):
+            raise Invalid("You have an account already: log in to accept the invitation.")
+        user = User(name=(name or "").strip(), email=invitation.email)
+        user.set_password(password or "")
+        db.session.add(user)
+        db.session.flush()
+    already = db.session.scalars(
+        select(Membership).where(
+            Membership.team_id == invitation.team_id, Membership.user_id == user.id
+        )
+    ).first()
+    if already is None:
+        db.session.add(
+            Membership(team_id=invitation.team_id, user_id=user.id, role=invitation.role)
+        )
+    invitation.accepted_at = utcnow()
+    user.last_team_id = invitation.team_id
+    db.session.commit()
+    return user
+
+
+def revoke_invite(invitation: Invitation) -> None:
+    invitation.revoked_at = utcnow()
+    db.session.commit()
+
+
+def _owner_count(team_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+    )
+
+
+def change_role(actor: Membership, target: Membership, role: Role) -> None:
+    """Owners manage everyone; admins manage members and admins but never owners."""
+    if not actor.role.can_manage:
+        raise Forbidden("Only owners and admins can change roles.")
+    if Role.OWNER in (role, target.role) and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner can give or take away ownership.")
+    if target.role == Role.OWNER and role != Role.OWNER and _owner_count(target.team_id) == 1:
+        raise Conflict("A team needs at least one owner. Make someone else owner first.")
+    target.role = role
+    db.session.commit()
+
+
+def remove_member(actor: Membership, target: Membership) -> None:
+    if not actor.role.can_manage:
+        raise Forbidden("Only owners and admins can remove people.")
+    if target.role == Role.OWNER and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner can remove an owner.")
+    if target.role == Role.OWNER and _owner_count(target.team_id) == 1:
+        raise Conflict("A team needs at least one owner. Make someone else owner first.")
+    db.session.delete(target)
+    db.session.commit()

@@ -1,0 +1,75 @@
+"""Configuration from the environment (12-factor). Every knob is listed in README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into the data dir."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url(data_dir: Path) -> str:
+    url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'rapport.db'}")
+    # Hosting providers hand out postgres:// URLs; SQLAlchemy wants the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load() -> dict:
+    data_dir = Path(os.environ.get("CRM_DATA_DIR", ROOT / "instance")).resolve()
+    base_url = os.environ.get("BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '5000')}")
+    return {
+        "CRM_DATA_DIR": str(data_dir),
+        "SECRET_KEY": _secret_key(data_dir),
+        "SQLALCHEMY_DATABASE_URI": _database_url(data_dir),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "BASE_URL": base_url.rstrip("/"),
+        "INBOUND_DOMAIN": os.environ.get("INBOUND_DOMAIN", "in.rapport.localhost"),
+        "INBOUND_SECRET": os.environ.get("INBOUND_SECRET") or None,
+        "INBOUND_MAX_BYTES": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)),
+        "SMTP_LISTEN": os.environ.get("SMTP_LISTEN", "127.0.0.1:2525"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", 587)),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Rapport <rapport@localhost>"),
+        "PORT": int(os.environ.get("PORT", 5000)),
+        # Secure cookies need HTTPS; a laptop on http://127.0.0.1 would never log in.
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PROXY_FIX": _bool("PROXY_FIX"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JOBS_SYNC": _bool("JOBS_SYNC"),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)) + 65536,
+    }

@@ -1,0 +1,94 @@
+"""Teams, users, memberships and invitations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm.extensions import db
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+    @property
+    def can_manage(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+class Team(Timestamps, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Email-in creates contacts for unknown external people when this is on.
+    auto_create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="team")
+
+
+class User(UserMixin, Timestamps, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The personal email-in address is <inbound_token>@INBOUND_DOMAIN.
+    inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
+    # Bumped on password change and reset: old sessions and reset links stop working.
+    session_version: Mapped[int] = mapped_column(default=1)
+    last_team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_version = (self.session_version or 0) + 1
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        # Flask-Login stores this in the session; the version invalidates old sessions.
+        return f"{self.id}:{self.session_version}"
+
+
+class Membership(TeamOwned, Timestamps, db.Model):
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Role.MEMBER,
+    )
+
+    team: Mapped[Team] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class Invitation(TeamOwned, Timestamps, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Role.MEMBER,
+    )
+    # Only the hash is stored: a database leak does not leak usable invitation links.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    team: Mapped[Team] = relationship()
+    invited_by: Mapped[User | None] = relationship()

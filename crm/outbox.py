@@ -1,0 +1,138 @@
+"""The outbox: every email is a row before it is a job, so nothing is lost in flight.
+
+queue_email() writes the row (the caller commits, then calls enqueue_pending()); the job
+deliver() claims the row with a conditional UPDATE, so a row enqueued twice (by a sweep after a
+lost queue, say) is still sent once. Without MAIL_SERVER the row is kept for admins to read.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from flask import current_app, render_template
+from sqlalchemy import or_, select, update
+
+from crm import queue
+from crm.extensions import db
+from crm.models import OutboundEmail, OutboxStatus, utcnow
+
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def queue_email(
+    *, to: str, subject: str, template: str, kind: str, team_id: int | None = None, **context
+) -> OutboundEmail:
+    """Add an email rendered from templates/email/<template>.txt (and .html if present)."""
+    text = render_template(f"email/{template}.txt", **context)
+    try:
+        html = render_template(f"email/{template}.html", **context)
+    except Exception:  # the HTML part is optional
+        html = None
+    domain = current_app.config["BASE_URL"].split("//", 1)[-1].split(":")[0].split("/")[0]
+    row = OutboundEmail(
+        team_id=team_id,
+        kind=kind,
+        to_addr=to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        message_id=make_msgid(domain=domain or "localhost"),
+    )
+    db.session.add(row)
+    return row
+
+
+def enqueue(row: OutboundEmail) -> None:
+    """Hand a committed outbox row to the worker."""
+    queue.enqueue("jobs.email.send_email", row.id, job_id=f"send-email-{row.id}")
+
+
+def deliver(outbox_id: int) -> OutboxStatus | None:
+    """Send one outbox row if it is still pending and due; returns its new status."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboundEmail)
+        .where(
+            OutboundEmail.id == outbox_id,
+            OutboundEmail.status == OutboxStatus.PENDING,
+            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
+        )
+        .values(status=OutboxStatus.SENDING, claimed_at=now)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return None  # sent already, claimed by another worker, or not due yet
+    row = db.session.get(OutboundEmail, outbox_id)
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        row.status = OutboxStatus.KEPT
+        db.session.commit()
+        return row.status
+    try:
+        _smtp_send(row, config)
+    except (smtplib.SMTPException, OSError) as error:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = OutboxStatus.FAILED
+        else:
+            row.status = OutboxStatus.PENDING
+            row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
+        db.session.commit()
+        if row.status == OutboxStatus.PENDING:
+            queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
+        return row.status
+    row.status, row.sent_at, row.attempts = OutboxStatus.SENT, utcnow(), row.attempts + 1
+    row.last_error = None
+    db.session.commit()
+    return row.status
+
+
+def _smtp_send(row: OutboundEmail, config) -> None:
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = row.to_addr
+    message["Subject"] = row.subject
+    # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
+    message["Message-ID"] = row.message_id
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def sweep() -> int:
+    """Re-enqueue due pending rows and reclaim rows whose worker died mid-send."""
+    now = utcnow()
+    db.session.execute(
+        update(OutboundEmail)
+        .where(
+            OutboundEmail.status == OutboxStatus.SENDING,
+            OutboundEmail.claimed_at < now - STALE_CLAIM,
+        )
+        .values(status=OutboxStatus.PENDING)
+    )
+    db.session.commit()
+    due = db.session.scalars(
+        select(OutboundEmail.id).where(
+            OutboundEmail.status == OutboxStatus.PENDING,
+            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
+        )
+    ).all()
+    for outbox_id in due:
+        queue.enqueue("jobs.email.send_email", outbox_id, job_id=f"send-email-{outbox_id}")
+    return len(due)
+
+
+def address(name: str | None, email: str) -> str:
+    return formataddr((name or "", email))

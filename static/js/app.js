@@ -1,0 +1,45 @@
+// Small behaviours the server cannot do. No inline scripts: the CSP allows only this origin.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="#input-id">
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.value || source.textContent;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+    } else {
+      source.select && source.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Close an open <details> menu when clicking elsewhere or pressing Escape.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      document.querySelectorAll("details.menu[open]").forEach(function (m) { m.removeAttribute("open"); });
+    }
+  });
+
+  // Toasts fade away on their own.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "toasts") {
+      var toast = event.detail.target.lastElementChild;
+      setTimeout(function () { toast && toast.remove(); }, 6000);
+    }
+  });
+})();

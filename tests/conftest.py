@@ -1,0 +1,231 @@
+"""Fixtures: one app and one migrated database per session, emptied after every test.
+
+The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set (CI
+runs the suite on both). System services (Chromium, redis-server, PostgreSQL) are optional on a
+laptop, where their tests skip with a reason, and required when CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from crm import create_app
+from crm.extensions import db, limiter
+from tests import factories
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_PASSWORD = factories.PASSWORD
+
+
+def need(available: bool, reason: str) -> None:
+    """Skip a test whose system service is missing, except in CI where that is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    path = Path(tempfile.mkdtemp(prefix="rapport-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir):
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
+
+
+def _reset_schema(url: str) -> None:
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(data_dir, database_url):
+    os.environ["CRM_DATA_DIR"] = str(data_dir)
+    _reset_schema(database_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CRM_DATA_DIR": str(data_dir),
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            "BASE_URL": "http://localhost",
+            "SERVER_NAME": None,
+            "INBOUND_DOMAIN": "in.rapport.test",
+            "INBOUND_SECRET": "inbound-test-secret",
+            "REDIS_URL": None,
+            "MAIL_SERVER": None,
+        }
+    )
+    with app.app_context():
+        upgrade()  # the schema comes from the migrations, as in production
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean(request, app):
+    """Each test starts with an empty database, queue and rate limiter."""
+    saved = dict(app.config)
+    ctx = app.app_context()
+    ctx.push()
+    limiter.reset()
+    yield
+    db.session.remove()
+    ctx.pop()
+    app.config.clear()
+    app.config.update(saved)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        app.extensions["rq_connection"].flushall()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def htmx_headers():
+    return {"HX-Request": "true"}
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Work everything queued (and due scheduled jobs), as the worker would; returns a count."""
+    from crm.queue import run_pending
+
+    def run() -> int:
+        total = 0
+        while count := run_pending(app):
+            total += count
+        return total
+
+    return run
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = TEST_PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def owner(app):
+    """A team with its owner, logged in through `logged_in`."""
+    return factories.make_user(
+        name="Olive Owner", email="olive@example.com", team_name="Acme Sales"
+    )
+
+
+@pytest.fixture
+def logged_in(client, auth, owner):
+    auth.login(owner.email)
+    return client
+
+
+# --- Browser ---------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        need(False, "playwright is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real port with CSRF on and the embedded worker running jobs."""
+    from werkzeug.serving import make_server
+
+    from crm.queue import EmbeddedRunner
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    runner = EmbeddedRunner(app, poll_seconds=0.1, tick_seconds=3600)
+    runner.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = url
+    yield url
+    runner.stop()
+    server.shutdown()
+
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request, browser, live_server):
+    """A fresh browser page at desktop width and at a 390×844 phone (touch) viewport."""
+    phone = request.param == "phone"
+    context = browser.new_context(
+        viewport=PHONE if phone else DESKTOP,
+        has_touch=phone,
+        is_mobile=phone,
+        base_url=live_server,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.is_phone = phone
+    yield page
+    context.close()
+
+
+def assert_no_sideways_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"the page scrolls sideways: {width}px wide in a {viewport}px view"
