@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm import config as config_module
-from crm.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from crm import extensions as ext
+from crm.extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = config_module.ROOT
 # Pages a logged-in user without any team may still reach.
@@ -57,7 +58,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    htmx.init_app(app)
+    ext.htmx.init_app(app)  # via the module: `crm.htmx` names our helpers submodule
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -78,7 +78,17 @@ def app(data_dir, database_url):
     )
     with app.app_context():
         upgrade()  # the schema comes from the migrations, as in production
+    # Tests keep an app context pushed (for factories and db.session), and Flask reuses it for
+    # requests; start every request with an empty `g` as a real request would.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     return app
+
+
+def _fresh_g() -> None:
+    from flask import g
+
+    for name in list(g):
+        g.pop(name)
 
 
 @pytest.fixture(autouse=True)

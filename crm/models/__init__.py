@@ -1,15 +1,51 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
 from crm.models.base import UTCDateTime, new_token, utcnow
+from crm.models.contact import (
+    Company,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Lifecycle,
+    SoftDelete,
+    Tag,
+    company_tag,
+    contact_tag,
+)
+from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
 from crm.models.mail import (
     InboundMessage,
     InboundStatus,
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User
 
 __all__ = [
+    "Activity",
+    "ActivityContact",
+    "ActivityKind",
+    "AuditEvent",
+    "Company",
+    "Contact",
+    "ContactEmail",
+    "ContactPhone",
+    "Deal",
+    "DealStatus",
+    "Lifecycle",
+    "LostReason",
+    "Pipeline",
+    "Priority",
+    "SoftDelete",
+    "Stage",
+    "Tag",
+    "Task",
+    "company_tag",
+    "contact_tag",
+    "deal_contact",
+    "deal_tag",
     "InboundMessage",
     "InboundStatus",
     "Invitation",
