@@ -45,3 +45,120 @@ def make_member(
     db.session.add(Membership(team=team, user=user, role=role))
     db.session.commit()
     return user
+
+
+# --- CRM records (built directly; features' own services are tested in their own tests) ---
+
+
+def make_company(team: Team, *, name: str | None = None, domain: str | None = None, **fields):
+    from crm.models import Company
+
+    n = next(_seq)
+    name = name or f"Company {n}"
+    company = Company(team_id=team.id, name=name, sort_name=name.lower(), domain=domain, **fields)
+    db.session.add(company)
+    db.session.commit()
+    return company
+
+
+def make_contact(
+    team: Team,
+    *,
+    first_name: str | None = None,
+    last_name: str = "Doe",
+    email: str | None = None,
+    phone: str | None = None,
+    **fields,
+):
+    from crm.models import Contact, ContactEmail, ContactPhone
+
+    n = next(_seq)
+    first_name = first_name or f"Jane{n}"
+    contact = Contact(
+        team_id=team.id,
+        first_name=first_name,
+        last_name=last_name,
+        sort_name=f"{first_name} {last_name}".strip().lower(),
+        **fields,
+    )
+    if email is not False:
+        contact.emails = [ContactEmail(team_id=team.id, email=email or f"jane{n}@client.example")]
+    if phone:
+        contact.phones = [ContactPhone(team_id=team.id, e164=phone)]
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+def make_pipeline(team: Team, *, stages=("Lead in", "Qualified", "Proposal", "Won", "Lost")):
+    from crm.models import Pipeline, Stage
+
+    pipeline = Pipeline(team_id=team.id, name="Sales", is_default=True)
+    pipeline.stages = [
+        Stage(team_id=team.id, name=name, position=i, probability=min(100, 10 + i * 25))
+        for i, name in enumerate(stages)
+    ]
+    db.session.add(pipeline)
+    db.session.commit()
+    return pipeline
+
+
+def make_deal(
+    team: Team,
+    *,
+    title: str | None = None,
+    value_minor: int = 100_000,
+    pipeline=None,
+    stage=None,
+    contacts=(),
+    **fields,
+):
+    from sqlalchemy import select as _select
+
+    from crm.models import Deal, Pipeline
+
+    pipeline = (
+        pipeline
+        or db.session.scalars(_select(Pipeline).where(Pipeline.team_id == team.id)).first()
+        or make_pipeline(team)
+    )
+    stage = stage or pipeline.stages[0]
+    deal = Deal(
+        team_id=team.id,
+        title=title or f"Deal {next(_seq)}",
+        pipeline_id=pipeline.id,
+        stage_id=stage.id,
+        value_minor=value_minor,
+        currency=team.currency,
+        contacts=list(contacts),
+        **fields,
+    )
+    db.session.add(deal)
+    db.session.commit()
+    return deal
+
+
+def make_task(team: Team, *, title: str | None = None, **fields):
+    from crm.models import Task
+
+    task = Task(team_id=team.id, title=title or f"Task {next(_seq)}", **fields)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def make_activity(
+    team: Team, *, contacts=(), kind="note", body="Talked about the renewal.", **fields
+):
+    from crm.models import ActivityKind
+    from crm.timeline.services import record
+
+    activity = record(
+        team_id=team.id,
+        kind=ActivityKind(kind),
+        contact_ids=[c.id for c in contacts],
+        body=body,
+        **fields,
+    )
+    db.session.commit()
+    return activity

@@ -1,0 +1,1 @@
+"""The timeline: every activity on contacts, companies and deals."""
