@@ -43,6 +43,7 @@ def _wait_for_stop() -> threading.Event:
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int | None, threads: int) -> None:
     """The embedded all-in-one: web server, job worker, scheduler tick and SMTP listener."""
+    from flask_migrate import upgrade
     from waitress.server import create_server
 
     from crm.inbound.smtp import start_listener
@@ -52,6 +53,8 @@ def serve(host: str, port: int | None, threads: int) -> None:
 
     app = current_app._get_current_object()
     port = port or app.config["PORT"]
+    with app.app_context():
+        upgrade()  # an up-to-date schema before anything reads it (no-op when current)
     on_serve(app)
     with app.app_context():
         run_sweeps()  # work left over from the last run is picked up at start-up

@@ -7,6 +7,7 @@ laptop, where their tests skip with a reason, and required when CI=true, where t
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -202,6 +203,7 @@ def live_server(app):
     from crm.queue import EmbeddedRunner
 
     app.config["WTF_CSRF_ENABLED"] = True
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
