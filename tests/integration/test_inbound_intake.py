@@ -57,9 +57,11 @@ def test_smtp_refuses_oversized_mail_with_552(app, owner):
     app.config["SMTP_LISTEN"] = f"127.0.0.1:{free_port()}"
     controller = start_listener(app)
     try:
-        with smtplib.SMTP(controller.hostname, controller.port) as smtp:
-            with pytest.raises(smtplib.SMTPResponseException) as error:
-                smtp.sendmail("olive@example.com", [_address(owner)], RAW + b"x" * 5000)
+        with (
+            smtplib.SMTP(controller.hostname, controller.port) as smtp,
+            pytest.raises(smtplib.SMTPResponseException) as error,
+        ):
+            smtp.sendmail("olive@example.com", [_address(owner)], RAW + b"x" * 5000)
         assert error.value.smtp_code == 552
     finally:
         controller.stop()
