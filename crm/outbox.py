@@ -7,6 +7,7 @@ lost queue, say) is still sent once. Without MAIL_SERVER the row is kept for adm
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from crm import queue
 from crm.extensions import db
 from crm.models import OutboundEmail, OutboxStatus, utcnow
 
+log = logging.getLogger(__name__)
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 MAX_ATTEMPTS = len(BACKOFF) + 1
 STALE_CLAIM = timedelta(minutes=10)
@@ -72,6 +74,9 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     if not config.get("MAIL_SERVER"):
         row.status = OutboxStatus.KEPT
         db.session.commit()
+        # On a laptop this is how a reset or invitation link reaches the person running it.
+        log.info("Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s", row.to_addr,
+                 row.subject, row.body_text)
         return row.status
     try:
         _smtp_send(row, config)
