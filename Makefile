@@ -20,8 +20,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
 
+# `crm serve` applies the migrations itself before it starts serving.
 run: $(VENV)/.runtime-installed
-	$(FLASK) db upgrade
 	exec $(FLASK) crm serve
 
 test: $(VENV)/.dev-installed
