@@ -36,6 +36,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(config_module.load())
     app.config.update(overrides or {})
+    # Rate limits are shared by every web process through Redis in the scaled mode.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     os.makedirs(app.config["CRM_DATA_DIR"], exist_ok=True)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     if app.config.get("PROXY_FIX"):

@@ -66,7 +66,6 @@ def load() -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PROXY_FIX": _bool("PROXY_FIX"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -75,8 +75,12 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.status = OutboxStatus.KEPT
         db.session.commit()
         # On a laptop this is how a reset or invitation link reaches the person running it.
-        log.info("Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s", row.to_addr,
-                 row.subject, row.body_text)
+        log.info(
+            "Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s",
+            row.to_addr,
+            row.subject,
+            row.body_text,
+        )
         return row.status
     try:
         _smtp_send(row, config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -50,3 +51,32 @@ def redis_url(tmp_path):
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(5)
+
+
+@contextlib.contextmanager
+def second_app(app, **overrides):
+    """Another app on the same database (e.g. the scaled mode with a real Redis).
+
+    Flask-Limiter keeps one storage per Limiter object, and ours is a module-level singleton:
+    put the test app's storage back afterwards.
+    """
+    from crm import create_app
+    from crm.extensions import db, limiter
+
+    saved = dict(limiter.__dict__)
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "x",
+        "WTF_CSRF_ENABLED": False,
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "CRM_DATA_DIR": app.config["CRM_DATA_DIR"],
+        "MAIL_SERVER": None,
+    } | overrides
+    other = create_app(config)
+    try:
+        yield other
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        limiter.__dict__.update(saved)
