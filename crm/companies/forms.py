@@ -14,7 +14,11 @@ class CompanyForm(FlaskForm):
     domain = StringField("Domain", validators=[Length(max=253)])
     website = StringField("Website", validators=[Length(max=300)])
     industry = StringField("Industry", validators=[Length(max=100)])
-    size = SelectField("Size", choices=[("", "Unknown")] + [(s, f"{s} people") for s in SIZES])
+    size = SelectField(
+        "Size",
+        choices=[("", "Unknown")] + [(s, f"{s} people") for s in SIZES],
+        validate_choice=False,
+    )
     phone = StringField("Phone", validators=[Length(max=40)])
     tags = StringField("Tags", validators=[Length(max=500)])
     owner_id = SelectField("Owner", coerce=int, choices=[])

@@ -51,8 +51,9 @@ def create_company(
     company = Company(team_id=team_id, name="", sort_name="")
     if actor_id and "owner_id" not in data:
         data = {**data, "owner_id": actor_id}
+    with db.session.no_autoflush:
+        _apply(company, data)
     db.session.add(company)
-    _apply(company, data)
     db.session.flush()
     audit.write(
         team_id=team_id,
@@ -68,7 +69,8 @@ def create_company(
 
 
 def update_company(company: Company, actor_id: int | None, data: dict) -> Company:
-    changes = _apply(company, data)
+    with db.session.no_autoflush:
+        changes = _apply(company, data)
     if changes:
         audit.write(
             team_id=company.team_id,

@@ -14,12 +14,16 @@ STAGE_CHOICES = [(s.value, s.label) for s in Lifecycle]
 
 class EmailEntry(Form):
     email = StringField("Email", validators=[Optional(), Length(max=254)])
-    label = SelectField("Email type", choices=[(v, v.title()) for v in EMAIL_LABELS])
+    label = SelectField(
+        "Email type", choices=[(v, v.title()) for v in EMAIL_LABELS], validate_choice=False
+    )
 
 
 class PhoneEntry(Form):
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
-    label = SelectField("Phone type", choices=[(v, v.title()) for v in PHONE_LABELS])
+    label = SelectField(
+        "Phone type", choices=[(v, v.title()) for v in PHONE_LABELS], validate_choice=False
+    )
 
 
 class ContactForm(FlaskForm):
@@ -34,7 +38,9 @@ class ContactForm(FlaskForm):
     x = StringField("X (Twitter) profile", validators=[Length(max=300)])
     tags = StringField("Tags", validators=[Length(max=500)])
     owner_id = SelectField("Owner", coerce=int, choices=[])
-    lifecycle = SelectField("Lifecycle stage", choices=STAGE_CHOICES, default="lead")
+    lifecycle = SelectField(
+        "Lifecycle stage", choices=STAGE_CHOICES, default="lead", validate_choice=False
+    )
     source = StringField("Source", validators=[Length(max=100)])
     street = StringField("Street", validators=[Length(max=200)])
     city = StringField("City", validators=[Length(max=100)])

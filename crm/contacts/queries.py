@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import phonenumbers
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from crm.contacts import normalize as norm
+from crm.contacts.services import phone_region
 from crm.extensions import db
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
@@ -88,10 +89,10 @@ def _search(stmt, team_id: int, q: str):
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", q):
         prefixes = {"+" + digits}
-        try:
-            prefixes.add(norm.phone(q))
-        except norm.BadValue:
-            pass
+        if not q.strip().startswith("+"):
+            # Typed without a country code: read it as a number of the team's region.
+            code = phonenumbers.country_code_for_region(phone_region())
+            prefixes.add(f"+{code}{digits.lstrip('0')}")
         for prefix in prefixes:
             terms.append(
                 Contact.id.in_(
@@ -150,8 +151,9 @@ def _after(stmt, sort: str, cursor: str):
 
 
 def contact_page(
-    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
 ) -> ContactPage:
+    limit = limit or PAGE_SIZE
     stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)

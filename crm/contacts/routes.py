@@ -46,7 +46,7 @@ def index():
     team = current_team()
     filters = ContactFilters.from_args(request.args)
     page = contact_page(team.id, filters, cursor=request.args.get("after"))
-    context = {"page": page, "filters": filters}
+    context = {"listing": page, "filters": filters}
     if wants_partial() and request.headers.get("HX-Target") == "contacts-more":
         return render("contacts/index.html", "contacts/_rows.html", **context)
     people = members()

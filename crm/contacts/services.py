@@ -142,8 +142,9 @@ def create_contact(team_id: int, actor_id: int | None, data: dict) -> Contact:
     contact = Contact(team_id=team_id, social={}, lifecycle=Lifecycle.LEAD, emails=[], phones=[])
     if actor_id and "owner_id" not in data:
         data = {**data, "owner_id": actor_id}
+    with db.session.no_autoflush:
+        _apply(contact, data)
     db.session.add(contact)
-    _apply(contact, data)
     db.session.flush()
     audit.write(
         team_id=team_id,
@@ -159,7 +160,8 @@ def create_contact(team_id: int, actor_id: int | None, data: dict) -> Contact:
 
 def update_contact(contact: Contact, actor_id: int | None, data: dict) -> Contact:
     """Change the given fields; each changed field is audited (old → new) on the timeline."""
-    changes = _apply(contact, data)
+    with db.session.no_autoflush:
+        changes = _apply(contact, data)
     if changes:
         audit.write(
             team_id=contact.team_id,
@@ -236,7 +238,9 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
                 data = {"owner_id": value or None}
             else:
                 data = {"lifecycle": value}
-            changes, act = _apply(contact, data), "update"
+            with db.session.no_autoflush:
+                changes = _apply(contact, data)
+            act = "update"
             if not changes:
                 continue
         audit.write(
