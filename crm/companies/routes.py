@@ -83,7 +83,8 @@ def index():
     )
     rows, next_cursor = company_page(filters, request.args.get("after"))
     context = {"rows": rows, "next_cursor": next_cursor, "filters": filters}
-    if wants_partial() and request.headers.get("HX-Target") == "companies-more":
+    region = request.headers.get("HX-Target") if wants_partial() else None
+    if region == "companies-more":
         return render("companies/index.html", "companies/_rows.html", **context)
     tags = db.session.scalars(scoped(Tag).order_by(Tag.name).limit(500)).all()
     deleted = None
@@ -93,14 +94,16 @@ def index():
                 Company.id == int(request.args["deleted"]), Company.deleted_at.is_not(None)
             )
         ).first()
-    return render(
+    response = render(
         "companies/index.html",
-        "companies/_results.html",
+        "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
         people=members(),
         **context,
     )
+    response.vary.add("HX-Target")
+    return response
 
 
 def _save(form: CompanyForm, company: Company | None):

@@ -47,7 +47,10 @@ def index():
     filters = ContactFilters.from_args(request.args)
     page = contact_page(team.id, filters, cursor=request.args.get("after"))
     context = {"listing": page, "filters": filters}
-    if wants_partial() and request.headers.get("HX-Target") == "contacts-more":
+    # One URL feeds two regions (the results, the next page); anything else, including
+    # htmx's history restore (no HX-Target), gets the whole page.
+    region = request.headers.get("HX-Target") if wants_partial() else None
+    if region == "contacts-more":
         return render("contacts/index.html", "contacts/_rows.html", **context)
     people = members()
     bulk = BulkForm(formdata=None)
@@ -64,15 +67,17 @@ def index():
                 Contact.id == int(request.args["deleted"]), Contact.deleted_at.is_not(None)
             )
         ).first()
-    return render(
+    response = render(
         "contacts/index.html",
-        "contacts/_results.html",
+        "contacts/_results.html" if region == "contact-results" else "contacts/index.html",
         form=_filter_form(filters, people),
         bulk=bulk,
         company=company,
         deleted=deleted,
         **context,
     )
+    response.vary.add("HX-Target")
+    return response
 
 
 @bp.post("/bulk")

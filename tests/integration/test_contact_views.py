@@ -114,6 +114,11 @@ def test_list_filters_search_partials_and_paging(logged_in, team, htmx_headers):
     assert b"<html" not in partial.data and b'id="contact-results"' in partial.data
     assert b"Ada Lovelace" in partial.data and b"Bob Stone" not in partial.data
     assert "HX-Request" in partial.headers["Vary"]
+    # Back button: htmx restores history with a plain request for the whole page.
+    restore = logged_in.get(
+        "/contacts?q=ad", headers={**htmx_headers, "HX-History-Restore-Request": "true"}
+    )
+    assert b"<html" in restore.data and b"Ada Lovelace" in restore.data
     by_email = logged_in.get("/contacts?q=ada@", headers=htmx_headers)
     assert b"Ada Lovelace" in by_email.data
     by_phone = logged_in.get("/contacts?q=415 555", headers=htmx_headers)
