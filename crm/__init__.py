@@ -80,11 +80,16 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from crm.auth import bp as auth_bp
+    from crm.companies import bp as companies_bp
+    from crm.contacts import bp as contacts_bp
     from crm.core import bp as core_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
+    from crm.timeline import bp as timeline_bp
 
     for bp in (core_bp, auth_bp, settings_bp, inbound_bp):
+        app.register_blueprint(bp)
+    for bp in (contacts_bp, companies_bp, timeline_bp):
         app.register_blueprint(bp)
 
 

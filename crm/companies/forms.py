@@ -1,0 +1,54 @@
+"""Forms of the company pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from crm.companies.services import SIZES
+
+
+class CompanyForm(FlaskForm):
+    name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
+    domain = StringField("Domain", validators=[Length(max=253)])
+    website = StringField("Website", validators=[Length(max=300)])
+    industry = StringField("Industry", validators=[Length(max=100)])
+    size = SelectField(
+        "Size",
+        choices=[("", "Unknown")] + [(s, f"{s} people") for s in SIZES],
+        validate_choice=False,
+    )
+    phone = StringField("Phone", validators=[Length(max=40)])
+    tags = StringField("Tags", validators=[Length(max=500)])
+    owner_id = SelectField("Owner", coerce=int, choices=[])
+    street = StringField("Street", validators=[Length(max=200)])
+    city = StringField("City", validators=[Length(max=100)])
+    region = StringField("State or region", validators=[Length(max=100)])
+    postal_code = StringField("Postal code", validators=[Length(max=20)])
+    country = StringField("Country", validators=[Length(max=100)])
+
+    def prepare(self, members, company=None) -> None:
+        self.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members]
+        if company is not None and not self.is_submitted():
+            from crm.contacts.normalize import format_phone
+
+            self.tags.data = ", ".join(t.name for t in company.tags)
+            self.owner_id.data = company.owner_id or 0
+            self.phone.data = format_phone(company.phone) if company.phone else ""
+            self.size.data = company.size or ""
+
+    def to_data(self) -> dict:
+        keys = ("name", "domain", "website", "industry", "size", "phone")
+        keys += ("street", "city", "region", "postal_code", "country")
+        data = {key: getattr(self, key).data or "" for key in keys}
+        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["owner_id"] = self.owner_id.data or None
+        return data
+
+    def show_error(self, error) -> None:
+        target = self._fields.get(error.field or "")
+        if target is not None:
+            target.errors = [error.message]
+        else:
+            self.form_errors.append(error.message)

@@ -1,0 +1,194 @@
+"""Writing companies: create, update (audited), trash and restore."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm.contacts import audit
+from crm.contacts import normalize as norm
+from crm.contacts.services import (
+    clean_text,
+    phone_region,
+    resolve_owner,
+    resolve_tags,
+    team_user_name,
+)
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.models import Company, utcnow
+
+LABELS = {
+    "name": "Name",
+    "domain": "Domain",
+    "industry": "Industry",
+    "size": "Size",
+    "phone": "Phone",
+    "website": "Website",
+    "tags": "Tags",
+    "owner_id": "Owner",
+    "street": "Street",
+    "city": "City",
+    "region": "Region",
+    "postal_code": "Postal code",
+    "country": "Country",
+}
+TEXT_FIELDS = {
+    "industry": 100,
+    "size": 20,
+    "street": 200,
+    "city": 100,
+    "region": 100,
+    "postal_code": 20,
+    "country": 100,
+}
+SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
+
+
+def create_company(
+    team_id: int, actor_id: int | None, data: dict, *, commit: bool = True
+) -> Company:
+    """A new company; with commit=False it is only flushed (the caller's commit saves it)."""
+    company = Company(team_id=team_id, name="", sort_name="")
+    if actor_id and "owner_id" not in data:
+        data = {**data, "owner_id": actor_id}
+    with db.session.no_autoflush:
+        _apply(company, data)
+    db.session.add(company)
+    db.session.flush()
+    audit.write(
+        team_id=team_id,
+        actor_id=actor_id,
+        entity_type="company",
+        entity_id=company.id,
+        action="create",
+        company_id=company.id,
+    )
+    if commit:
+        db.session.commit()
+    return company
+
+
+def update_company(company: Company, actor_id: int | None, data: dict) -> Company:
+    with db.session.no_autoflush:
+        changes = _apply(company, data)
+    if changes:
+        audit.write(
+            team_id=company.team_id,
+            actor_id=actor_id,
+            entity_type="company",
+            entity_id=company.id,
+            action="update",
+            changes=changes,
+            company_id=company.id,
+        )
+    db.session.commit()
+    return company
+
+
+def delete_company(company: Company, actor_id: int | None) -> Company:
+    """Move to the trash; its people stay, still linked, and come back with it on restore."""
+    if company.deleted_at is None:
+        company.deleted_at = utcnow()
+        company.deleted_by_id = actor_id
+        audit.write(
+            team_id=company.team_id,
+            actor_id=actor_id,
+            entity_type="company",
+            entity_id=company.id,
+            action="delete",
+            company_id=company.id,
+        )
+    db.session.commit()
+    return company
+
+
+def restore_company(company: Company, actor_id: int | None) -> Company:
+    if company.deleted_at is not None:
+        company.deleted_at = None
+        company.deleted_by_id = None
+        audit.write(
+            team_id=company.team_id,
+            actor_id=actor_id,
+            entity_type="company",
+            entity_id=company.id,
+            action="restore",
+            company_id=company.id,
+        )
+    db.session.commit()
+    return company
+
+
+def find_or_create_company(
+    team_id: int, actor_id: int | None, name: str, *, commit: bool = True
+) -> Company | None:
+    """The team's company with this name (case-insensitive), created if there is none."""
+    name = " ".join((name or "").split())
+    if not name:
+        return None
+    company = db.session.scalars(
+        select(Company).where(
+            Company.team_id == team_id,
+            Company.sort_name == name.lower(),
+            Company.deleted_at.is_(None),
+        )
+    ).first()
+    return company or create_company(team_id, actor_id, {"name": name}, commit=commit)
+
+
+def _apply(company: Company, data: dict) -> dict:
+    before, after = {}, {}
+
+    def change(key, old, new):
+        if old != new:
+            before[key], after[key] = old, new
+
+    if "name" in data:
+        name = clean_text(data["name"], 200, "name")
+        if not name:
+            raise Invalid("Give the company a name.", field="name")
+        change("name", audit.show(company.name), name)
+        company.name, company.sort_name = name, name.lower()
+    for key, max_len in TEXT_FIELDS.items():
+        if key in data:
+            value = clean_text(data[key], max_len, key)
+            change(key, audit.show(getattr(company, key)), audit.show(value))
+            setattr(company, key, value)
+    for key, func in (("domain", norm.domain), ("website", norm.website)):
+        if key in data:
+            try:
+                value = func(data[key])
+            except norm.BadValue as error:
+                raise Invalid(str(error), field=key) from None
+            change(key, audit.show(getattr(company, key)), audit.show(value))
+            setattr(company, key, value)
+    if "website" in data and company.website and not company.domain:
+        try:
+            company.domain = norm.domain(company.website)
+        except norm.BadValue:
+            pass
+    if "phone" in data:
+        raw = (data["phone"] or "").strip()
+        try:
+            value = norm.phone(raw, phone_region()) if raw else None
+        except norm.BadValue as error:
+            raise Invalid(str(error), field="phone") from None
+        show = lambda v: norm.format_phone(v) if v else audit.EMPTY  # noqa: E731
+        change("phone", show(company.phone), show(value))
+        company.phone = value
+    if "owner_id" in data:
+        owner = resolve_owner(company.team_id, data["owner_id"])
+        change(
+            "owner_id",
+            audit.show(team_user_name(company.owner_id)),
+            audit.show(owner.name if owner else None),
+        )
+        company.owner_id = owner.id if owner else None
+    if "tags" in data:
+        tags = resolve_tags(company.team_id, data["tags"])
+        change(
+            "tags", audit.show([t.name for t in company.tags]), audit.show([t.name for t in tags])
+        )
+        company.tags = tags
+    if not company.name:
+        raise Invalid("Give the company a name.", field="name")
+    return {LABELS[k]: [before[k], after[k]] for k in before}

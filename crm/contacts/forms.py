@@ -1,0 +1,174 @@
+"""Forms of the contact pages: one class per use case."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from crm.contacts.services import EMAIL_LABELS, PHONE_LABELS
+from crm.models import Lifecycle
+
+STAGE_CHOICES = [(s.value, s.label) for s in Lifecycle]
+
+
+class EmailEntry(Form):
+    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    label = SelectField(
+        "Email type", choices=[(v, v.title()) for v in EMAIL_LABELS], validate_choice=False
+    )
+
+
+class PhoneEntry(Form):
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    label = SelectField(
+        "Phone type", choices=[(v, v.title()) for v in PHONE_LABELS], validate_choice=False
+    )
+
+
+class ContactForm(FlaskForm):
+    first_name = StringField("First name", validators=[Length(max=100)])
+    last_name = StringField("Last name", validators=[Length(max=100)])
+    title = StringField("Job title", validators=[Length(max=150)])
+    company_name = StringField("Company", validators=[Length(max=200)])
+    emails = FieldList(FormField(EmailEntry), min_entries=1, max_entries=10)
+    phones = FieldList(FormField(PhoneEntry), min_entries=1, max_entries=10)
+    website = StringField("Website", validators=[Length(max=300)])
+    linkedin = StringField("LinkedIn profile", validators=[Length(max=300)])
+    x = StringField("X (Twitter) profile", validators=[Length(max=300)])
+    tags = StringField("Tags", validators=[Length(max=500)])
+    owner_id = SelectField("Owner", coerce=int, choices=[])
+    lifecycle = SelectField(
+        "Lifecycle stage", choices=STAGE_CHOICES, default="lead", validate_choice=False
+    )
+    source = StringField("Source", validators=[Length(max=100)])
+    street = StringField("Street", validators=[Length(max=200)])
+    city = StringField("City", validators=[Length(max=100)])
+    region = StringField("State or region", validators=[Length(max=100)])
+    postal_code = StringField("Postal code", validators=[Length(max=20)])
+    country = StringField("Country", validators=[Length(max=100)])
+    notes = TextAreaField("Background notes", validators=[Length(max=20_000)])
+
+    def prepare(self, members, contact=None) -> None:
+        """Owner choices, one blank email and phone row to add, and distinct labels."""
+        self.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members]
+        if contact is not None and not self.is_submitted():
+            self.company_name.data = contact.company.name if contact.company else ""
+            self.tags.data = ", ".join(t.name for t in contact.tags)
+            self.linkedin.data = (contact.social or {}).get("linkedin", "")
+            self.x.data = (contact.social or {}).get("x", "")
+            self.owner_id.data = contact.owner_id or 0
+            self.lifecycle.data = contact.lifecycle.value
+            while len(self.emails.entries):
+                self.emails.pop_entry()
+            for e in contact.emails:
+                self.emails.append_entry({"email": e.email, "label": e.label})
+            while len(self.phones.entries):
+                self.phones.pop_entry()
+            from crm.contacts.normalize import format_phone
+
+            for p in contact.phones:
+                self.phones.append_entry({"phone": format_phone(p.e164), "label": p.label})
+        if not self.is_submitted():
+            if not self.emails.entries or self.emails.entries[-1].form.email.data:
+                self.emails.append_entry()
+            if not self.phones.entries or self.phones.entries[-1].form.phone.data:
+                self.phones.append_entry()
+        for i, entry in enumerate(self.emails.entries):
+            n = "" if i == 0 else f" {i + 1}"
+            entry.form.email.label.text = f"Email{n}"
+            entry.form.label.label.text = f"Email{n} type"
+        for i, entry in enumerate(self.phones.entries):
+            n = "" if i == 0 else f" {i + 1}"
+            entry.form.phone.label.text = f"Phone{n}"
+            entry.form.label.label.text = f"Phone{n} type"
+
+    def to_data(self) -> dict:
+        """The service's data dict (company_name is resolved by the view)."""
+        data = {
+            key: getattr(self, key).data or ""
+            for key in (
+                "first_name",
+                "last_name",
+                "title",
+                "website",
+                "source",
+                "street",
+                "city",
+                "region",
+                "postal_code",
+                "country",
+                "notes",
+            )
+        }
+        data["emails"] = [
+            {"email": e.form.email.data, "label": e.form.label.data} for e in self.emails.entries
+        ]
+        data["phones"] = [
+            {"phone": p.form.phone.data, "label": p.form.label.data} for p in self.phones.entries
+        ]
+        data["social"] = {"linkedin": self.linkedin.data, "x": self.x.data}
+        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["owner_id"] = self.owner_id.data or None
+        data["lifecycle"] = self.lifecycle.data
+        return data
+
+    def show_error(self, error) -> None:
+        """Put a service's Invalid message on the field it names ("emails.1", "owner_id", …)."""
+        name, _, index = (error.field or "").partition(".")
+        if name in ("emails", "phones") and index.isdigit():
+            entries = getattr(self, name).entries
+            if int(index) < len(entries):
+                sub = entries[int(index)].form
+                getattr(sub, "email" if name == "emails" else "phone").errors = [error.message]
+                return
+        if name == "social":
+            target = {"linkedin": self.linkedin, "x": self.x}.get(index)
+            if target is not None:
+                target.errors = [error.message]
+                return
+        if name == "company_id":
+            name = "company_name"
+        target = self._fields.get(name)
+        if target is not None and name not in ("emails", "phones"):
+            target.errors = [error.message]
+        else:
+            self.form_errors.append(error.message)
+
+
+class FilterForm(FlaskForm):
+    """The list's filters; a GET form, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search contacts")
+    owner = SelectField("Owner", choices=[])
+    tag = SelectField("Tag", choices=[])
+    stage = SelectField("Stage", choices=[("", "Any stage")] + STAGE_CHOICES)
+    idle = SelectField(
+        "Last activity",
+        choices=[
+            ("", "Any time"),
+            ("7", "Nothing for 7 days"),
+            ("30", "Nothing for 30 days"),
+            ("90", "Nothing for 90 days"),
+        ],
+    )
+    sort = SelectField("Sort by", choices=[])
+
+
+class BulkForm(FlaskForm):
+    action = SelectField(
+        "With selected",
+        choices=[
+            ("", "Choose an action…"),
+            ("tag", "Add a tag"),
+            ("owner", "Assign an owner"),
+            ("stage", "Change stage"),
+            ("delete", "Move to trash"),
+        ],
+    )
+    tag_value = StringField("Tag to add", validators=[Length(max=60)])
+    owner_value = SelectField("New owner", coerce=int, choices=[])
+    stage_value = SelectField("New stage", choices=STAGE_CHOICES)

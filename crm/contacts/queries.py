@@ -1,0 +1,197 @@
+"""Reading contact lists: filters backed by indexes, keyset pages, no N+1.
+
+Sorts and their keysets: name → (sort_name, id) ascending; newest → (created_at, id)
+descending; recent → (last_activity_at, id) descending with never-active contacts last.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import phonenumbers
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.contacts.services import phone_region
+from crm.extensions import db
+from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
+
+PAGE_SIZE = 50
+SORTS = {"name": "Name", "newest": "Newest first", "recent": "Recently active"}
+
+
+@dataclass
+class ContactFilters:
+    q: str = ""
+    owner: int | None = None  # 0 = nobody
+    tag: int | None = None
+    stage: str | None = None
+    company: int | None = None
+    idle: int | None = None  # no activity for this many days
+    sort: str = "name"
+
+    @classmethod
+    def from_args(cls, args) -> ContactFilters:
+        def number(name):
+            value = args.get(name, "")
+            return int(value) if str(value).strip().isdigit() else None
+
+        stage = args.get("stage") or None
+        sort = args.get("sort") or "name"
+        return cls(
+            q=(args.get("q") or "").strip()[:100],
+            owner=number("owner"),
+            tag=number("tag"),
+            stage=stage if stage in {s.value for s in Lifecycle} else None,
+            company=number("company"),
+            idle=number("idle"),
+            sort=sort if sort in SORTS else "name",
+        )
+
+    def args(self, **override) -> dict:
+        """The non-empty filters as URL arguments (for links, push-url and the next page)."""
+        values = {
+            "q": self.q,
+            "owner": self.owner,
+            "tag": self.tag,
+            "stage": self.stage,
+            "company": self.company,
+            "idle": self.idle,
+            "sort": self.sort if self.sort != "name" else None,
+        }
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.args(sort=None))
+
+
+@dataclass
+class ContactPage:
+    items: list[Contact] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def _search(stmt, team_id: int, q: str):
+    """Name prefix, email prefix or phone-number prefix: three index range scans."""
+    lowered = q.lower()
+    upper = lowered + "\uffff"
+    terms = [and_(Contact.sort_name >= lowered, Contact.sort_name < upper)]
+    by_email = select(ContactEmail.contact_id).where(
+        ContactEmail.team_id == team_id,
+        ContactEmail.email >= lowered,
+        ContactEmail.email < upper,
+    )
+    terms.append(Contact.id.in_(by_email))
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", q):
+        prefixes = {"+" + digits}
+        if not q.strip().startswith("+"):
+            # Typed without a country code: read it as a number of the team's region.
+            code = phonenumbers.country_code_for_region(phone_region())
+            prefixes.add(f"+{code}{digits.lstrip('0')}")
+        for prefix in prefixes:
+            terms.append(
+                Contact.id.in_(
+                    select(ContactPhone.contact_id).where(
+                        ContactPhone.team_id == team_id,
+                        ContactPhone.e164 >= prefix,
+                        ContactPhone.e164 < prefix + "\uffff",
+                    )
+                )
+            )
+    return stmt.where(or_(*terms))
+
+
+def _cursor_value(contact: Contact, sort: str) -> str:
+    if sort == "newest":
+        value = contact.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    elif sort == "recent":
+        at = contact.last_activity_at
+        value = at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if at else "-"
+    else:
+        value = contact.sort_name
+    return f"{contact.id}:{value}"
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+
+
+def _after(stmt, sort: str, cursor: str):
+    ident, _, value = cursor.partition(":")
+    if not ident.isdigit():
+        return stmt
+    ident = int(ident)
+    try:
+        if sort == "newest":
+            when = _parse_time(value)
+            return stmt.where(
+                or_(Contact.created_at < when, and_(Contact.created_at == when, Contact.id < ident))
+            )
+        if sort == "recent":
+            if value == "-":
+                return stmt.where(Contact.last_activity_at.is_(None), Contact.id < ident)
+            when = _parse_time(value)
+            return stmt.where(
+                or_(
+                    Contact.last_activity_at < when,
+                    and_(Contact.last_activity_at == when, Contact.id < ident),
+                    Contact.last_activity_at.is_(None),
+                )
+            )
+    except ValueError:
+        return stmt
+    return stmt.where(
+        or_(Contact.sort_name > value, and_(Contact.sort_name == value, Contact.id > ident))
+    )
+
+
+def contact_page(
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
+) -> ContactPage:
+    limit = limit or PAGE_SIZE
+    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+    if filters.q:
+        stmt = _search(stmt, team_id, filters.q)
+    if filters.owner is not None:
+        stmt = stmt.where(
+            Contact.owner_id.is_(None) if filters.owner == 0 else Contact.owner_id == filters.owner
+        )
+    if filters.stage:
+        stmt = stmt.where(Contact.lifecycle == Lifecycle(filters.stage))
+    if filters.company:
+        stmt = stmt.where(Contact.company_id == filters.company)
+    if filters.tag:
+        stmt = stmt.where(
+            Contact.id.in_(
+                select(contact_tag.c.contact_id).where(contact_tag.c.tag_id == filters.tag)
+            )
+        )
+    if filters.idle:
+        since = utcnow() - timedelta(days=filters.idle)
+        stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    if cursor:
+        stmt = _after(stmt, filters.sort, cursor)
+    if filters.sort == "newest":
+        stmt = stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
+    elif filters.sort == "recent":
+        stmt = stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
+    else:
+        stmt = stmt.order_by(Contact.sort_name, Contact.id)
+    stmt = stmt.limit(limit + 1).options(
+        selectinload(Contact.emails),
+        selectinload(Contact.phones),
+        selectinload(Contact.tags),
+        selectinload(Contact.company),
+        selectinload(Contact.owner),
+    )
+    rows = db.session.scalars(stmt).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ContactPage(
+        items=list(rows), next_cursor=_cursor_value(rows[-1], filters.sort) if more else None
+    )

@@ -1,0 +1,210 @@
+"""Contact pages (thin views): list with filters and bulk actions, create, show, edit, trash."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from crm.contacts import bp
+from crm.contacts import services as contacts
+from crm.contacts.forms import BulkForm, ContactForm, FilterForm
+from crm.contacts.queries import SORTS, ContactFilters, contact_page
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.htmx import render, trigger, wants_partial
+from crm.models import Company, Contact, Membership, Tag, User
+from crm.security import current_team, get_or_404, scoped
+
+
+def members() -> list[User]:
+    return db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == current_team().id)
+        .order_by(User.name)
+    ).all()
+
+
+def _filter_form(filters: ContactFilters, people: list[User]) -> FilterForm:
+    form = FilterForm(formdata=None)
+    form.q.data = filters.q
+    form.owner.choices = [("", "Anyone"), ("0", "Nobody")] + [(str(u.id), u.name) for u in people]
+    form.owner.data = "" if filters.owner is None else str(filters.owner)
+    tags = db.session.scalars(scoped(Tag).order_by(Tag.name).limit(500)).all()
+    form.tag.choices = [("", "Any tag")] + [(str(t.id), t.name) for t in tags]
+    form.tag.data = str(filters.tag or "")
+    form.stage.data = filters.stage or ""
+    form.idle.data = str(filters.idle or "")
+    form.sort.choices = list(SORTS.items())
+    form.sort.data = filters.sort
+    return form
+
+
+@bp.get("")
+def index():
+    team = current_team()
+    filters = ContactFilters.from_args(request.args)
+    page = contact_page(team.id, filters, cursor=request.args.get("after"))
+    context = {"listing": page, "filters": filters}
+    # One URL feeds two regions (the results, the next page); anything else, including
+    # htmx's history restore (no HX-Target), gets the whole page.
+    region = request.headers.get("HX-Target") if wants_partial() else None
+    if region == "contacts-more":
+        return render("contacts/index.html", "contacts/_rows.html", **context)
+    people = members()
+    bulk = BulkForm(formdata=None)
+    bulk.owner_value.choices = [(0, "Nobody")] + [(u.id, u.name) for u in people]
+    company = (
+        db.session.scalars(scoped(Company).where(Company.id == filters.company)).first()
+        if filters.company
+        else None
+    )
+    deleted = None
+    if request.args.get("deleted", "").isdigit():
+        deleted = db.session.scalars(
+            scoped(Contact, with_deleted=True).where(
+                Contact.id == int(request.args["deleted"]), Contact.deleted_at.is_not(None)
+            )
+        ).first()
+    response = render(
+        "contacts/index.html",
+        "contacts/_results.html" if region == "contact-results" else "contacts/index.html",
+        form=_filter_form(filters, people),
+        bulk=bulk,
+        company=company,
+        deleted=deleted,
+        **context,
+    )
+    response.vary.add("HX-Target")
+    return response
+
+
+@bp.post("/bulk")
+def bulk():
+    form = BulkForm()
+    form.owner_value.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members()]
+    action = form.action.data
+    value = {
+        "tag": form.tag_value.data,
+        "owner": form.owner_value.data,
+        "stage": form.stage_value.data,
+    }.get(action)
+    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    count = contacts.bulk_update(current_team().id, current_user.id, ids, action, value)
+    verb = {
+        "tag": "tagged",
+        "owner": "reassigned",
+        "stage": "moved to a new stage",
+        "delete": "moved to the trash (restore them from the trash)",
+    }[action]
+    flash(f"{count} contact{'s' if count != 1 else ''} {verb}.", "success")
+    back = request.form.get("next") or url_for("contacts.index")
+    if not back.startswith("/"):
+        back = url_for("contacts.index")
+    response = redirect(back, 303)
+    return trigger(response, "contacts-changed", {"count": count, "action": action})
+
+
+def _save(form: ContactForm, contact: Contact | None):
+    """Validate, resolve the company by name, call the service; None on success."""
+    from crm.companies.services import find_or_create_company  # companies imports contacts
+
+    if not form.validate_on_submit():
+        return None
+    team = current_team()
+    data = form.to_data()
+    try:
+        company_name = (form.company_name.data or "").strip()
+        if contact is None or company_name != (contact.company.name if contact.company else ""):
+            company = find_or_create_company(team.id, current_user.id, company_name, commit=False)
+            data["company_id"] = company.id if company else None
+        if contact is None:
+            return contacts.create_contact(team.id, current_user.id, data)
+        return contacts.update_contact(contact, current_user.id, data)
+    except Invalid as error:
+        db.session.rollback()
+        form.show_error(error)
+        existing = getattr(error, "existing_contact_id", None)
+        if existing:
+            form.existing_contact_id = existing
+        return None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = ContactForm()
+    form.prepare(members())
+    if request.method == "GET" and request.args.get("company", "").isdigit():
+        company = db.session.scalars(
+            scoped(Company).where(Company.id == int(request.args["company"]))
+        ).first()
+        if company:
+            form.company_name.data = company.name
+    if request.method == "POST":
+        contact = _save(form, None)
+        if contact is not None:
+            flash(f"{contact.name} added.", "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("contacts/form.html", form=form, contact=None), status
+
+
+@bp.get("/<int:contact_id>")
+def show(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    return render_template("contacts/show.html", contact=contact)
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    form = ContactForm(obj=contact)
+    form.prepare(members(), contact)
+    if request.method == "POST" and _save(form, contact) is not None:
+        flash("Changes saved.", "success")
+        return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("contacts/form.html", form=form, contact=contact), status
+
+
+@bp.post("/<int:contact_id>/delete")
+def delete(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    contacts.delete_contact(contact, current_user.id)
+    response = redirect(url_for("contacts.index", deleted=contact.id), 303)
+    return trigger(response, "contact-deleted", {"id": contact.id})
+
+
+@bp.post("/<int:contact_id>/restore")
+def restore(contact_id: int):
+    contact = get_or_404(Contact, contact_id, with_deleted=True)
+    contacts.restore_contact(contact, current_user.id)
+    flash(f"{contact.name} is back.", "success")
+    return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+
+
+@bp.get("/trash")
+def trash():
+    from crm.models import Company as CompanyModel
+
+    team = current_team()
+    people = db.session.scalars(
+        scoped(Contact, with_deleted=True)
+        .where(Contact.deleted_at.is_not(None))
+        .order_by(Contact.deleted_at.desc(), Contact.id.desc())
+        .limit(200)
+    ).all()
+    companies = db.session.scalars(
+        scoped(CompanyModel, with_deleted=True)
+        .where(CompanyModel.deleted_at.is_not(None))
+        .order_by(CompanyModel.deleted_at.desc(), CompanyModel.id.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "contacts/trash.html",
+        contacts=people,
+        companies=companies,
+        team=team,
+        days=contacts.TRASH_DAYS,
+    )

@@ -1,0 +1,439 @@
+"""Writing contacts: create, update (with an audit trail), trash and restore, bulk actions.
+
+Services take plain arguments, own the commit and raise domain errors; views, the CSV import,
+the CLI and tests all call them. `data` dicts hold only the keys to change (partial updates).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import delete, func, select
+
+from crm.contacts import audit
+from crm.contacts import normalize as norm
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.models import (
+    Company,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Lifecycle,
+    Membership,
+    Tag,
+    User,
+    utcnow,
+)
+from crm.sweeps import sweep
+
+TRASH_DAYS = 30
+
+LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "title": "Title",
+    "company_id": "Company",
+    "emails": "Emails",
+    "phones": "Phones",
+    "website": "Website",
+    "social": "Social profiles",
+    "tags": "Tags",
+    "owner_id": "Owner",
+    "lifecycle": "Stage",
+    "source": "Source",
+    "street": "Street",
+    "city": "City",
+    "region": "Region",
+    "postal_code": "Postal code",
+    "country": "Country",
+    "notes": "Notes",
+}
+TEXT_FIELDS = {
+    "title": 150,
+    "source": 100,
+    "street": 200,
+    "city": 100,
+    "region": 100,
+    "postal_code": 20,
+    "country": 100,
+    "notes": 20_000,
+}
+EMAIL_LABELS = ("work", "personal", "other")
+PHONE_LABELS = ("mobile", "work", "home", "other")
+
+
+# --- shared field helpers (companies use them too) -------------------------------------------
+
+
+def phone_region() -> str:
+    return current_app.config.get("PHONE_REGION", "US") if has_app_context() else "US"
+
+
+def clean_text(value, max_len: int, field: str) -> str | None:
+    value = (str(value) if value is not None else "").strip()
+    if len(value) > max_len:
+        raise Invalid(f"Keep this under {max_len} characters.", field=field)
+    return value or None
+
+
+def resolve_tags(team_id: int, names) -> list[Tag]:
+    """Tags by name (lower-cased), created on first use."""
+    wanted = []
+    for name in names or []:
+        name = " ".join(str(name).split()).lower()[:60]
+        if name and name not in wanted:
+            wanted.append(name)
+    if not wanted:
+        return []
+    existing = {
+        t.name: t
+        for t in db.session.scalars(select(Tag).where(Tag.team_id == team_id, Tag.name.in_(wanted)))
+    }
+    tags = []
+    for name in wanted:
+        tag = existing.get(name)
+        if tag is None:
+            tag = Tag(team_id=team_id, name=name)
+            db.session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def resolve_owner(team_id: int, owner_id) -> User | None:
+    if owner_id in (None, "", 0):
+        return None
+    user = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == team_id, User.id == int(owner_id))
+    ).first()
+    if user is None:
+        raise Invalid("The owner must be a member of this team.", field="owner_id")
+    return user
+
+
+def resolve_company(team_id: int, company_id) -> Company | None:
+    if company_id in (None, "", 0):
+        return None
+    company = db.session.scalars(
+        select(Company).where(
+            Company.team_id == team_id,
+            Company.id == int(company_id),
+            Company.deleted_at.is_(None),
+        )
+    ).first()
+    if company is None:
+        raise Invalid("That company does not exist.", field="company_id")
+    return company
+
+
+def team_user_name(user_id: int | None) -> str | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.name if user else None
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def create_contact(team_id: int, actor_id: int | None, data: dict) -> Contact:
+    """A new contact from `data` (see LABELS for the keys); raises Invalid on bad input."""
+    contact = Contact(team_id=team_id, social={}, lifecycle=Lifecycle.LEAD, emails=[], phones=[])
+    if actor_id and "owner_id" not in data:
+        data = {**data, "owner_id": actor_id}
+    with db.session.no_autoflush:
+        _apply(contact, data)
+    db.session.add(contact)
+    db.session.flush()
+    audit.write(
+        team_id=team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=contact.id,
+        action="create",
+        contact_ids=[contact.id],
+    )
+    db.session.commit()
+    return contact
+
+
+def update_contact(contact: Contact, actor_id: int | None, data: dict) -> Contact:
+    """Change the given fields; each changed field is audited (old → new) on the timeline."""
+    with db.session.no_autoflush:
+        changes = _apply(contact, data)
+    if changes:
+        audit.write(
+            team_id=contact.team_id,
+            actor_id=actor_id,
+            entity_type="contact",
+            entity_id=contact.id,
+            action="update",
+            changes=changes,
+            contact_ids=[contact.id],
+        )
+    db.session.commit()
+    return contact
+
+
+def delete_contact(contact: Contact, actor_id: int | None) -> Contact:
+    """Move to the trash (restorable for TRASH_DAYS days); nothing is destroyed."""
+    if contact.deleted_at is None:
+        contact.deleted_at = utcnow()
+        contact.deleted_by_id = actor_id
+        audit.write(
+            team_id=contact.team_id,
+            actor_id=actor_id,
+            entity_type="contact",
+            entity_id=contact.id,
+            action="delete",
+            contact_ids=[contact.id],
+        )
+    db.session.commit()
+    return contact
+
+
+def restore_contact(contact: Contact, actor_id: int | None) -> Contact:
+    if contact.deleted_at is not None:
+        contact.deleted_at = None
+        contact.deleted_by_id = None
+        audit.write(
+            team_id=contact.team_id,
+            actor_id=actor_id,
+            entity_type="contact",
+            entity_id=contact.id,
+            action="restore",
+            contact_ids=[contact.id],
+        )
+    db.session.commit()
+    return contact
+
+
+BULK_ACTIONS = ("tag", "owner", "stage", "delete")
+
+
+def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None) -> int:
+    """Apply one action to many contacts of the team, in one transaction; returns the count."""
+    if action not in BULK_ACTIONS:
+        raise Invalid("Choose what to do with the selected contacts.")
+    ids = [int(i) for i in ids or []][:5000]
+    if not ids:
+        raise Invalid("Select at least one contact.")
+    contacts = db.session.scalars(
+        select(Contact).where(
+            Contact.team_id == team_id, Contact.id.in_(ids), Contact.deleted_at.is_(None)
+        )
+    ).all()
+    if action == "tag" and not (value or "").strip():
+        raise Invalid("Type the tag to add.")
+    for contact in contacts:
+        if action == "delete":
+            contact.deleted_at = utcnow()
+            contact.deleted_by_id = actor_id
+            changes, act = {}, "delete"
+        else:
+            if action == "tag":
+                data = {"tags": [t.name for t in contact.tags] + [value]}
+            elif action == "owner":
+                data = {"owner_id": value or None}
+            else:
+                data = {"lifecycle": value}
+            with db.session.no_autoflush:
+                changes = _apply(contact, data)
+            act = "update"
+            if not changes:
+                continue
+        audit.write(
+            team_id=team_id,
+            actor_id=actor_id,
+            entity_type="contact",
+            entity_id=contact.id,
+            action=act,
+            changes=changes,
+            contact_ids=[contact.id],
+        )
+    db.session.commit()
+    return len(contacts)
+
+
+@sweep
+def purge_trash() -> int:
+    """Destroy contacts and companies that have been in the trash for more than TRASH_DAYS."""
+    cutoff = utcnow() - timedelta(days=TRASH_DAYS)
+    purged = 0
+    for model in (Contact, Company):
+        result = db.session.execute(
+            delete(model)
+            .where(model.deleted_at.is_not(None), model.deleted_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        purged += result.rowcount or 0
+    db.session.commit()
+    return purged
+
+
+# --- applying data ----------------------------------------------------------------------------
+
+
+def _apply(contact: Contact, data: dict) -> dict:
+    """Normalize and set the given fields; return {label: [old, new]} of what changed."""
+    team_id = contact.team_id
+    before, after = {}, {}
+
+    def change(key, old_shown, new_shown):
+        if old_shown != new_shown:
+            before[key], after[key] = old_shown, new_shown
+
+    for key in ("first_name", "last_name"):
+        if key in data:
+            value = clean_text(data[key], 100, key) or ""
+            change(key, audit.show(getattr(contact, key)), audit.show(value))
+            setattr(contact, key, value)
+    for key, max_len in TEXT_FIELDS.items():
+        if key in data:
+            value = clean_text(data[key], max_len, key)
+            shown = audit.show(value) if key != "notes" else _short(value)
+            old = audit.show(getattr(contact, key)) if key != "notes" else _short(contact.notes)
+            change(key, old, shown)
+            setattr(contact, key, value)
+    if "website" in data:
+        value = _norm(norm.website, data["website"], "website")
+        change("website", audit.show(contact.website), audit.show(value))
+        contact.website = value
+    if "social" in data:
+        social = {}
+        for network, url in (data["social"] or {}).items():
+            if url and str(url).strip():
+                social[str(network).lower()[:30]] = _norm(norm.website, url, f"social.{network}")
+        change("social", audit.show(contact.social or {}), audit.show(social))
+        contact.social = social
+    if "lifecycle" in data:
+        try:
+            value = Lifecycle(data["lifecycle"] or Lifecycle.LEAD)
+        except ValueError:
+            raise Invalid("Choose a lifecycle stage from the list.", field="lifecycle") from None
+        old = contact.lifecycle.label if contact.lifecycle else audit.EMPTY
+        change("lifecycle", old, value.label)
+        contact.lifecycle = value
+    if "owner_id" in data:
+        owner = resolve_owner(team_id, data["owner_id"])
+        change(
+            "owner_id",
+            audit.show(team_user_name(contact.owner_id)),
+            audit.show(owner.name if owner else None),
+        )
+        contact.owner_id = owner.id if owner else None
+    if "company_id" in data:
+        company = resolve_company(team_id, data["company_id"])
+        old = db.session.get(Company, contact.company_id) if contact.company_id else None
+        change(
+            "company_id",
+            audit.show(old.name if old else None),
+            audit.show(company.name if company else None),
+        )
+        contact.company_id = company.id if company else None
+    if "tags" in data:
+        tags = resolve_tags(team_id, data["tags"])
+        change(
+            "tags", audit.show([t.name for t in contact.tags]), audit.show([t.name for t in tags])
+        )
+        contact.tags = tags
+    if "emails" in data:
+        old = [e.email for e in contact.emails]
+        _set_emails(contact, data["emails"] or [])
+        change("emails", audit.show(old), audit.show([e.email for e in contact.emails]))
+    if "phones" in data:
+        old = [norm.format_phone(p.e164) for p in contact.phones]
+        _set_phones(contact, data["phones"] or [])
+        new = [norm.format_phone(p.e164) for p in contact.phones]
+        change("phones", audit.show(old), audit.show(new))
+
+    contact.sort_name = norm.sort_name(contact.first_name, contact.last_name)
+    if not contact.sort_name and not contact.emails:
+        raise Invalid("Give the contact a name or an email address.", field="first_name")
+    if not contact.sort_name:
+        contact.sort_name = contact.emails[0].email
+    return {LABELS[k]: [before[k], after[k]] for k in before}
+
+
+def _short(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return audit.EMPTY if not text else (text if len(text) <= 60 else text[:57] + "…")
+
+
+def _norm(func, value, field):
+    try:
+        return func(value)
+    except norm.BadValue as error:
+        raise Invalid(str(error), field=field) from None
+
+
+def _label(value, allowed, default) -> str:
+    value = (value or "").strip().lower()[:30]
+    return value if value else default
+
+
+def _set_emails(contact: Contact, entries: list) -> None:
+    cleaned: list[tuple[str, str]] = []
+    for i, entry in enumerate(entries):
+        entry = {"email": entry} if isinstance(entry, str) else entry
+        raw = (entry.get("email") or "").strip()
+        if not raw:
+            continue
+        address = _norm(norm.email, raw, f"emails.{i}")
+        if address not in [a for a, _ in cleaned]:
+            cleaned.append((address, _label(entry.get("label"), EMAIL_LABELS, "work")))
+    if cleaned:
+        taken = select(ContactEmail.email, Contact.id, Contact.first_name, Contact.last_name).join(
+            Contact, Contact.id == ContactEmail.contact_id
+        )
+        taken = taken.where(
+            ContactEmail.team_id == contact.team_id,
+            ContactEmail.email.in_([a for a, _ in cleaned]),
+        )
+        if contact.id:
+            taken = taken.where(ContactEmail.contact_id != contact.id)
+        clash = db.session.execute(taken).first()
+        if clash:
+            name = f"{clash.first_name} {clash.last_name}".strip() or clash.email
+            index = [a for a, _ in cleaned].index(clash.email)
+            error = Invalid(f"{clash.email} already belongs to {name}.", field=f"emails.{index}")
+            error.existing_contact_id = clash.id
+            raise error
+    existing = {e.email: e for e in contact.emails}
+    emails = []
+    for position, (address, label) in enumerate(cleaned):
+        row = existing.get(address) or ContactEmail(team_id=contact.team_id, email=address)
+        row.label, row.position = label, position
+        emails.append(row)
+    contact.emails = emails
+
+
+def _set_phones(contact: Contact, entries: list) -> None:
+    cleaned: list[tuple[str, str]] = []
+    for i, entry in enumerate(entries):
+        entry = {"phone": entry} if isinstance(entry, str) else entry
+        raw = (entry.get("phone") or "").strip()
+        if not raw:
+            continue
+        try:
+            e164 = norm.phone(raw, phone_region())
+        except norm.BadValue as error:
+            raise Invalid(str(error), field=f"phones.{i}") from None
+        if e164 not in [p for p, _ in cleaned]:
+            cleaned.append((e164, _label(entry.get("label"), PHONE_LABELS, "mobile")))
+    existing = {p.e164: p for p in contact.phones}
+    phones = []
+    for position, (e164, label) in enumerate(cleaned):
+        row = existing.pop(e164, None) or ContactPhone(team_id=contact.team_id, e164=e164)
+        row.label, row.position = label, position
+        phones.append(row)
+    contact.phones = phones
+
+
+def count_in_trash(team_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(Contact.id)).where(
+            Contact.team_id == team_id, Contact.deleted_at.is_not(None)
+        )
+    )

@@ -1,0 +1,81 @@
+"""A contact's life in a real browser, at desktop width and on a 390×844 phone."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests import factories
+from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+
+
+def _log_in(page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def test_create_note_call_edit_delete_restore(page):
+    factories.make_user(name="Olive Owner", email="olive@example.com")
+    _log_in(page, "olive@example.com")
+
+    page.goto("/contacts")
+    assert_no_sideways_scroll(page)
+    page.get_by_role("link", name="New contact").click()
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_label("Email", exact=True).fill("ada@example.com")
+    page.get_by_label("Phone", exact=True).fill("415 555 0132")
+    assert_no_sideways_scroll(page)
+    page.get_by_role("button", name="Create contact").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^Call "))).to_have_attribute(
+        "href", "tel:+14155550132"
+    )
+    assert_no_sideways_scroll(page)
+
+    # A note, inline: the timeline reloads itself without a page load.
+    timeline = page.locator(".timeline")
+    page.get_by_label("Notes", exact=True).fill("Met at the Difference Engine meetup.")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(timeline.get_by_text("Met at the Difference Engine meetup.")).to_be_visible()
+
+    # A call with its outcome and duration: choose Call, fill one form, save.
+    page.locator("label.segment", has_text="Call").click()
+    page.get_by_label("Call outcome").select_option("connected")
+    page.get_by_label("Minutes").fill("12")
+    page.get_by_label("Notes", exact=True).fill("Wants a quote.")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(timeline.get_by_text("Wants a quote.")).to_be_visible()
+    expect(timeline.get_by_text("Connected · 12 min")).to_be_visible()
+    assert_no_sideways_scroll(page)
+
+    # Edit a field: the change shows up as an audit entry on the timeline.
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_label("Job title").fill("Analyst")
+    page.get_by_label("Lifecycle stage").select_option("customer")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Changes saved.")).to_be_visible()
+    expect(
+        timeline.get_by_text(re.compile(r"Olive Owner changed .*Stage: Lead → Customer"))
+    ).to_be_visible()
+
+    # Delete, then undo from the banner: nothing is lost.
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_text("Ada Lovelace was moved to the trash.")).to_be_visible()
+    expect(page.locator("#contact-results").get_by_text("Ada Lovelace")).to_have_count(0)
+    assert_no_sideways_scroll(page)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    expect(timeline.get_by_text("Wants a quote.")).to_be_visible()
+    expect(timeline.get_by_text(re.compile("restored this record"))).to_be_visible()
+
+    # And from the trash page too.
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("link", name="Trash").click()
+    page.get_by_role("button", name="Restore Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    assert_no_sideways_scroll(page)

@@ -1,0 +1,272 @@
+"""Contact, company and timeline views: full pages, htmx partials, events, status codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Activity, ActivityKind, Company, Contact, Lifecycle
+from tests import factories
+
+
+@pytest.fixture
+def team(owner):
+    return factories.team_of(owner)
+
+
+def test_create_contact_page_and_redirect(logged_in, team):
+    page = logged_in.get("/contacts/new")
+    assert page.status_code == 200
+    assert b'<label for="first_name">First name</label>' in page.data
+    response = logged_in.post(
+        "/contacts/new",
+        data={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company_name": "Analytical Engines",
+            "emails-0-email": "ada@example.com",
+            "emails-0-label": "work",
+            "phones-0-phone": "415 555 0132",
+            "phones-0-label": "mobile",
+            "owner_id": "0",
+            "lifecycle": "prospect",
+            "tags": "vip, math",
+        },
+    )
+    assert response.status_code == 303
+    contact = db.session.scalars(select(Contact)).one()
+    assert response.headers["Location"] == f"/contacts/{contact.id}"
+    assert contact.company.name == "Analytical Engines"
+    assert contact.lifecycle == Lifecycle.PROSPECT
+    show = logged_in.get(f"/contacts/{contact.id}")
+    assert show.status_code == 200
+    html = show.get_data(as_text=True)
+    assert 'href="tel:+14155550132"' in html
+    assert 'href="mailto:ada@example.com"' in html
+    assert f'id="timeline-contact-{contact.id}"' in html
+    assert "created this record" in html
+
+
+def test_invalid_contact_is_422_with_field_errors(logged_in, team):
+    factories.make_contact(team, first_name="Grace", last_name="Hopper", email="g@navy.mil")
+    response = logged_in.post(
+        "/contacts/new",
+        data={
+            "first_name": "G",
+            "emails-0-email": "G@navy.mil",
+            "owner_id": "0",
+            "lifecycle": "lead",
+        },
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "already belongs to Grace Hopper" in html
+    assert 'id="emails-0-email-error"' in html
+    assert db.session.scalar(select(db.func.count(Company.id))) == 0
+    bad = logged_in.post(
+        "/contacts/new",
+        data={"first_name": "X", "phones-0-phone": "12", "owner_id": "0", "lifecycle": "lead"},
+    )
+    assert bad.status_code == 422 and "not a possible phone number" in bad.get_data(as_text=True)
+
+
+def test_edit_writes_an_audit_entry_on_the_timeline(logged_in, team):
+    contact = factories.make_contact(team, first_name="Bo", email="bo@x.example")
+    form = logged_in.get(f"/contacts/{contact.id}/edit")
+    assert form.status_code == 200 and b'value="bo@x.example"' in form.data
+    response = logged_in.post(
+        f"/contacts/{contact.id}/edit",
+        data={
+            "first_name": "Bo",
+            "last_name": "Doe",
+            "emails-0-email": "bo@x.example",
+            "emails-0-label": "work",
+            "owner_id": "0",
+            "lifecycle": "customer",
+            "title": "CTO",
+        },
+    )
+    assert response.status_code == 303
+    html = logged_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Olive Owner changed" in html
+    assert "Stage: Lead → Customer" in html
+    assert "Title: — → CTO" in html
+
+
+def test_list_filters_search_partials_and_paging(logged_in, team, htmx_headers):
+    ada = factories.make_contact(
+        team, first_name="Ada", last_name="Lovelace", email="ada@a.example"
+    )
+    factories.make_contact(team, first_name="Bob", last_name="Stone", phone="+14155550100")
+    factories.make_contact(
+        factories.team_of(factories.make_user()), first_name="Ada", last_name="Other"
+    )
+    page = logged_in.get("/contacts")
+    assert page.status_code == 200 and b"<html" in page.data and b"Ada Lovelace" in page.data
+    assert b"Ada Other" not in page.data
+    partial = logged_in.get(
+        "/contacts?q=ad", headers={**htmx_headers, "HX-Target": "contact-results"}
+    )
+    assert partial.status_code == 200
+    assert b"<html" not in partial.data and b'id="contact-results"' in partial.data
+    assert b"Ada Lovelace" in partial.data and b"Bob Stone" not in partial.data
+    assert "HX-Request" in partial.headers["Vary"]
+    # Back button: htmx restores history with a plain request for the whole page.
+    restore = logged_in.get(
+        "/contacts?q=ad", headers={**htmx_headers, "HX-History-Restore-Request": "true"}
+    )
+    assert b"<html" in restore.data and b"Ada Lovelace" in restore.data
+    by_email = logged_in.get("/contacts?q=ada@", headers=htmx_headers)
+    assert b"Ada Lovelace" in by_email.data
+    by_phone = logged_in.get("/contacts?q=415 555", headers=htmx_headers)
+    assert b"Bob Stone" in by_phone.data and b"Ada Lovelace" not in by_phone.data
+    staged = logged_in.get("/contacts?stage=customer", headers=htmx_headers)
+    assert b"Ada" not in staged.data and b"No contacts match" in staged.data
+    idle = logged_in.get("/contacts?idle=30&sort=recent")
+    assert idle.status_code == 200 and b"Ada Lovelace" in idle.data
+    assert ada.id
+
+
+def test_keyset_sentinel_loads_the_next_page(logged_in, team, htmx_headers, monkeypatch):
+    from crm.contacts import queries
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    for name in ("Ann", "Ben", "Cat", "Dan", "Eve"):
+        factories.make_contact(team, first_name=name, last_name="Zed")
+    first = logged_in.get("/contacts").get_data(as_text=True)
+    assert "Ann Zed" in first and "Ben Zed" in first and "Cat Zed" not in first
+    assert 'id="contacts-more"' in first
+    import re
+
+    url = re.search(r'id="contacts-more" class="sentinel" hx-get="([^"]+)"', first).group(1)
+    url = url.replace("&amp;", "&")
+    more = logged_in.get(url, headers={**htmx_headers, "HX-Target": "contacts-more"})
+    text = more.get_data(as_text=True)
+    assert "Cat Zed" in text and "Dan Zed" in text and "Ann Zed" not in text
+    assert 'id="contact-results"' not in text
+
+
+def test_bulk_actions_view(logged_in, team):
+    a = factories.make_contact(team)
+    b = factories.make_contact(team)
+    response = logged_in.post(
+        "/contacts/bulk",
+        data={
+            "ids": [a.id, b.id],
+            "action": "stage",
+            "stage_value": "customer",
+            "owner_value": "0",
+        },
+    )
+    assert response.status_code == 303
+    assert json.loads(response.headers["HX-Trigger"])["contacts-changed"]["count"] == 2
+    assert a.lifecycle == Lifecycle.CUSTOMER and b.lifecycle == Lifecycle.CUSTOMER
+    response = logged_in.post(
+        "/contacts/bulk", data={"ids": [a.id], "action": "delete", "owner_value": "0"}
+    )
+    assert a.deleted_at is not None
+
+
+def test_delete_undo_and_trash(logged_in, team):
+    contact = factories.make_contact(team, first_name="Del", last_name="Me")
+    response = logged_in.post(f"/contacts/{contact.id}/delete")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/contacts?deleted={contact.id}"
+    listing = logged_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Del Me was moved to the trash." in listing and "Undo" in listing
+    assert logged_in.get(f"/contacts/{contact.id}").status_code == 404
+    trash = logged_in.get("/contacts/trash").get_data(as_text=True)
+    assert "Del Me" in trash
+    restored = logged_in.post(f"/contacts/{contact.id}/restore")
+    assert restored.status_code == 303
+    assert logged_in.get(f"/contacts/{contact.id}").status_code == 200
+
+
+def test_timeline_composer_partial_and_event(logged_in, team, htmx_headers):
+    contact = factories.make_contact(team)
+    url = f"/contacts/{contact.id}/timeline"
+    response = logged_in.post(
+        url,
+        data={
+            "kind": "call",
+            "body": "Talked pricing",
+            "outcome": "connected",
+            "duration_minutes": "5",
+        },
+        headers=htmx_headers,
+    )
+    assert response.status_code == 200
+    assert b"<html" not in response.data
+    assert f'id="composer-contact-{contact.id}"'.encode() in response.data
+    event = json.loads(response.headers["HX-Trigger"])["activity-added"]
+    assert event["kind"] == "call"
+    bad = logged_in.post(url, data={"kind": "note", "body": ""}, headers=htmx_headers)
+    assert bad.status_code == 422 and b"Write the note first." in bad.data
+    listing = logged_in.get(
+        url, headers={**htmx_headers, "HX-Target": f"timeline-contact-{contact.id}"}
+    )
+    assert listing.status_code == 200 and b"<html" not in listing.data
+    assert f'id="timeline-contact-{contact.id}"'.encode() in listing.data
+    assert b"Talked pricing" in listing.data and b"5 min" in listing.data
+    calls_only = logged_in.get(url + "?type=notes", headers=htmx_headers)
+    assert b"Talked pricing" not in calls_only.data
+    assert logged_in.get(url).status_code == 302  # not htmx: go to the contact page
+
+
+def test_entry_edit_delete_undo_and_pin(logged_in, team, owner, htmx_headers):
+    contact = factories.make_contact(team)
+    note = factories.make_activity(team, contacts=[contact], author_id=owner.id, body="Draft")
+    edit = logged_in.get(f"/activities/{note.id}/edit", headers=htmx_headers)
+    assert edit.status_code == 200 and f'id="activity-{note.id}"'.encode() in edit.data
+    saved = logged_in.post(
+        f"/activities/{note.id}", data={f"a{note.id}-body": "Final"}, headers=htmx_headers
+    )
+    assert saved.status_code == 200 and b"Final" in saved.data
+    assert "activity-changed" in json.loads(saved.headers["HX-Trigger"])
+    pin = logged_in.post(f"/activities/{note.id}/pin", data={"pinned": "1"}, headers=htmx_headers)
+    assert pin.status_code == 204 and note.pinned
+    deleted = logged_in.post(f"/activities/{note.id}/delete", headers=htmx_headers)
+    assert deleted.status_code == 200 and b"Undo" in deleted.data
+    assert db.session.get(Activity, note.id).deleted_at is not None
+    undone = logged_in.post(f"/activities/{note.id}/restore", headers=htmx_headers)
+    assert undone.status_code == 200 and db.session.get(Activity, note.id).deleted_at is None
+
+
+def test_someone_elses_entry_is_read_only(logged_in, team, htmx_headers):
+    contact = factories.make_contact(team)
+    colleague = factories.make_member(team)
+    note = factories.make_activity(team, contacts=[contact], author_id=colleague.id)
+    assert logged_in.get(f"/activities/{note.id}/edit", headers=htmx_headers).status_code == 403
+    assert logged_in.post(f"/activities/{note.id}/delete", headers=htmx_headers).status_code == 403
+    system = db.session.scalars(select(Activity).where(Activity.kind == ActivityKind.SYSTEM)).all()
+    assert system == []
+
+
+def test_company_pages(logged_in, team, htmx_headers):
+    response = logged_in.post(
+        "/companies/new",
+        data={
+            "name": "Initech",
+            "domain": "initech.example",
+            "owner_id": "0",
+            "phone": "+44 20 7946 0958",
+        },
+    )
+    assert response.status_code == 303
+    company = db.session.scalars(select(Company)).one()
+    person = factories.make_contact(team, first_name="Peter", company_id=company.id)
+    factories.make_activity(team, contacts=[person], body="Stapler talk")
+    html = logged_in.get(f"/companies/{company.id}").get_data(as_text=True)
+    assert "Peter" in html and "Stapler talk" in html and 'href="tel:+442079460958"' in html
+    listing = logged_in.get(
+        "/companies?q=init", headers={**htmx_headers, "HX-Target": "company-results"}
+    )
+    assert b"Initech" in listing.data and b"<html" not in listing.data
+    bad = logged_in.post(f"/companies/{company.id}/edit", data={"name": "", "owner_id": "0"})
+    assert bad.status_code == 422
+    assert logged_in.post(f"/companies/{company.id}/delete").status_code == 303
+    assert logged_in.get(f"/companies/{company.id}").status_code == 404
+    assert logged_in.post(f"/companies/{company.id}/restore").status_code == 303
