@@ -79,10 +79,12 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from crm.auth import bp as auth_bp
     from crm.core import bp as core_bp
+    from crm.dedupe import bp as dedupe_bp
+    from crm.imports import bp as imports_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
 
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp):
+    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, imports_bp, dedupe_bp):
         app.register_blueprint(bp)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.htmx import hx_redirect, render, trigger
+from crm.htmx import hx_redirect, render, trigger, wants_partial
 from crm.imports import bp, csvio, services
 from crm.imports.forms import MappingForm, UploadForm
 from crm.models import Contact, ImportJob, ImportStatus
@@ -58,14 +57,9 @@ def show(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.status == ImportStatus.MAPPING:
         return render_template("imports/mapping.html", **_mapping_context(job))
-    return render("imports/show.html", "imports/_status.html", job=job, **_status_extra(job))
-
-
-def _status_extra(job: ImportJob) -> dict:
-    ctx: dict = {}
-    if job.status == ImportStatus.DONE and job.dry_run:
-        ctx = _mapping_context(job)
-    return ctx
+    # After a dry run the page offers the mapping again, to adjust it or run for real.
+    context = _mapping_context(job) if job.dry_run and job.finished else {"job": job}
+    return render("imports/show.html", "imports/_status.html", **context)
 
 
 @bp.post("/contacts/import/<int:import_id>/start")
@@ -106,6 +100,13 @@ def error_report(import_id: int):
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     counts = services.revert(job, current_user.id)
+    if not wants_partial():
+        flash(
+            f"Import reverted: {counts['removed'] + counts['trashed']} contacts removed, "
+            f"{counts['restored']} restored.",
+            "success",
+        )
+        return redirect(url_for("imports.show", import_id=job.id), 303)
     response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
     return trigger(response, "import-reverted", {"id": job.id, **counts})
 
@@ -123,14 +124,8 @@ def export():
 
 @bp.get("/contacts/<int:contact_id>/vcard")
 def vcard(contact_id: int):
-    contact = db.session.scalars(
-        scoped(Contact)
-        .where(Contact.id == contact_id)
-        .options(selectinload(Contact.emails), selectinload(Contact.phones))
-    ).first() or get_or_404(Contact, contact_id)
-    filename = (
-        "".join(ch for ch in contact.name if ch.isalnum() or ch in " -_").strip() or "contact"
-    )
+    contact = get_or_404(Contact, contact_id)
+    filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
     return Response(
         services.vcard(contact),
         mimetype="text/vcard",

@@ -235,7 +235,12 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
     probe = data | ({"company_id": company_id} if company_id else {})
     dupes = find_duplicates(job.team_id, probe, limit=1)
     match = dupes[0].name if dupes else (memory.match(data) if job.dry_run else None)
-    outcome = {"row": number, "name": name, "match": match}
+    outcome = {
+        "row": number,
+        "name": name,
+        "match": match,
+        "match_id": dupes[0].id if dupes else None,
+    }
     if match and job.policy == DuplicatePolicy.SKIP:
         return outcome | {"action": "skipped"}
     if match and job.policy == DuplicatePolicy.CREATE and (clash := _email_clash(job, data)):
