@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from crm.errors import Invalid
+from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
 from crm.imports import bp, csvio, services
 from crm.imports.forms import MappingForm, UploadForm
 from crm.models import Contact, ImportJob, ImportStatus
-from crm.security import current_team, get_or_404, scoped
+from crm.security import current_membership, current_team, get_or_404, scoped
 
 
 def _recent_imports():
@@ -99,6 +99,8 @@ def error_report(import_id: int):
 @bp.post("/contacts/import/<int:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
+    if job.user_id != current_user.id and not current_membership().role.can_manage:
+        raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
     counts = services.revert(job, current_user.id)
     if not wants_partial():
         flash(

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from crm.contacts import normalize
@@ -43,6 +43,7 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
 PROGRESS_EVERY = 50  # rows between progress commits (also the unit of resumption)
 SAMPLE_ROWS = 100
+STALE = timedelta(minutes=5)  # a running import silent this long lost its worker
 NAME_FIELDS = {"first_name", "last_name", "full_name", "email"}
 
 
@@ -183,10 +184,9 @@ def run(job_id: int) -> str:
     aborts the rest. Progress is committed every PROGRESS_EVERY rows together with the rows
     it counts, so a crashed run resumes where its last commit ended.
     """
-    job = db.session.get(ImportJob, job_id)
-    if job is None or job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+    if not _claim(job_id):
         return "nothing to do"
-    job.status = ImportStatus.RUNNING
+    job = db.session.get(ImportJob, job_id)
     job.started_at = job.started_at or utcnow()
     db.session.commit()
     _, rows = csvio.read(job.content, job.delimiter)
@@ -223,6 +223,26 @@ def run(job_id: int) -> str:
     job.finished_at = utcnow()
     db.session.commit()
     return f"{job.created_count} created, {job.updated_count} updated, {job.skipped_count} skipped"
+
+
+def _claim(job_id: int) -> bool:
+    """Take the job atomically: queued, or running but silent for a while (a dead worker).
+
+    A second copy of the job (re-enqueued by the sweep) finds it claimed and does nothing.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            (ImportJob.status == ImportStatus.QUEUED)
+            | ((ImportJob.status == ImportStatus.RUNNING) & (ImportJob.updated_at < now - STALE)),
+        )
+        .values(status=ImportStatus.RUNNING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
 
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
@@ -380,7 +400,7 @@ def _has_history(contact_id: int) -> bool:
 @sweep
 def requeue_imports() -> int:
     """Imports queued or running with no progress for a while lost their job: queue it again."""
-    stale = utcnow() - timedelta(minutes=5)
+    stale = utcnow() - STALE
     ids = db.session.scalars(
         select(ImportJob.id).where(
             ImportJob.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING]),

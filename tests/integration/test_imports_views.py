@@ -180,3 +180,32 @@ def test_merging_a_contact_from_another_team_is_404(logged_in, team):
     stranger = factories.make_contact(factories.team_of(factories.make_user()))
     assert logged_in.get(f"/contacts/{ann.id}/merge/{stranger.id}").status_code == 404
     assert logged_in.post(f"/contacts/{ann.id}/merge/{stranger.id}").status_code == 404
+
+
+def test_only_the_importer_or_an_admin_can_revert(client, auth, owner, team, run_jobs):
+    from crm.imports import services
+
+    job = factories.make_import(team, owner)
+    services.start(job, job.mapping, "skip", False)
+    run_jobs()
+    member = factories.make_member(team)
+    auth.login(member.email)
+    response = client.post(f"/contacts/import/{job.id}/revert")
+    assert response.status_code == 403
+    db.session.rollback()
+    assert db.session.get(ImportJob, job.id).status == ImportStatus.DONE
+
+
+def test_a_second_copy_of_the_job_does_nothing(team, owner, run_jobs):
+    from crm.imports import services
+
+    job = factories.make_import(team, owner)
+    services.start(job, job.mapping, "skip", False)
+    run_jobs()
+    db.session.rollback()
+    job = db.session.get(ImportJob, job.id)
+    job.status = ImportStatus.QUEUED  # as if the sweep raced a finishing worker
+    db.session.commit()
+    assert services.run(job.id).startswith("1 created")
+    assert services.run(job.id) == "nothing to do"
+    assert len(db.session.scalars(select(Contact)).all()) == 1
