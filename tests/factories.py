@@ -162,3 +162,19 @@ def make_activity(
     )
     db.session.commit()
     return activity
+
+
+def make_import(team: Team, user: User | None = None, *, content: str | None = None):
+    """An uploaded CSV import, waiting for its column mapping."""
+    from crm.imports import services
+
+    raw = (content or "First name,Last name,Email\nAnn,Lee,ann@example.com\n").encode()
+    return services.create_import(team.id, user.id if user else None, "people.csv", raw)
+
+
+def make_merge(team: Team, user: User | None = None):
+    """Two contacts merged into one (the second is in the trash)."""
+    from crm.dedupe import services
+
+    kept, other = make_contact(team), make_contact(team)
+    return services.merge(kept, other, user.id if user else None, {})

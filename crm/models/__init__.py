@@ -14,6 +14,13 @@ from crm.models.contact import (
     contact_tag,
 )
 from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
+from crm.models.imports import (
+    ContactMerge,
+    DuplicatePolicy,
+    ImportChange,
+    ImportJob,
+    ImportStatus,
+)
 from crm.models.mail import (
     InboundMessage,
     InboundStatus,
@@ -32,6 +39,11 @@ __all__ = [
     "Contact",
     "ContactEmail",
     "ContactPhone",
+    "ContactMerge",
+    "DuplicatePolicy",
+    "ImportChange",
+    "ImportJob",
+    "ImportStatus",
     "Deal",
     "DealStatus",
     "Lifecycle",

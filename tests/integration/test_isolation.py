@@ -56,6 +56,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     ),
     "pipeline_id": lambda team, user: factories.make_pipeline(team).id,
     "stage_id": lambda team, user: factories.make_pipeline(team).stages[0].id,
+    "other_id": lambda team, user: factories.make_contact(team).id,
+    "import_id": lambda team, user: factories.make_import(team, user).id,
+    "merge_id": lambda team, user: factories.make_merge(team, user).id,
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.

@@ -1,0 +1,22 @@
+"""Forms of the import pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, RadioField
+
+POLICIES = [
+    ("skip", "Skip them (keep what Rapport has)"),
+    ("update", "Update them (fill in what the file has)"),
+    ("create", "Create new contacts anyway"),
+]
+
+
+class UploadForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+
+
+class MappingForm(FlaskForm):
+    policy = RadioField("When a row matches an existing contact", choices=POLICIES, default="skip")
+    dry_run = BooleanField("Dry run first (show what would happen, write nothing)", default=True)

@@ -1,0 +1,135 @@
+"""CSV import pages, CSV export of the contact list, vCard of one contact (thin views)."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+
+from crm.errors import Forbidden, Invalid
+from crm.extensions import db
+from crm.htmx import hx_redirect, render, trigger, wants_partial
+from crm.imports import bp, csvio, services
+from crm.imports.forms import MappingForm, UploadForm
+from crm.models import Contact, ImportJob, ImportStatus
+from crm.security import current_membership, current_team, get_or_404, scoped
+
+
+def _recent_imports():
+    return db.session.scalars(
+        scoped(ImportJob).order_by(ImportJob.created_at.desc(), ImportJob.id.desc()).limit(20)
+    ).all()
+
+
+@bp.route("/contacts/import", methods=["GET", "POST"])
+def upload():
+    form = UploadForm()
+    if form.validate_on_submit():
+        file = form.file.data
+        try:
+            job = services.create_import(
+                current_team().id, current_user.id, file.filename, file.read()
+            )
+        except Invalid as error:
+            form.file.errors = [error.message]
+        else:
+            return redirect(url_for("imports.show", import_id=job.id), 303)
+    return render_template(
+        "imports/upload.html", form=form, imports=_recent_imports()
+    ), 422 if form.errors else 200
+
+
+def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
+    header, rows = services.preview(job)
+    if form is None:
+        form = MappingForm(policy=job.policy.value, dry_run=not job.dry_run)
+    return {
+        "job": job,
+        "form": form,
+        "header": header,
+        "rows": rows,
+        "fields": csvio.FIELDS,
+        "mapping": job.mapping,
+    }
+
+
+@bp.get("/contacts/import/<int:import_id>")
+def show(import_id: int):
+    job = get_or_404(ImportJob, import_id)
+    if job.status == ImportStatus.MAPPING:
+        return render_template("imports/mapping.html", **_mapping_context(job))
+    # After a dry run the page offers the mapping again, to adjust it or run for real.
+    context = _mapping_context(job) if job.dry_run and job.finished else {"job": job}
+    return render("imports/show.html", "imports/_status.html", **context)
+
+
+@bp.post("/contacts/import/<int:import_id>/start")
+def start(import_id: int):
+    job = get_or_404(ImportJob, import_id)
+    header, _ = services.preview(job)
+    form = MappingForm()
+    mapping = {
+        str(i): request.form.get(f"column-{i}", "")
+        for i in range(len(header))
+        if request.form.get(f"column-{i}")
+    }
+    if form.validate_on_submit():
+        try:
+            services.start(job, mapping, form.policy.data, form.dry_run.data)
+        except Invalid as error:
+            form.form_errors.append(error.message)
+        else:
+            response = hx_redirect(url_for("imports.show", import_id=job.id))
+            return trigger(response, "import-started", {"id": job.id})
+    job.mapping = mapping  # show the choices again (not committed)
+    context = _mapping_context(job, form)
+    db.session.rollback()
+    return render_template("imports/mapping.html", **context), 422
+
+
+@bp.get("/contacts/import/<int:import_id>/errors.csv")
+def error_report(import_id: int):
+    job = get_or_404(ImportJob, import_id)
+    return Response(
+        "\ufeff" + services.error_report(job),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
+    )
+
+
+@bp.post("/contacts/import/<int:import_id>/revert")
+def revert(import_id: int):
+    job = get_or_404(ImportJob, import_id)
+    if job.user_id != current_user.id and not current_membership().role.can_manage:
+        raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
+    counts = services.revert(job, current_user.id)
+    if not wants_partial():
+        flash(
+            f"Import reverted: {counts['removed'] + counts['trashed']} contacts removed, "
+            f"{counts['restored']} restored.",
+            "success",
+        )
+        return redirect(url_for("imports.show", import_id=job.id), 303)
+    response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
+    return trigger(response, "import-reverted", {"id": job.id, **counts})
+
+
+@bp.get("/contacts/export.csv")
+def export():
+    args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
+    team_id = current_team().id
+    return Response(
+        stream_with_context(services.export_csv(team_id, args)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+    )
+
+
+@bp.get("/contacts/<int:contact_id>/vcard")
+def vcard(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
+    return Response(
+        services.vcard(contact),
+        mimetype="text/vcard",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.vcf"'},
+    )

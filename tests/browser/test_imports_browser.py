@@ -1,0 +1,61 @@
+"""A CSV import in a real browser, at desktop width and on a 390×844 phone."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+
+CSV = (
+    "First name;Last name;E-mail;Phone;Company;A very long column header that could overflow\n"
+    "José;Müller;jose@example.com;+49 30 1234567;Café Crème;x\n"
+    "Bad;Row;not-an-email;;;y\n"
+    "Zoë;Ångström;zoe@example.com;;;z\n"
+).encode("cp1252")
+
+
+def _log_in(page, email):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def test_import_a_csv_with_a_dry_run_then_revert_it(page, owner, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(CSV)
+    _log_in(page, owner.email)
+
+    page.goto("/contacts/import")
+    assert_no_sideways_scroll(page)
+    page.get_by_label("CSV file").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and map columns").click()
+
+    expect(page.get_by_role("heading", name="Map columns")).to_be_visible()
+    expect(page.get_by_label("Column “E-mail”")).to_have_value("email")
+    expect(page.get_by_label("Column “Company”")).to_have_value("company")
+    assert_no_sideways_scroll(page)
+    expect(
+        page.get_by_label("Dry run first (show what would happen, write nothing)")
+    ).to_be_checked()
+    page.get_by_role("button", name="Continue").click()
+
+    # The status polls itself until the job is done.
+    expect(page.get_by_role("heading", name="Dry run: nothing was written")).to_be_visible()
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    expect(page.locator("[data-count=errors]")).to_have_text("1")
+    assert_no_sideways_scroll(page)
+
+    page.get_by_role("button", name="Import 3 rows").click()
+    expect(page.get_by_role("heading", name="Import finished")).to_be_visible()
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    expect(page.get_by_role("link", name="Download the error report (CSV)")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revert this import").click()
+    expect(page.get_by_role("heading", name="Reverted")).to_be_visible()
+    expect(page.get_by_text("2 contacts removed")).to_be_visible()
+    assert_no_sideways_scroll(page)

@@ -1,0 +1,370 @@
+"""CSV import services: decoding, mapping, the messy file, dry run, revert, export, vCard."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.errors import Conflict, Invalid
+from crm.extensions import db
+from crm.imports import csvio, services, writer
+from crm.models import (
+    AuditEvent,
+    Company,
+    Contact,
+    ContactEmail,
+    ImportJob,
+    ImportStatus,
+    Lifecycle,
+    Tag,
+)
+from tests import factories
+
+MESSY = (
+    "First name;Last name;E-mail;Phone;Company;Tags;Notes\r\n"
+    'José;Müller;jose@example.com;+49 30 1234567;Café Crème GmbH;vip, berlin;"Met at the fair\r\n'
+    'second line; with a semicolon"\r\n'
+    "\r\n"
+    "Bad;Email;not-an-email;;;;\r\n"
+    "Zoë;Ångström;zoe@example.com;;;;\r\n"
+    ";;;;;;\r\n"
+    "Existing;Person;existing@example.com;;;newtag;Updated note\r\n"
+    "Renée;Dupont;renee@example.com;(555) 123-4567;Café Crème GmbH;;\r\n"
+    "\r\n"
+)
+
+
+@pytest.fixture
+def team(owner):
+    return factories.team_of(owner)
+
+
+def _count(model, team) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(model).where(model.team_id == team.id)
+    )
+
+
+def _import(team, owner, raw: bytes, policy="skip", dry_run=False, run_jobs=None):
+    job = services.create_import(team.id, owner.id, "contacts.csv", raw)
+    services.start(job, job.mapping, policy, dry_run)
+    run_jobs()
+    db.session.expire_all()
+    return db.session.get(ImportJob, job.id)
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        ("\ufeffname,city\nJosé,Köln\n".encode(), "utf-8"),
+        ("name,city\nJosé,Köln\n".encode(), "utf-8"),
+        ("name,city\nJosé,Köln – “quoted”\n".encode("cp1252"), "cp1252"),
+        (b"name,city\nJos\xe9,\x81K\xf6ln\n", "latin-1"),
+    ],
+)
+def test_decode_handles_spreadsheet_encodings(raw, encoding):
+    text, found = csvio.decode(raw)
+    assert found == encoding
+    assert "José" in text and not text.startswith("\ufeff")
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [
+        ("a;b;c\n1;2;3\n", ";"),
+        ("a,b,c\n1,2,3\n", ","),
+        ("a\tb\n1\t2\n", "\t"),
+        ("a|b\n1|2\n", "|"),
+    ],
+)
+def test_sniff_delimiter(text, delimiter):
+    assert csvio.sniff_delimiter(text) == delimiter
+
+
+def test_guess_mapping_from_headers():
+    mapping = csvio.guess_mapping(["First Name", "Surname", "E-mail", "Mobile", "Zip", "Whatever"])
+    assert mapping == {
+        "0": "first_name",
+        "1": "last_name",
+        "2": "email",
+        "3": "phone2",
+        "4": "postal_code",
+    }
+
+
+def test_an_unreadable_upload_is_refused(team, owner):
+    with pytest.raises(Invalid):
+        services.create_import(team.id, owner.id, "x.csv", b"")
+    with pytest.raises(Invalid):
+        services.create_import(team.id, owner.id, "x.xlsx", b"PK\x03\x04\x00\x00binary")
+
+
+# --- The messy file -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])
+def test_messy_csv_import_counts_exactly(team, owner, run_jobs, encoding):
+    factories.make_contact(
+        team,
+        first_name="Existing",
+        last_name="Person",
+        email="existing@example.com",
+        notes="Old note",
+    )
+    job = _import(team, owner, MESSY.encode(encoding), "skip", run_jobs=run_jobs)
+
+    assert job.encoding == ("utf-8" if encoding == "utf-8-sig" else "cp1252")
+    assert job.delimiter == ";"
+    assert job.status == ImportStatus.DONE
+    assert job.total_rows == 5  # blank lines and empty records are not rows
+    assert (job.created_count, job.updated_count, job.skipped_count, job.error_count) == (
+        3,
+        0,
+        1,
+        1,
+    )
+    assert job.errors[0]["row"] == 4 and "not-an-email" in job.errors[0]["error"]
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ContactEmail)
+            .where(ContactEmail.email.like("not-an-email%"))
+        )
+        == 0
+    )
+    assert not db.session.scalars(select(Contact).where(Contact.first_name == "Bad")).all()
+
+    jose = db.session.scalars(select(Contact).where(Contact.first_name == "José")).one()
+    assert jose.last_name == "Müller"
+    assert jose.notes == "Met at the fair\nsecond line; with a semicolon"
+    assert jose.phones[0].e164 == "+49301234567"
+    assert jose.company.name == "Café Crème GmbH"
+    assert [t.name for t in jose.tags] == ["berlin", "vip"]
+    renee = db.session.scalars(select(Contact).where(Contact.first_name == "Renée")).one()
+    assert renee.company_id == jose.company_id  # one company, found by name
+    assert renee.phones[0].e164 == "+15551234567"
+    assert _count(Company, team) == 1
+    existing = db.session.scalars(select(Contact).where(Contact.first_name == "Existing")).one()
+    assert existing.notes == "Old note"  # skipped: untouched
+    report = list(csv.reader(io.StringIO(services.error_report(job))))
+    assert report[0][:3] == ["row", "error", "First name"]
+    assert report[1][0] == "4" and report[1][4] == "not-an-email"
+
+
+def test_update_policy_fills_in_the_existing_contact(team, owner, run_jobs):
+    existing = factories.make_contact(
+        team,
+        first_name="Existing",
+        last_name="Person",
+        email="existing@example.com",
+        notes="Old note",
+    )
+    job = _import(team, owner, MESSY.encode(), "update", run_jobs=run_jobs)
+    assert (job.created_count, job.updated_count, job.skipped_count, job.error_count) == (
+        3,
+        1,
+        0,
+        1,
+    )
+    db.session.refresh(existing)
+    assert existing.notes == "Updated note"
+    assert [t.name for t in existing.tags] == ["newtag"]
+    assert db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == existing.id, AuditEvent.action == "update")
+    ).one().changes["notes"] == ["Old note", "Updated note"]
+
+
+def test_create_policy_refuses_a_second_owner_of_an_email(team, owner, run_jobs):
+    factories.make_contact(
+        team, first_name="Existing", last_name="Person", email="existing@example.com"
+    )
+    job = _import(team, owner, MESSY.encode(), "create", run_jobs=run_jobs)
+    assert (job.created_count, job.error_count) == (3, 2)
+    assert "existing@example.com already belongs to" in job.errors[1]["error"]
+
+
+def test_a_row_that_fails_while_writing_writes_nothing(team, owner, run_jobs, monkeypatch):
+    real = writer._add_tags
+
+    def explode(contact, team_id, names):
+        if "vip" in names:
+            raise RuntimeError("disk on fire")
+        return real(contact, team_id, names)
+
+    monkeypatch.setattr(writer, "_add_tags", explode)
+    job = _import(team, owner, MESSY.encode(), "skip", run_jobs=run_jobs)
+    assert (job.created_count, job.error_count) == (3, 2)  # Zoë, Existing, Renée
+    assert "disk on fire" in job.errors[0]["error"]
+    assert not db.session.scalars(select(Contact).where(Contact.first_name == "José")).all()
+    assert not db.session.scalars(
+        select(ContactEmail).where(ContactEmail.email == "jose@example.com")
+    ).all()
+    # The company was created only for José's row: it went with the rolled-back savepoint…
+    # …but Renée's row created it again, so exactly one exists.
+    assert _count(Company, team) == 1
+
+
+def test_duplicates_inside_the_file_are_found(team, owner, run_jobs):
+    raw = b"name,email\nAnn Lee,ann@example.com\nAnn Lee,ANN@example.com\n"
+    job = _import(team, owner, raw, "skip", run_jobs=run_jobs)
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    dry = _import(
+        team, owner, raw.replace(b"ann@", b"bob@"), "skip", dry_run=True, run_jobs=run_jobs
+    )
+    assert (dry.created_count, dry.skipped_count) == (1, 1)
+
+
+# --- Dry run and revert ---------------------------------------------------------------------
+
+
+def test_dry_run_writes_nothing_and_reports_what_would_happen(team, owner, run_jobs):
+    factories.make_contact(
+        team, first_name="Existing", last_name="Person", email="existing@example.com"
+    )
+    contacts, companies, tags = _count(Contact, team), _count(Company, team), _count(Tag, team)
+    job = _import(team, owner, MESSY.encode(), "update", dry_run=True, run_jobs=run_jobs)
+    assert job.status == ImportStatus.DONE and job.dry_run
+    assert (job.created_count, job.updated_count, job.skipped_count, job.error_count) == (
+        3,
+        1,
+        0,
+        1,
+    )
+    assert (_count(Contact, team), _count(Company, team), _count(Tag, team)) == (
+        contacts,
+        companies,
+        tags,
+    )
+    assert [s["action"] for s in job.sample] == [
+        "created",
+        "error",
+        "created",
+        "updated",
+        "created",
+    ]
+    # …and the same import can then run for real.
+    services.start(job, job.mapping, "update", False)
+    run_jobs()
+    db.session.refresh(job)
+    assert (job.created_count, job.updated_count, job.dry_run) == (3, 1, False)
+    assert _count(Contact, team) == contacts + 3
+
+
+def test_revert_restores_earlier_values_and_removes_created_records(team, owner, run_jobs):
+    existing = factories.make_contact(
+        team,
+        first_name="Existing",
+        last_name="Person",
+        email="existing@example.com",
+        notes="Old note",
+        lifecycle=Lifecycle.CUSTOMER,
+    )
+    old_tag = Tag(team_id=team.id, name="old")
+    existing.tags = [old_tag]
+    db.session.commit()
+    before_contacts = _count(Contact, team)
+    job = _import(team, owner, MESSY.encode(), "update", run_jobs=run_jobs)
+    db.session.refresh(existing)
+    assert existing.notes == "Updated note" and len(existing.tags) == 2
+
+    counts = services.revert(job, owner.id)
+
+    assert counts == {"removed": 3, "trashed": 0, "restored": 1}
+    db.session.expire_all()
+    assert _count(Contact, team) == before_contacts
+    assert _count(Company, team) == 0
+    existing = db.session.get(Contact, existing.id)
+    assert existing.notes == "Old note"
+    assert existing.lifecycle == Lifecycle.CUSTOMER
+    assert [t.name for t in existing.tags] == ["old"]
+    assert [e.email for e in existing.emails] == ["existing@example.com"]
+    assert db.session.get(ImportJob, job.id).status == ImportStatus.REVERTED
+    with pytest.raises(Conflict):
+        services.revert(db.session.get(ImportJob, job.id), owner.id)
+
+
+def test_revert_keeps_created_contacts_with_new_history_in_the_trash(team, owner, run_jobs):
+    job = _import(team, owner, b"name,email\nAnn Lee,ann@example.com\n", run_jobs=run_jobs)
+    ann = db.session.scalars(select(Contact).where(Contact.first_name == "Ann")).one()
+    factories.make_activity(team, contacts=[ann])
+    assert services.revert(job, owner.id) == {"removed": 0, "trashed": 1, "restored": 0}
+    db.session.refresh(ann)
+    assert ann.deleted_at is not None
+
+
+def test_start_checks_the_mapping(team, owner):
+    job = services.create_import(team.id, owner.id, "x.csv", b"a,b\n1,2\n")
+    with pytest.raises(Invalid):
+        services.start(job, {"0": "title"}, "skip", False)
+    with pytest.raises(Invalid):
+        services.start(job, {"0": "email", "1": "email"}, "skip", False)
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+
+def test_export_neutralizes_formulas(team, owner):
+    factories.make_contact(
+        team,
+        first_name='=HYPERLINK("http://evil")',
+        last_name="+1+1",
+        title="-2+3",
+        notes="@SUM(A1)",
+        email="safe@example.com",
+    )
+    text = "".join(services.export_csv(team.id, {}))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["First name", "Last name", "Email"]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["First name"] == '\'=HYPERLINK("http://evil")'
+    assert row["Last name"] == "'+1+1"
+    assert row["Title"] == "'-2+3"
+    assert row["Notes"] == "'@SUM(A1)"
+    assert row["Email"] == "safe@example.com"
+
+
+def test_export_follows_the_filters_and_stays_in_the_team(team, owner):
+    other = factories.team_of(factories.make_user())
+    factories.make_contact(other, first_name="Stranger")
+    tag = Tag(team_id=team.id, name="vip")
+    factories.make_contact(team, first_name="Alice", lifecycle=Lifecycle.CUSTOMER).tags = [tag]
+    factories.make_contact(team, first_name="Bob")
+    db.session.commit()
+    names = lambda args: [r[0] for r in services.export_rows(team.id, args)]  # noqa: E731
+    assert names({}) == ["Alice", "Bob"]
+    assert names({"tag": "vip"}) == ["Alice"]
+    assert names({"stage": "customer"}) == ["Alice"]
+    assert names({"q": "bo"}) == ["Bob"]
+    assert names({"sort": "-name"}) == ["Bob", "Alice"]
+
+
+def test_vcard(team):
+    company = factories.make_company(team, name="Acme, Inc.")
+    contact = factories.make_contact(
+        team,
+        first_name="José",
+        last_name="Müller",
+        email="jose@example.com",
+        phone="+4930123456",
+        company=company,
+        title="CTO",
+        city="Berlin",
+        notes="Line one\nline two; more",
+    )
+    card = services.vcard(contact)
+    assert card.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
+    assert "N:Müller;José;;;\r\n" in card
+    assert "FN:José Müller\r\n" in card
+    assert "ORG:Acme\\, Inc.\r\n" in card
+    assert "EMAIL;TYPE=INTERNET,WORK:jose@example.com\r\n" in card
+    assert "TEL;TYPE=CELL:+4930123456\r\n" in card
+    assert "NOTE:Line one\\nline two\\; more\r\n" in card
+    assert card.endswith("END:VCARD\r\n")
+    assert all(len(line.encode()) <= 75 for line in card.split("\r\n"))
