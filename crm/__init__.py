@@ -79,10 +79,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from crm.auth import bp as auth_bp
     from crm.core import bp as core_bp
+    from crm.deals import bp as deals_bp
+    from crm.deals import settings_bp as pipelines_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
 
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp):
+    # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
+    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, deals_bp, pipelines_bp):
         app.register_blueprint(bp)
 
 
