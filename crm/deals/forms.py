@@ -24,9 +24,9 @@ class DealForm(FlaskForm):
         render_kw={"inputmode": "decimal", "placeholder": "12,500.00"},
     )
     currency = SelectField("Currency", choices=[(c, c) for c in CURRENCIES])
-    stage_id = SelectField("Stage", coerce=_int_or_zero)
-    owner_id = SelectField("Owner", coerce=_int_or_zero)
-    company_id = SelectField("Company", coerce=_int_or_zero)
+    stage_id = SelectField("Stage", coerce=_int_or_zero, default=0)
+    owner_id = SelectField("Owner", coerce=_int_or_zero, default=0)
+    company_id = SelectField("Company", coerce=_int_or_zero, default=0)
     contact_ids = HiddenField()
     add_contact_email = StringField(
         "Add a contact by email",
