@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
 from crm.models import (
@@ -127,7 +127,7 @@ def lost_reasons(team_id: int) -> list[LostReason]:
 
 
 def _card_options():
-    return (selectinload(Deal.owner), selectinload(Deal.company))
+    return (joinedload(Deal.owner), joinedload(Deal.company))
 
 
 def open_in_stage(team_id: int, stage: Stage, filters: Filters) -> Select:

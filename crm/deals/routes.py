@@ -55,9 +55,14 @@ def _board_context(pipeline_id: int | None = None) -> dict:
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
         "owners": queries.owners(team.id),
         "tags": queries.tags(team.id),
-        "reasons": queries.lost_reasons(team.id),
         "now": utcnow(),
+        "deal_base": _deal_base(),
     }
+
+
+def _deal_base() -> str:
+    """ "/deals/": cards build their URLs from it instead of calling url_for a hundred times."""
+    return url_for("deals.show", deal_id=0)[:-1]
 
 
 @bp.get("")
@@ -82,8 +87,21 @@ def column(stage_id: int):
         cursor=cursor,
         filters=filters,
         pipeline=stage.pipeline,
-        reasons=queries.lost_reasons(current_team().id),
         now=utcnow(),
+        deal_base=_deal_base(),
+    )
+
+
+@bp.get("/<int:deal_id>/actions")
+def card_actions(deal_id: int):
+    """A card's Move to…, Won and Lost forms, loaded when its Actions disclosure opens."""
+    deal = get_or_404(Deal, deal_id)
+    return render(
+        "deals/_card_actions.html",
+        "deals/_card_actions.html",
+        deal=deal,
+        pipeline=deal.pipeline,
+        reasons=queries.lost_reasons(deal.team_id),
     )
 
 
@@ -136,9 +154,8 @@ def move(deal_id: int):
             "deals/_card.html",
             deal=deal,
             stage=stage,
-            reasons=queries.lost_reasons(deal.team_id),
-            pipeline=deal.pipeline,
             now=utcnow(),
+            deal_base=_deal_base(),
             filters=filters,
         ) + _head_swaps(deal.pipeline, filters, [old_stage.id, stage.id])
         response = make_response(html)

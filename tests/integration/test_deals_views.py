@@ -41,8 +41,18 @@ def test_board_page_shows_columns_totals_and_cards(logged_in, team, pipeline):
         assert f'id="stage-head-{stage.id}"' in html
     assert "Big one" in html and "$12,500.50" in html
     assert "$3,125" in html  # weighted at 25 %
-    assert 'name="stage_id"' in html and "Move to…" in html
+    assert "/actions" in html and 'aria-label="Actions for Big one"' in html
     assert "Sortable.min.js" in html and "js/deals.js" in html
+
+
+def test_card_actions_load_on_demand(logged_in, team, pipeline, htmx_headers):
+    deal = deal_in(team, pipeline.stages[0], "Lazy")
+    response = logged_in.get(f"/deals/{deal.id}/actions", headers=htmx_headers)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert f'for="move-{deal.id}">Move to…</label>' in html and 'name="stage_id"' in html
+    assert f'for="lost-{deal.id}">Lost reason</label>' in html
+    assert html.count("<option") == len(pipeline.stages) + 1 + len(queries.lost_reasons(team.id))
 
 
 def test_board_partial_for_htmx(logged_in, team, pipeline, htmx_headers):
