@@ -64,12 +64,19 @@ def test_drag_a_card_to_another_column_updates_the_totals(page, owner):
     expect(page.get_by_text("Stage: Lead in → Qualified")).to_be_visible()
 
 
+def assert_nothing_clipped(page) -> None:
+    """html/body hide horizontal overflow, so scrollWidth alone misses a too-wide page."""
+    right = page.evaluate("document.querySelector('main').getBoundingClientRect().right")
+    assert right <= page.viewport_size["width"] + 1, f"the page is {right}px wide"
+
+
 def test_move_to_without_dragging(page, owner):
     deal, first, _, pipeline = _setup(owner)
     target = pipeline.stages[3]
     _login(page, owner)
     page.goto("/deals")
     assert_no_sideways_scroll(page)
+    assert_nothing_clipped(page)
     card = page.locator(f"#deal-{deal.id}")
     card.get_by_text("Actions").click()
     card.get_by_label("Move to…").select_option(label=target.name)
