@@ -83,15 +83,18 @@ def _register_blueprints(app: Flask) -> None:
     from crm.companies import bp as companies_bp
     from crm.contacts import bp as contacts_bp
     from crm.core import bp as core_bp
+    from crm.deals import bp as deals_bp
+    from crm.deals import settings_bp as pipelines_bp
     from crm.dedupe import bp as dedupe_bp
     from crm.imports import bp as imports_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
     from crm.timeline import bp as timeline_bp
 
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, imports_bp, dedupe_bp):
-        app.register_blueprint(bp)
-    for bp in (contacts_bp, companies_bp, timeline_bp):
+    # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
+    # imports before contacts: /contacts/import must win over /contacts/<id>-style rules.
+    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, imports_bp, dedupe_bp, contacts_bp,
+               companies_bp, timeline_bp, deals_bp, pipelines_bp):
         app.register_blueprint(bp)
 
 

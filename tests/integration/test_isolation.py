@@ -12,7 +12,15 @@ from collections.abc import Callable
 import pytest
 
 from crm.extensions import db
-from crm.models import InboundMessage, Invitation, OutboundEmail, Team, User, utcnow
+from crm.models import (
+    InboundMessage,
+    Invitation,
+    LostReason,
+    OutboundEmail,
+    Team,
+    User,
+    utcnow,
+)
 from tests import factories
 
 # URL argument name → makes one record in `team` (owned by `user`) and returns its id.
@@ -59,6 +67,7 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "other_id": lambda team, user: factories.make_contact(team).id,
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
+    "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.

@@ -1,0 +1,538 @@
+"""Deal views (thin): the board, moves, won/lost, the list and CSV, a deal's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from zoneinfo import ZoneInfo
+
+from flask import Response, request, stream_with_context, url_for
+from flask_login import current_user
+
+from crm.deals import bp, queries, services
+from crm.deals.forms import DealForm, LostForm, MoveForm
+from crm.deals.money import format_money, input_value, parse_money
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.htmx import hx_redirect, render, trigger
+from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
+from crm.security import current_team, get_or_404, scoped
+
+
+@bp.app_template_filter("money")
+def money_filter(minor, currency, whole=False):
+    return format_money(minor, currency, whole=whole)
+
+
+@bp.app_template_filter("deal_time")
+def deal_time(value, fmt="%b %-d, %Y %H:%M"):
+    if value is None:
+        return ""
+    try:
+        zone = ZoneInfo(current_user.timezone or "UTC")
+    except Exception:  # an unknown zone name must not break a page
+        zone = ZoneInfo("UTC")
+    return value.astimezone(zone).strftime(fmt)
+
+
+@bp.app_context_processor
+def deal_helpers():
+    return {"deal_version": services.version_of, "deal_rotting": queries.is_rotting}
+
+
+# --- The board -------------------------------------------------------------------------------
+
+
+def _board_context(pipeline_id: int | None = None) -> dict:
+    team = current_team()
+    values = request.values
+    pipeline = queries.current_pipeline(team.id, pipeline_id or values.get("pipeline", type=int))
+    filters = queries.Filters.from_args(values)
+    return {
+        "pipeline": pipeline,
+        "pipelines": queries.pipelines(team.id),
+        "filters": filters,
+        "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
+        "owners": queries.owners(team.id),
+        "tags": queries.tags(team.id),
+        "now": utcnow(),
+        "deal_base": _deal_base(),
+    }
+
+
+def _deal_base() -> str:
+    """ "/deals/": cards build their URLs from it instead of calling url_for a hundred times."""
+    return url_for("deals.show", deal_id=0)[:-1]
+
+
+@bp.get("")
+def board():
+    return render("deals/board.html", "deals/_board.html", **_board_context())
+
+
+@bp.get("/stages/<int:stage_id>/cards")
+def column(stage_id: int):
+    """The next cards of a column ("load more")."""
+    stage = get_or_404(Stage, stage_id)
+    after = (request.args.get("pos", type=int), request.args.get("id", type=int))
+    filters = queries.Filters.from_args(request.args)
+    cards, cursor = queries.column_cards(
+        current_team().id, stage, filters, after=after if None not in after else None
+    )
+    return render(
+        "deals/_cards.html",
+        "deals/_cards.html",
+        stage=stage,
+        cards=cards,
+        cursor=cursor,
+        filters=filters,
+        pipeline=stage.pipeline,
+        now=utcnow(),
+        deal_base=_deal_base(),
+    )
+
+
+@bp.get("/<int:deal_id>/actions")
+def card_actions(deal_id: int):
+    """A card's Move to…, Won and Lost forms, loaded when its Actions disclosure opens."""
+    deal = get_or_404(Deal, deal_id)
+    return render(
+        "deals/_card_actions.html",
+        "deals/_card_actions.html",
+        deal=deal,
+        pipeline=deal.pipeline,
+        reasons=queries.lost_reasons(deal.team_id),
+    )
+
+
+def _head_swaps(pipeline, filters, stage_ids) -> str:
+    from flask import render_template
+
+    totals = queries.column_totals(current_team().id, pipeline, filters, stage_ids)
+    by_id = {s.id: s for s in pipeline.stages}
+    return "".join(
+        render_template("deals/_column_head.html", stage=by_id[sid], totals=totals[sid], oob=True)
+        for sid in dict.fromkeys(stage_ids)
+        if sid in by_id
+    )
+
+
+@bp.post("/<int:deal_id>/move")
+def move(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        raise Invalid("Choose a stage to move the deal to.")
+    stage = get_or_404(Stage, form.stage_id.data)
+    try:
+        old_stage = services.move_deal(
+            deal,
+            stage,
+            after_id=form.after_id.data,
+            version=form.version.data or None,
+            actor_id=current_user.id,
+        )
+    except services.StaleBoard as stale:
+        response = render(
+            "deals/board.html",
+            "deals/_board.html",
+            status=409,
+            **_board_context(deal.pipeline_id),
+            message=stale.message,
+        )
+        response.headers["HX-Retarget"] = "#board"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return trigger(response, "board-stale", {"deal_id": deal_id})
+    detail = {"deal_id": deal.id, "from_stage_id": old_stage.id, "to_stage_id": stage.id}
+    target = request.headers.get("HX-Target", "")
+    if target == f"deal-{deal.id}":
+        # A drag: the card is already where it was dropped; refresh it and both totals.
+        from flask import make_response, render_template
+
+        filters = queries.Filters.from_args(request.values)
+        html = render_template(
+            "deals/_card.html",
+            deal=deal,
+            stage=stage,
+            now=utcnow(),
+            deal_base=_deal_base(),
+            filters=filters,
+        ) + _head_swaps(deal.pipeline, filters, [old_stage.id, stage.id])
+        response = make_response(html)
+        response.vary.add("HX-Request")
+        return trigger(response, "deal-moved", detail)
+    if target == "board":
+        response = render(
+            "deals/board.html", "deals/_board.html", **_board_context(deal.pipeline_id)
+        )
+        return trigger(response, "deal-moved", detail)
+    return trigger(
+        hx_redirect(request.form.get("next") or url_for("deals.show", deal_id=deal.id)),
+        "deal-moved",
+        detail,
+    )
+
+
+def _after_close(deal: Deal, event: str):
+    """Answer a won/lost/reopen: the board re-rendered, or back to the deal's page."""
+    if request.headers.get("HX-Target") == "board":
+        response = render(
+            "deals/board.html", "deals/_board.html", **_board_context(deal.pipeline_id)
+        )
+    else:
+        response = hx_redirect(url_for("deals.show", deal_id=deal.id))
+    return trigger(response, event, {"deal_id": deal.id})
+
+
+@bp.post("/<int:deal_id>/won")
+def won(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    services.mark_won(deal, actor_id=current_user.id)
+    return _after_close(deal, "deal-won")
+
+
+@bp.post("/<int:deal_id>/lost")
+def lost(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    form = LostForm()
+    form.reason_id.choices = [(0, "")] + [
+        (r.id, r.name) for r in queries.lost_reasons(deal.team_id)
+    ]
+    if not form.validate_on_submit():
+        raise Invalid("Choose why the deal was lost.", "reason_id")
+    reason = (
+        db.session.scalars(scoped(LostReason).where(LostReason.id == form.reason_id.data)).first()
+        if form.reason_id.data
+        else None
+    )
+    services.mark_lost(deal, reason=reason, note=form.note.data, actor_id=current_user.id)
+    return _after_close(deal, "deal-lost")
+
+
+@bp.post("/<int:deal_id>/reopen")
+def reopen(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    services.reopen(deal, actor_id=current_user.id)
+    return _after_close(deal, "deal-reopened")
+
+
+@bp.post("/<int:deal_id>/delete")
+def delete(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    services.delete_deal(deal, actor_id=current_user.id)
+    return trigger(hx_redirect(url_for("deals.board")), "deal-deleted", {"deal_id": deal_id})
+
+
+# --- The list and CSV ------------------------------------------------------------------------
+
+
+def _list_args():
+    team = current_team()
+    pipeline_id = request.args.get("pipeline", type=int)
+    pipeline = queries.current_pipeline(team.id, pipeline_id) if pipeline_id else None
+    filters = queries.Filters.from_args(request.args)
+    status = request.args.get("status", "open")
+    status = status if status in queries.STATUSES else "open"
+    sort = request.args.get("sort", "updated")
+    sort = sort if sort in queries.SORTS else "updated"
+    return team, pipeline, filters, status, sort
+
+
+@bp.get("/list")
+def list_view():
+    team, pipeline, filters, status, sort = _list_args()
+    stmt = queries.list_query(team.id, pipeline, filters, status)
+    rows, cursor = queries.list_page(stmt, sort, request.args.get("cursor"))
+    context = {
+        "rows": rows,
+        "cursor": cursor,
+        "pipeline": pipeline,
+        "pipelines": queries.pipelines(team.id),
+        "filters": filters,
+        "status": status,
+        "sort": sort,
+        "owners": queries.owners(team.id),
+        "tags": queries.tags(team.id),
+        "query": {
+            **filters.as_args(),
+            "status": status,
+            "sort": sort,
+            **({"pipeline": pipeline.id} if pipeline else {}),
+        },
+    }
+    if request.args.get("cursor"):
+        return render("deals/list.html", "deals/_list_rows.html", **context)
+    return render("deals/list.html", "deals/_list.html", **context)
+
+
+def csv_safe(value) -> str:
+    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: quote them."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+@bp.get("/export.csv")
+def export_csv():
+    team, pipeline, filters, status, sort = _list_args()
+    stmt = queries.list_query(team.id, pipeline, filters, status)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(
+            [
+                "id",
+                "title",
+                "value",
+                "currency",
+                "status",
+                "pipeline",
+                "stage",
+                "owner",
+                "company",
+                "expected_close",
+                "lost_reason",
+                "created_at",
+                "closed_at",
+            ]
+        )
+        cursor = None
+        while True:
+            rows, cursor = queries.list_page(stmt, sort, cursor, limit=500)
+            for d in rows:
+                writer.writerow(
+                    [
+                        csv_safe(x)
+                        for x in (
+                            d.id,
+                            d.title,
+                            input_value(d.value_minor, d.currency) or "0",
+                            d.currency,
+                            d.status.value,
+                            d.pipeline.name,
+                            d.stage.name,
+                            d.owner.name if d.owner else "",
+                            d.company.name if d.company else "",
+                            d.expected_close.isoformat() if d.expected_close else "",
+                            d.lost_reason.name if d.lost_reason else "",
+                            d.created_at.isoformat(),
+                            d.closed_at.isoformat() if d.closed_at else "",
+                        )
+                    ]
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if cursor is None:
+                break
+
+    filename = f"deals-{utcnow():%Y%m%d}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- New, edit, show -------------------------------------------------------------------------
+
+
+def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
+    if deal is None:
+        form.stage_id.choices = [
+            (s.id, f"{p.name} · {s.name}" if len(queries.pipelines(team.id)) > 1 else s.name)
+            for p in queries.pipelines(team.id)
+            for s in p.stages
+        ]
+    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    companies = queries.companies_for_picker(team.id)
+    form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
+    if deal and deal.company and deal.company_id not in {c.id for c in companies}:
+        form.company_id.choices.append((deal.company_id, deal.company.name))
+
+
+def _contact_ids_from(form: DealForm, team_id: int) -> list[int]:
+    ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
+    email = (form.add_contact_email.data or "").strip().lower()
+    if email:
+        found = db.session.scalars(
+            scoped(ContactEmail, team_id=team_id).where(ContactEmail.email == email)
+        ).first()
+        if found is None:
+            form.add_contact_email.errors = ["No contact has this email address."]
+            raise Invalid("No contact has this email address.", "add_contact_email")
+        ids.append(found.contact_id)
+    return list(dict.fromkeys(ids))
+
+
+def _deal_fields(form: DealForm, currency: str) -> dict:
+    try:
+        value_minor = parse_money(form.value.data, currency)
+    except Invalid as error:
+        form.value.errors = [error.message]
+        raise
+    return {
+        "title": form.title.data,
+        "value_minor": value_minor,
+        "currency": currency,
+        "owner_id": form.owner_id.data or None,
+        "company_id": form.company_id.data or None,
+        "expected_close": form.expected_close.data,
+    }
+
+
+def _tag_names(text: str | None) -> list[str]:
+    return [t for t in (text or "").split(",") if t.strip()]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    team = current_team()
+    form = DealForm()
+    _fill_choices(form, team)
+    contacts = []
+    if request.method == "GET":
+        form.currency.data = team.currency
+        form.owner_id.data = current_user.id
+        pipeline = queries.current_pipeline(team.id, request.args.get("pipeline", type=int))
+        stage_id = request.args.get("stage", type=int)
+        form.stage_id.data = stage_id or (
+            pipeline.stages[0].id if pipeline and pipeline.stages else 0
+        )
+        contact = request.args.get("contact_id", type=int)
+        contacts = queries.contacts_by_ids(team.id, [contact] if contact else [])
+        form.contact_ids.data = ",".join(str(c.id) for c in contacts)
+        company_id = request.args.get("company_id", type=int)
+        if company_id:
+            form.company_id.data = company_id
+        elif contacts and contacts[0].company_id:
+            form.company_id.data = contacts[0].company_id
+    elif form.validate_on_submit():
+        stage = db.session.scalars(scoped(Stage).where(Stage.id == form.stage_id.data)).first()
+        try:
+            if stage is None:
+                form.stage_id.errors = ["Choose a stage."]
+                raise Invalid("Choose a stage.", "stage_id")
+            deal = services.create_deal(
+                team_id=team.id,
+                stage=stage,
+                contact_ids=_contact_ids_from(form, team.id),
+                tags=_tag_names(form.tags.data),
+                actor_id=current_user.id,
+                **_deal_fields(form, form.currency.data),
+            )
+        except Invalid as error:
+            _field_error(form, error)
+        else:
+            return trigger(
+                hx_redirect(url_for("deals.show", deal_id=deal.id)),
+                "deal-created",
+                {"deal_id": deal.id},
+            )
+    if request.method == "POST":
+        ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
+        contacts = queries.contacts_by_ids(team.id, ids)
+    return render(
+        "deals/form.html",
+        "deals/_form.html",
+        status=422 if form.errors else 200,
+        form=form,
+        deal=None,
+        contacts=contacts,
+    )
+
+
+def _field_error(form, error: Invalid) -> None:
+    field = getattr(form, error.field or "", None)
+    if field is not None and hasattr(field, "errors"):
+        if error.message not in (field.errors or []):
+            field.errors = list(field.errors or []) + [error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
+def edit(deal_id: int):
+    deal = get_or_404(Deal, deal_id)
+    team = current_team()
+    form = DealForm(obj=deal)
+    del form.stage_id
+    _fill_choices(form, team, deal)
+    if request.method == "GET":
+        form.value.data = input_value(deal.value_minor, deal.currency)
+        form.owner_id.data = deal.owner_id or 0
+        form.company_id.data = deal.company_id or 0
+        form.contact_ids.data = ",".join(str(c.id) for c in deal.contacts)
+        form.tags.data = ", ".join(t.name for t in deal.tags)
+    elif form.validate_on_submit():
+        try:
+            services.update_deal(
+                deal,
+                actor_id=current_user.id,
+                contact_ids=_contact_ids_from(form, team.id),
+                tags=_tag_names(form.tags.data),
+                **_deal_fields(form, form.currency.data),
+            )
+        except Invalid as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            return trigger(
+                hx_redirect(url_for("deals.show", deal_id=deal.id)),
+                "deal-updated",
+                {"deal_id": deal.id},
+            )
+    ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
+    return render(
+        "deals/form.html",
+        "deals/_form.html",
+        status=422 if form.errors else 200,
+        form=form,
+        deal=deal,
+        contacts=queries.contacts_by_ids(team.id, ids),
+    )
+
+
+@bp.get("/<int:deal_id>")
+def show(deal_id: int):
+    deal = queries.deal_for_page(deal_id)
+    if deal is None:
+        get_or_404(Deal, deal_id)  # the same 404 as everywhere
+    activities, cursor = queries.activities(deal)
+    lost_form = LostForm()
+    lost_form.reason_id.choices = [(0, "Choose a reason")] + [
+        (r.id, r.name) for r in queries.lost_reasons(deal.team_id)
+    ]
+    return render(
+        "deals/show.html",
+        "deals/_deal.html",
+        deal=deal,
+        activities=activities,
+        cursor=cursor,
+        lost_form=lost_form,
+        now=utcnow(),
+        DealStatus=DealStatus,
+        Contact=Contact,
+    )
+
+
+@bp.get("/<int:deal_id>/activities")
+def activities(deal_id: int):
+    from datetime import datetime
+
+    deal = get_or_404(Deal, deal_id)
+    before = None
+    try:
+        before = (datetime.fromisoformat(request.args["at"]), int(request.args["id"]))
+    except (KeyError, ValueError):
+        pass
+    rows, cursor = queries.activities(deal, before)
+    return render(
+        "deals/_activity_rows.html",
+        "deals/_activity_rows.html",
+        deal=deal,
+        activities=rows,
+        cursor=cursor,
+    )
