@@ -81,8 +81,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.core import bp as core_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
+    from crm.tasks import bp as tasks_bp
 
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp):
+    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, tasks_bp):
         app.register_blueprint(bp)
 
 
