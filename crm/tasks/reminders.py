@@ -49,6 +49,11 @@ def send_due_reminders(now: datetime | None = None) -> int:
     now = now or utcnow()
     ids = db.session.scalars(
         select(Task.id)
+        # Only assignees still in the task's team: a former member gets no reminders.
+        .join(
+            Membership,
+            (Membership.team_id == Task.team_id) & (Membership.user_id == Task.assignee_id),
+        )
         .where(
             Task.remind_at <= now,
             Task.reminder_sent_at.is_(None),

@@ -174,6 +174,13 @@ def new():
             if (record_id := request.args.get(kind, type=int)) is not None:
                 get_or_404(LINK_MODELS[kind], record_id)
                 getattr(form, f"{kind}_id").data = record_id
+    linked = None
+    for kind, model in LINK_MODELS.items():
+        if isinstance(record_id := getattr(form, f"{kind}_id").data, int):
+            record = db.session.scalar(
+                select(model).where(model.team_id == current_team().id, model.id == record_id)
+            )
+            linked = (kind, getattr(record, "name", None) or getattr(record, "title", ""))
     to_record = request.headers.get("HX-Target") == "record-tasks"
     created = None
     if form.validate_on_submit():
@@ -200,7 +207,9 @@ def new():
     status = 422 if form.errors or form.form_errors else 200
     if to_record and request.method == "POST":
         return _record_tasks_response(form, status)
-    return render("tasks/new.html", "tasks/_quick_add.html", status=status, form=form)
+    return render(
+        "tasks/new.html", "tasks/_quick_add.html", status=status, form=form, linked=linked
+    )
 
 
 def _safe_next() -> str | None:

@@ -235,6 +235,7 @@ def test_prelinked_quick_add_from_a_record(logged_in, team):
     contact = factories.make_contact(team)
     html = logged_in.get(f"/tasks/new?contact={contact.id}").get_data(as_text=True)
     assert f'name="contact_id" type="hidden" value="{contact.id}"' in html
+    assert f"Linked to contact <strong>{contact.name}</strong>" in html
     other = factories.make_contact(factories.team_of(factories.make_user()))
     assert logged_in.get(f"/tasks/new?contact={other.id}").status_code == 404
 

@@ -75,6 +75,14 @@ def test_done_tasks_are_not_reminded(due_task, rep):
     assert outbox_rows() == []
 
 
+def test_a_former_member_gets_no_reminder(due_task, rep):
+    from crm.models import Membership
+
+    db.session.execute(Membership.__table__.delete().where(Membership.user_id == rep.id))
+    db.session.commit()
+    assert reminders.send_due_reminders(now=datetime(2026, 6, 2, tzinfo=UTC)) == 0
+
+
 def test_moving_the_due_time_rearms_the_reminder(due_task, rep):
     reminders.send_due_reminders(now=datetime(2026, 6, 1, 13, 45, tzinfo=BERLIN))
     services.update_task(
