@@ -89,4 +89,14 @@ class FilterForm(FlaskForm):
         csrf = False
 
     assignee = SelectField("Assignee", coerce=_optional_int, validators=[Optional()])
+    linked = SelectField(
+        "Linked to",
+        choices=[
+            ("", "Anything"),
+            ("contact", "A contact"),
+            ("company", "A company"),
+            ("deal", "A deal"),
+            ("none", "Nothing"),
+        ],
+    )
     done = SelectField("Show", choices=[("", "Open tasks"), ("1", "Done tasks")])

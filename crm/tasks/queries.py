@@ -30,6 +30,7 @@ class Filters:
     company_id: int | None = None
     deal_id: int | None = None
     done: bool = False
+    linked: str | None = None  # "contact" | "company" | "deal" | "none": the kind of link
 
     def args(self) -> dict:
         out = {"done": "1" if self.done else None}
@@ -63,6 +64,12 @@ def _base(team_id: int, filters: Filters) -> Select:
     for name in ("contact_id", "company_id", "deal_id"):
         if (value := getattr(filters, name)) is not None:
             stmt = stmt.where(getattr(Task, name) == value)
+    if filters.linked in ("contact", "company", "deal"):
+        stmt = stmt.where(getattr(Task, f"{filters.linked}_id").is_not(None))
+    elif filters.linked == "none":
+        stmt = stmt.where(
+            Task.contact_id.is_(None), Task.company_id.is_(None), Task.deal_id.is_(None)
+        )
     return stmt
 
 

@@ -103,7 +103,11 @@ def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
     if view == "team":
         wanted = request.args.get("assignee", type=int)
         assignee = wanted if wanted in {u.id for u in members} else None
-    filters = queries.Filters(assignee_id=assignee, done=request.args.get("done") == "1")
+    filters = queries.Filters(
+        assignee_id=assignee,
+        done=request.args.get("done") == "1",
+        linked=request.args.get("linked") or None,
+    )
     for kind in LINK_MODELS:
         setattr(filters, f"{kind}_id", request.args.get(kind, type=int))
     return filters, form

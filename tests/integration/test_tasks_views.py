@@ -50,19 +50,22 @@ def test_my_tasks_are_grouped(logged_in, owner, team):
 
 def test_list_partial_and_filters(logged_in, owner, team, htmx_headers):
     contact = factories.make_contact(team, first_name="Ada", last_name="Byron")
-    services.create_task(team.id, owner.id, title="Linked", contact_id=contact.id)
+    services.create_task(team.id, owner.id, title="Ring Ada", contact_id=contact.id)
     done = services.create_task(team.id, owner.id, title="Finished")
     services.complete_task(done, owner.id)
     response = logged_in.get("/tasks", headers=htmx_headers)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
-    assert 'id="task-list"' in html and "Linked" in html and "Finished" not in html
+    assert 'id="task-list"' in html and "Ring Ada" in html and "Finished" not in html
     assert "HX-Request" in response.headers.get("Vary", "")
 
     linked = logged_in.get(f"/tasks?contact={contact.id}").get_data(as_text=True)
-    assert "Linked" in linked and "Ada Byron" in linked
+    assert "Ring Ada" in linked and "Ada Byron" in linked
+    by_kind = logged_in.get("/tasks?linked=contact").get_data(as_text=True)
+    assert "Ring Ada" in by_kind
+    assert "Ring Ada" not in logged_in.get("/tasks?linked=none").get_data(as_text=True)
     done_html = logged_in.get("/tasks?done=1").get_data(as_text=True)
-    assert "Finished" in done_html and "Linked" not in done_html
+    assert "Finished" in done_html and "Ring Ada" not in done_html
     # Another team's record in the filter is a 404.
     other = factories.make_contact(factories.team_of(factories.make_user()))
     assert logged_in.get(f"/tasks?contact={other.id}").status_code == 404
