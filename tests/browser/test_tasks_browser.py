@@ -83,3 +83,35 @@ def test_quick_add_complete_and_undo(page):
     expect(page.locator(f"#task-{task.id}")).to_have_count(0, timeout=10_000)
     db.session.expire_all()
     assert db.session.get(Task, task.id).done_at is not None
+
+
+def test_edit_and_preferences_fit_a_phone(page):
+    from datetime import date
+
+    from crm.tasks import services
+
+    user = factories.make_user(email="rep2@example.com")
+    team = factories.team_of(user)
+    task = services.create_task(team.id, user.id, title="Renew", due_at=date(2030, 1, 2))
+    _login(page, user.email)
+
+    page.goto(f"/tasks/{task.id}/edit")
+    every = page.get_by_label("Every how many days")
+    expect(every).to_be_hidden()
+    page.get_by_label("Repeat").select_option("every")
+    expect(every).to_be_visible()
+    every.fill("3")
+    assert_no_sideways_scroll(page)
+    _tap(page, page.get_by_role("button", name="Save task"))
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).recurrence == "every:3"
+
+    page.goto("/tasks/preferences")
+    feed = page.get_by_label("Your calendar feed address")
+    old_url = feed.input_value()
+    assert "/calendar/" in old_url and old_url.endswith(".ics")
+    assert_no_sideways_scroll(page)
+    _tap(page, page.get_by_role("button", name="Make a new address"))
+    expect(page.get_by_label("Your calendar feed address")).not_to_have_value(old_url)
+    assert page.request.get(old_url).status == 404
