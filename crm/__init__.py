@@ -89,12 +89,13 @@ def _register_blueprints(app: Flask) -> None:
     from crm.imports import bp as imports_bp
     from crm.inbound import bp as inbound_bp
     from crm.settings import bp as settings_bp
+    from crm.tasks import bp as tasks_bp
     from crm.timeline import bp as timeline_bp
 
     # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
     # imports before contacts: /contacts/import must win over /contacts/<id>-style rules.
     for bp in (core_bp, auth_bp, settings_bp, inbound_bp, imports_bp, dedupe_bp, contacts_bp,
-               companies_bp, timeline_bp, deals_bp, pipelines_bp):
+               companies_bp, timeline_bp, deals_bp, pipelines_bp, tasks_bp):
         app.register_blueprint(bp)
 
 

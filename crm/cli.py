@@ -83,27 +83,23 @@ def serve(host: str, port: int | None, threads: int) -> None:
 @crm.command()
 @click.option("--burst", is_flag=True, help="Work what is queued, then exit.")
 def worker(burst: bool) -> None:
-    """The RQ worker of the scaled mode (needs REDIS_URL); also runs the minute sweeps."""
+    """The RQ worker of the scaled mode (needs REDIS_URL), with RQ's scheduler.
+
+    The minute sweeps run as a self-rescheduling RQ job (jobs.reminders.tick) that RQ's
+    scheduler enqueues; its minute-keyed job id keeps one chain however many workers run.
+    """
     from crm.queue import make_worker
     from crm.sweeps import run_sweeps
+    from jobs.reminders import schedule_next_tick
 
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.UsageError("Set REDIS_URL: without it `crm serve` runs the jobs in-process.")
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.is_set():
-            with app.app_context():
-                run_sweeps()
-            stop.wait(60)
-
-    if not burst:
-        threading.Thread(target=tick, name="sweeps", daemon=True).start()
-    try:
-        make_worker(app).work(burst=burst, with_scheduler=True, logging_level="INFO")
-    finally:
-        stop.set()
+    with app.app_context():
+        run_sweeps()  # work left over from the last run is picked up at start-up
+        if not burst:
+            schedule_next_tick()
+    make_worker(app).work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
 @crm.command()

@@ -55,6 +55,14 @@ class Task(TeamOwned, Timestamps, db.Model):
     # Recurrence rule: daily, weekdays, weekly, monthly or every:N (days); None for one-off.
     recurrence: Mapped[str | None] = mapped_column(String(20))
 
+    # Undo of a completion removes what it made: the timeline entry and the next occurrence.
+    done_activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity.id", ondelete="SET NULL")
+    )
+    next_occurrence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("task.id", ondelete="SET NULL")
+    )
+
     assignee = relationship("User", foreign_keys=[assignee_id])
     created_by = relationship("User", foreign_keys=[created_by_id])
     contact = relationship("Contact")

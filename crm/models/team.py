@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,6 +49,11 @@ class User(UserMixin, Timestamps, db.Model):
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    # Tasks (issue 5): the daily digest (opt-out, last local day sent) and the calendar feed.
+    digest_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    digest_sent_on: Mapped[date | None] = mapped_column(Date)
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

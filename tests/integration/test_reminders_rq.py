@@ -1,0 +1,185 @@
+"""Reminders through a REAL RQ worker on a REAL redis-server, delivered over SMTP once.
+
+redis-server is optional on a laptop (the tests skip) and required in CI (they fail).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+
+from crm import create_app
+from crm.extensions import db
+from crm.models import OutboundEmail, OutboxStatus
+from crm.queue import make_worker
+from crm.tasks import reminders, services
+from tests import factories
+from tests.conftest import need
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    binary = shutil.which("redis-server")
+    need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    else:  # pragma: no cover
+        process.kill()
+        pytest.fail("redis-server did not start")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def smtp_sink():
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, received
+    controller.stop()
+
+
+@pytest.fixture
+def scaled_app(app, database_url, redis_server, smtp_sink):
+    """A second app as the scaled worker sees it: the same database, a real Redis, SMTP."""
+    controller, _ = smtp_sink
+    Redis.from_url(redis_server).flushall()
+    worker_app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CRM_DATA_DIR": app.config["CRM_DATA_DIR"],
+            "SECRET_KEY": "test-secret",
+            "BASE_URL": "http://localhost",
+            "REDIS_URL": redis_server,
+            "MAIL_SERVER": controller.hostname,
+            "MAIL_PORT": controller.port,
+            "MAIL_USE_TLS": False,
+            "MAIL_USERNAME": None,
+            "MAIL_FROM": "Rapport <rapport@example.com>",
+        }
+    )
+    yield worker_app
+    with worker_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_reminder_goes_through_a_real_worker_and_is_sent_once(scaled_app, smtp_sink):
+    _, received = smtp_sink
+    rep = factories.make_user(email="rep@example.com")
+    due = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    task = services.create_task(
+        factories.team_of(rep).id,
+        rep.id,
+        title="Ring the client",
+        due_at=due,
+        all_day=False,
+        remind_before=0,
+    )
+    with scaled_app.app_context():
+        assert reminders.send_due_reminders(now=due) == 1
+        assert reminders.send_due_reminders(now=due + timedelta(minutes=1)) == 0
+        queue = Queue("default", connection=scaled_app.extensions["rq_connection"])
+        assert queue.job_ids == [f"send-email-{db.session.scalars(select(OutboundEmail.id)).one()}"]
+        assert make_worker(scaled_app).work(burst=True) is True
+        row = db.session.scalars(select(OutboundEmail)).one()
+        assert row.status == OutboxStatus.SENT
+        # A duplicate job (a restart re-enqueueing) does not send again.
+        queue.enqueue("jobs.email.send_email", row.id)
+        make_worker(scaled_app).work(burst=True)
+        db.session.remove()
+    assert len(received) == 1
+    assert received[0].rcpt_tos == ["rep@example.com"]
+    assert b"Ring the client" in received[0].content
+    db.session.refresh(task)
+    assert task.reminder_sent_at == due
+
+
+def test_without_a_mail_server_the_row_is_kept(scaled_app, smtp_sink):
+    _, received = smtp_sink
+    scaled_app.config["MAIL_SERVER"] = None
+    rep = factories.make_user()
+    due = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    services.create_task(
+        factories.team_of(rep).id,
+        rep.id,
+        title="Kept",
+        due_at=due,
+        all_day=False,
+        remind_before=0,
+    )
+    with scaled_app.app_context():
+        reminders.send_due_reminders(now=due)
+        make_worker(scaled_app).work(burst=True)
+        assert db.session.scalars(select(OutboundEmail)).one().status == OutboxStatus.KEPT
+        db.session.remove()
+    assert received == []
+
+
+def test_the_minute_tick_is_one_chain_in_rqs_scheduler(scaled_app, smtp_sink):
+    from jobs.reminders import schedule_next_tick
+
+    _, received = smtp_sink
+    rep = factories.make_user()
+    services.set_digest_opt_out(rep, True)  # the wall clock must not decide what is sent
+    services.create_task(
+        factories.team_of(rep).id,
+        rep.id,
+        title="Due already",
+        due_at=datetime(2020, 1, 1, tzinfo=UTC),
+        all_day=False,
+        remind_before=0,
+    )
+    with scaled_app.app_context():
+        conn = scaled_app.extensions["rq_connection"]
+        registry = ScheduledJobRegistry("default", connection=conn)
+        now = datetime(2030, 1, 1, 9, 30, 15, tzinfo=UTC)
+        # Two workers starting in the same minute seed the same job: one tick, not two.
+        first, second = schedule_next_tick(now), schedule_next_tick(now)
+        assert first == second == "crm-sweeps-203001010931"
+        assert registry.get_job_ids() == [first]
+        # The tick job itself (run now, as RQ's scheduler would at its minute) runs the sweeps
+        # and schedules the next minute.
+        Queue("default", connection=conn).enqueue("jobs.reminders.tick", job_id="tick-now")
+        make_worker(scaled_app).work(burst=True)
+        assert len(registry.get_job_ids()) == 2
+        db.session.remove()
+    assert len(received) == 1  # the due reminder went out through the tick
+    assert b"Reminder: Due already" in received[0].content
