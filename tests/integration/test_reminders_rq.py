@@ -5,57 +5,19 @@ redis-server is optional on a laptop (the tests skip) and required in CI (they f
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from crm import create_app
 from crm.extensions import db
 from crm.models import OutboundEmail, OutboxStatus
 from crm.queue import make_worker
 from crm.tasks import reminders, services
 from tests import factories
-from tests.conftest import need
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    binary = shutil.which("redis-server")
-    need(binary is not None, "redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except Exception:
-            time.sleep(0.05)
-    else:  # pragma: no cover
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield url
-    process.terminate()
-    process.wait(10)
+from tests.servers import free_port, redis_url, second_app  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -69,36 +31,21 @@ def smtp_sink():
             received.append(envelope)
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller, received
     controller.stop()
 
 
 @pytest.fixture
-def scaled_app(app, database_url, redis_server, smtp_sink):
+def scaled_app(app, redis_url, smtp_sink):  # noqa: F811
     """A second app as the scaled worker sees it: the same database, a real Redis, SMTP."""
     controller, _ = smtp_sink
-    Redis.from_url(redis_server).flushall()
-    worker_app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "CRM_DATA_DIR": app.config["CRM_DATA_DIR"],
-            "SECRET_KEY": "test-secret",
-            "BASE_URL": "http://localhost",
-            "REDIS_URL": redis_server,
-            "MAIL_SERVER": controller.hostname,
-            "MAIL_PORT": controller.port,
-            "MAIL_USE_TLS": False,
-            "MAIL_USERNAME": None,
-            "MAIL_FROM": "Rapport <rapport@example.com>",
-        }
-    )
-    yield worker_app
-    with worker_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with second_app(app, SECRET_KEY="test-secret", BASE_URL="http://localhost",
+                    REDIS_URL=redis_url, MAIL_SERVER=controller.hostname,
+                    MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None,
+                    MAIL_FROM="Rapport <rapport@example.com>") as worker_app:
+        yield worker_app
 
 
 def test_reminder_goes_through_a_real_worker_and_is_sent_once(scaled_app, smtp_sink):
