@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import update
 
@@ -221,45 +221,10 @@ def _target_name(target) -> str:
 
 
 def create_follow_up(target, actor_id, *, due_on, title: str, activity: Activity | None = None):
-    """The follow-up hook of the composer.
+    """The composer's follow-up: a task on the same record, due on `due_on`, for its author."""
+    from crm.tasks.services import create_task  # noqa: PLC0415 (tasks import the timeline)
 
-    Uses the Tasks feature's service when it exists: crm.tasks.services.create_task(team_id,
-    actor_id, data) with data keys title, due_on (a date), assignee_id, contact_id, company_id,
-    deal_id. Until then a plain Task row is written, which the Tasks feature reads the same way.
-    """
     links = _links_for(target)
-    data = {
-        "title": title[:300],
-        "due_on": due_on,
-        "assignee_id": actor_id,
-        "contact_id": (links["contact_ids"] or [None])[0],
-        "company_id": links.get("company_id"),
-        "deal_id": links.get("deal_id"),
-    }
-    try:
-        from crm.tasks.services import create_task  # noqa: PLC0415 (optional feature)
-    except ImportError:
-        create_task = None
-    if create_task is not None:
-        return create_task(target.team_id, actor_id, data)
-    from datetime import time
-    from zoneinfo import ZoneInfo
-
-    from crm.models import Task, User
-
-    actor = db.session.get(User, actor_id) if actor_id else None
-    zone = ZoneInfo(actor.timezone) if actor and actor.timezone else UTC
-
-    task = Task(
-        team_id=target.team_id,
-        title=data["title"],
-        due_at=datetime.combine(due_on, time(0), tzinfo=zone).astimezone(UTC),
-        all_day=True,
-        assignee_id=actor_id,
-        created_by_id=actor_id,
-        contact_id=data["contact_id"],
-        company_id=data["company_id"],
-        deal_id=data["deal_id"],
-    )
-    db.session.add(task)
-    return task
+    return create_task(target.team_id, actor_id, title=title[:300], due_at=due_on, all_day=True,
+                       assignee_id=actor_id, contact_id=(links["contact_ids"] or [None])[0],
+                       company_id=links.get("company_id"), deal_id=links.get("deal_id"))
