@@ -12,7 +12,7 @@ from crm.extensions import db
 from crm.models import Task
 from crm.tasks import dates
 
-PAGE = 50
+PAGE = 30
 GROUPS = (
     ("overdue", "Overdue"),
     ("today", "Today"),
@@ -74,15 +74,17 @@ def _base(team_id: int, filters: Filters) -> Select:
 
 
 def _group_where(key: str, now: datetime, tz):
+    """Each group is one range of due_at (so the (…, done_at, due_at) indexes serve it) plus a
+    filter: an all-day task is overdue from tomorrow, a timed one from its due minute."""
     _, start_today, start_tomorrow = dates.day_bounds(now, tz)
-    overdue = or_(
-        and_(Task.all_day.is_(True), Task.due_at < start_today),
-        and_(Task.all_day.is_(False), Task.due_at < now),
-    )
     if key == "overdue":
-        return overdue
+        return and_(Task.due_at < now, or_(Task.all_day.is_(False), Task.due_at < start_today))
     if key == "today":
-        return and_(Task.due_at < start_tomorrow, ~overdue)
+        return and_(
+            Task.due_at >= start_today,
+            Task.due_at < start_tomorrow,
+            or_(Task.all_day.is_(True), Task.due_at >= now),
+        )
     if key == "upcoming":
         return Task.due_at >= start_tomorrow
     return Task.due_at.is_(None)

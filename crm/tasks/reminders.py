@@ -173,7 +173,8 @@ def send_daily_digests(now: datetime | None = None) -> int:
                     f"{len(today_tasks)} today, {len(overdue)} overdue",
                     template="digest",
                     kind="task_digest",
-                    team_id=tasks[0].team_id,
+                    # Personal and possibly across teams: no team's outbox (admins) shows it.
+                    team_id=None,
                     user=user,
                     overdue=overdue,
                     today_tasks=today_tasks,

@@ -149,6 +149,20 @@ def index():
     )
 
 
+@bp.get("/tasks/linked")
+def record_tasks():
+    """The open tasks of one record (?contact=, ?company= or ?deal=) as the record partial,
+    for pages that load it with htmx instead of including it."""
+    for kind, model in LINK_MODELS.items():
+        if (record_id := request.args.get(kind, type=int)) is not None:
+            get_or_404(model, record_id)
+            tasks = services.open_tasks_for(current_team().id, **{f"{kind}_id": record_id})
+            return render_template(
+                "tasks/_record_tasks.html", tasks=tasks, link_kind=kind, link_id=record_id
+            )
+    abort(404)
+
+
 # --- Create ------------------------------------------------------------------------------------
 
 

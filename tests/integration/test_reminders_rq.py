@@ -130,3 +130,24 @@ def test_the_minute_tick_is_one_chain_in_rqs_scheduler(scaled_app, smtp_sink):
         db.session.remove()
     assert len(received) == 1  # the due reminder went out through the tick
     assert b"Reminder: Due already" in received[0].content
+
+
+def test_the_worker_command_sweeps_at_start_and_delivers(scaled_app, smtp_sink):
+    _, received = smtp_sink
+    rep = factories.make_user(email="cli@example.com")
+    services.set_digest_opt_out(rep, True)
+    services.create_task(
+        factories.team_of(rep).id,
+        rep.id,
+        title="Due while the worker was down",
+        due_at=datetime(2020, 1, 1, tzinfo=UTC),
+        all_day=False,
+        remind_before=0,
+    )
+    # The test app's context is pushed; the command must see the worker's app.
+    with scaled_app.app_context():
+        result = scaled_app.test_cli_runner().invoke(args=["crm", "worker", "--burst"])
+        db.session.remove()
+    assert result.exit_code == 0, result.output
+    assert len(received) == 1
+    assert received[0].rcpt_tos == ["cli@example.com"]

@@ -234,6 +234,19 @@ def test_record_partial_adds_a_prelinked_task(app, logged_in, owner, team, htmx_
     assert f'name="deal_id" value="{deal.id}"' in out and "Prepare contract" in out
 
 
+def test_record_partial_by_url(logged_in, owner, team, htmx_headers):
+    contact = factories.make_contact(team)
+    services.create_task(team.id, owner.id, title="For Ada", contact_id=contact.id)
+    response = logged_in.get(f"/tasks/linked?contact={contact.id}", headers=htmx_headers)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="record-tasks"' in html and "For Ada" in html
+    assert f'name="contact_id" value="{contact.id}"' in html
+    other = factories.make_contact(factories.team_of(factories.make_user()))
+    assert logged_in.get(f"/tasks/linked?contact={other.id}").status_code == 404
+    assert logged_in.get("/tasks/linked").status_code == 404
+
+
 def test_prelinked_quick_add_from_a_record(logged_in, team):
     contact = factories.make_contact(team)
     html = logged_in.get(f"/tasks/new?contact={contact.id}").get_data(as_text=True)

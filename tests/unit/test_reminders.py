@@ -215,6 +215,7 @@ def test_digest_goes_out_at_eight_local_once_a_day(rep, digest_tasks):
     assert reminders.send_daily_digests(now=datetime(2026, 6, 3, 8, 0, tzinfo=BERLIN)) == 1
     [row] = outbox_rows("task_digest")
     assert row.to_addr == rep.email
+    assert row.team_id is None  # it may list several teams' tasks: no team's admins see it
     assert "1 today" not in row.subject and "2 today, 1 overdue" in row.subject
     body = row.body_text
     assert "Overdue thing" in body and "Today thing" in body and "Meeting today" in body
