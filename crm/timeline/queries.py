@@ -86,7 +86,9 @@ def _keys(target, cursor, kinds, limit, pinned) -> list[tuple[datetime, int]]:
         column = Activity.company_id if isinstance(target, Company) else Activity.deal_id
         own = (
             select(Activity.occurred_at, Activity.id)
-            .where(column == target.id, Activity.team_id == target.team_id)
+            # No team_id term here: the target is already team-checked, and with it the
+            # planner may walk the team's whole timeline instead of this record's index.
+            .where(column == target.id)
             .order_by(Activity.occurred_at.desc(), Activity.id.desc())
         )
         if cursor:

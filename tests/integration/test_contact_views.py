@@ -270,3 +270,33 @@ def test_company_pages(logged_in, team, htmx_headers):
     assert logged_in.post(f"/companies/{company.id}/delete").status_code == 303
     assert logged_in.get(f"/companies/{company.id}").status_code == 404
     assert logged_in.post(f"/companies/{company.id}/restore").status_code == 303
+
+
+def test_company_suggestions_for_the_contact_form(logged_in, team, htmx_headers):
+    factories.make_company(team, name="Initech")
+    factories.make_company(team, name="Globex")
+    factories.make_company(factories.team_of(factories.make_user()), name="Initrode")
+    response = logged_in.get("/companies/options?company_name=ini", headers=htmx_headers)
+    assert response.status_code == 200
+    assert b'<option value="Initech">' in response.data
+    assert b"Globex" not in response.data and b"Initrode" not in response.data
+    form = logged_in.get("/contacts/new").get_data(as_text=True)
+    assert 'list="company-options"' in form
+
+
+@pytest.mark.parametrize("common_tag", [0, 2000])
+def test_tag_and_owner_filters_in_both_plans(logged_in, team, owner, monkeypatch, common_tag):
+    from crm.contacts import queries
+    from crm.contacts import services as contacts
+
+    monkeypatch.setattr(queries, "COMMON_TAG", common_tag)
+    tagged = factories.make_contact(team, first_name="Tina", last_name="Tagged")
+    factories.make_contact(team, first_name="Uma", last_name="Untagged")
+    contacts.update_contact(tagged, owner.id, {"tags": ["vip"], "owner_id": owner.id})
+    tag_id = tagged.tags[0].id
+    html = logged_in.get(f"/contacts?tag={tag_id}").get_data(as_text=True)
+    assert "Tina Tagged" in html and "Uma Untagged" not in html
+    html = logged_in.get(f"/contacts?owner={owner.id}").get_data(as_text=True)
+    assert "Tina Tagged" in html and "Uma Untagged" not in html
+    html = logged_in.get("/contacts?owner=0").get_data(as_text=True)
+    assert "Tina Tagged" not in html and "Uma Untagged" in html
