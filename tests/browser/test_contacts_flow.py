@@ -79,3 +79,38 @@ def test_create_note_call_edit_delete_restore(page):
     page.get_by_role("button", name="Restore Ada Lovelace").click()
     expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
     assert_no_sideways_scroll(page)
+
+
+def test_filter_as_you_type_keeps_state_in_the_url(page):
+    user = factories.make_user(name="Olive Owner", email="olive@example.com")
+    team = factories.team_of(user)
+    factories.make_contact(team, first_name="Ada", last_name="Lovelace")
+    factories.make_contact(team, first_name="Bob", last_name="Stone")
+    _log_in(page, "olive@example.com")
+    page.goto("/contacts")
+    results = page.locator("#contact-results")
+    expect(results.get_by_role("link", name="Bob Stone")).to_be_visible()
+    page.get_by_label("Search contacts").press_sequentially("ad", delay=50)
+    expect(results.get_by_role("link", name="Bob Stone")).to_have_count(0)
+    expect(results.get_by_role("link", name="Ada Lovelace")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"[?&]q=ad"))
+    assert_no_sideways_scroll(page)
+
+    # Bulk: select a row, the bulk bar appears, change the stage.
+    page.get_by_label("Select Ada Lovelace").check()
+    page.get_by_label("With selected").select_option("stage")
+    page.get_by_label("New stage").select_option("customer")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page.get_by_text("1 contact moved to a new stage.")).to_be_visible()
+    expect(page.locator("#contact-results").get_by_text("Customer")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"[?&]q=ad"))  # the filter survives the action
+
+    # A shared link opens the same filtered list.
+    page.goto("/contacts?q=bo")
+    expect(results.get_by_role("link", name="Bob Stone")).to_be_visible()
+    expect(results.get_by_role("link", name="Ada Lovelace")).to_have_count(0)
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"[?&]q=ad"))
+    expect(
+        page.locator("#contact-results").get_by_role("link", name="Ada Lovelace")
+    ).to_be_visible()
