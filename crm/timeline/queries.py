@@ -111,9 +111,10 @@ def _load(ids: list[int]) -> list[Activity]:
 
 
 def timeline_page(
-    target, *, cursor: str | None = None, kind: str | None = None, limit: int = PAGE_SIZE
+    target, *, cursor: str | None = None, kind: str | None = None, limit: int | None = None
 ) -> TimelinePage:
     """One page of the timeline of a Contact, Company or Deal (already team-checked)."""
+    limit = limit or PAGE_SIZE
     kinds = FILTERS.get(kind or "")
     position = decode_cursor(cursor)
     keys = _keys(target, position, kinds, limit + 1, pinned=None if kind else False)

@@ -300,3 +300,52 @@ def test_tag_and_owner_filters_in_both_plans(logged_in, team, owner, monkeypatch
     assert "Tina Tagged" in html and "Uma Untagged" not in html
     html = logged_in.get("/contacts?owner=0").get_data(as_text=True)
     assert "Tina Tagged" not in html and "Uma Untagged" in html
+
+
+def test_deal_timeline_for_the_deals_page(logged_in, team, htmx_headers):
+    person = factories.make_contact(team, first_name="Dee")
+    deal = factories.make_deal(team, contacts=[person])
+    response = logged_in.post(
+        f"/deals/{deal.id}/timeline",
+        data={"kind": "note", "body": "Sent the offer"},
+        headers=htmx_headers,
+    )
+    assert response.status_code == 200
+    assert f'id="composer-deal-{deal.id}"'.encode() in response.data
+    note = db.session.scalars(select(Activity).where(Activity.body == "Sent the offer")).one()
+    assert note.deal_id == deal.id and [link.contact_id for link in note.links] == [person.id]
+    listing = logged_in.get(
+        f"/deals/{deal.id}/timeline",
+        headers={**htmx_headers, "HX-Target": f"timeline-deal-{deal.id}"},
+    )
+    assert (
+        f'id="timeline-deal-{deal.id}"'.encode() in listing.data
+        and b"Sent the offer" in listing.data
+    )
+    # The deal's note is on its contact's timeline too.
+    assert b"Sent the offer" in logged_in.get(f"/contacts/{person.id}").data
+
+
+def test_timeline_pages_continue_the_day_headings(logged_in, team, htmx_headers, monkeypatch):
+    import re
+    from datetime import datetime, timedelta, UTC
+
+    from crm.timeline import queries
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    contact = factories.make_contact(team)
+    noon = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    for hours in (0, 1, 2, 26):
+        factories.make_activity(
+            team,
+            contacts=[contact],
+            body=f"entry {hours}",
+            occurred_at=noon - timedelta(hours=hours),
+        )
+    html = logged_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert html.count('class="day-head"') == 1 and "entry 0" in html and "entry 2" not in html
+    more = re.search(r'class="sentinel" hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    page2 = logged_in.get(more, headers=htmx_headers).get_data(as_text=True)
+    assert "entry 2" in page2 and "entry 26" in page2
+    assert page2.count('class="day-head"') == 1  # only March 9 is new; March 10 continues
+    assert "Monday, March 9, 2026" in page2
