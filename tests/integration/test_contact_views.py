@@ -328,7 +328,7 @@ def test_deal_timeline_for_the_deals_page(logged_in, team, htmx_headers):
 
 def test_timeline_pages_continue_the_day_headings(logged_in, team, htmx_headers, monkeypatch):
     import re
-    from datetime import datetime, timedelta, UTC
+    from datetime import UTC, datetime, timedelta
 
     from crm.timeline import queries
 
@@ -349,3 +349,10 @@ def test_timeline_pages_continue_the_day_headings(logged_in, team, htmx_headers,
     assert "entry 2" in page2 and "entry 26" in page2
     assert page2.count('class="day-head"') == 1  # only March 9 is new; March 10 continues
     assert "Monday, March 9, 2026" in page2
+
+
+def test_search_by_last_name(logged_in, team, htmx_headers):
+    factories.make_contact(team, first_name="Ada", last_name="Lovelace")
+    factories.make_contact(team, first_name="Bob", last_name="Stone")
+    html = logged_in.get("/contacts?q=LOVE").get_data(as_text=True)
+    assert "Ada Lovelace" in html and "Bob Stone" not in html
