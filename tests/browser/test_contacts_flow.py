@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from crm.extensions import db
+from crm.models import Task
 from tests import factories
 from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
 
@@ -114,3 +117,34 @@ def test_filter_as_you_type_keeps_state_in_the_url(page):
     expect(
         page.locator("#contact-results").get_by_role("link", name="Ada Lovelace")
     ).to_be_visible()
+
+
+def test_company_page_rolls_up_its_people(page):
+    user = factories.make_user(name="Olive Owner", email="olive@example.com")
+    team = factories.team_of(user)
+    company = factories.make_company(
+        team, name="Initech", domain="initech.example", phone="+14155550100", city="Austin"
+    )
+    person = factories.make_contact(
+        team, first_name="Peter", last_name="Gibbons", company_id=company.id
+    )
+    factories.make_activity(team, contacts=[person], body="Asked about the stapler.")
+    _log_in(page, "olive@example.com")
+    page.goto("/companies")
+    page.get_by_role("link", name="Initech").click()
+    expect(page.get_by_role("heading", name="Initech", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name="Peter Gibbons", exact=True)).to_be_visible()
+    timeline = page.locator(".timeline")
+    expect(timeline.get_by_text("Asked about the stapler.")).to_be_visible()
+    page.get_by_label("Notes", exact=True).fill("Renewal due in March.")
+    page.get_by_label("Follow-up on").fill("2030-03-01")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(timeline.get_by_text("Renewal due in March.")).to_be_visible()
+    db.session.rollback()  # see what the server committed
+    task = db.session.scalars(select(Task)).one()
+    assert task.company_id == company.id and task.due_at.year == 2030
+    timeline.get_by_role("link", name="Calls").click()
+    expect(timeline.get_by_text("Renewal due in March.")).to_have_count(0)
+    assert_no_sideways_scroll(page)
+    page.goto("/contacts/trash")
+    assert_no_sideways_scroll(page)
