@@ -130,6 +130,8 @@ def current_user_team_id() -> int:
 def new():
     form = CompanyForm()
     form.prepare(members())
+    if request.method == "GET":
+        form.owner_id.data = current_user.id
     if request.method == "POST":
         company = _save(form, None)
         if company is not None:
