@@ -21,7 +21,38 @@
     });
   }
 
+  // "Add another email/phone": copy the last row with the next index (emails-2-email, …).
+  function addRow(list) {
+    var rows = document.querySelectorAll(".pair[data-list=" + list + "]");
+    var last = rows[rows.length - 1];
+    if (!last || rows.length >= 10) return;
+    var next = rows.length;
+    var copy = last.cloneNode(true);
+    var word = list === "emails" ? "Email" : "Phone";
+    copy.querySelectorAll("[id], [for], [name]").forEach(function (el) {
+      ["id", "for", "name"].forEach(function (attr) {
+        var value = el.getAttribute(attr);
+        if (value) el.setAttribute(attr, value.replace(/^(emails|phones)-\d+-/, list + "-" + next + "-"));
+      });
+    });
+    copy.querySelectorAll("label").forEach(function (label) {
+      label.textContent = label.textContent.replace(new RegExp("^" + word + "( \\d+)?"), word + " " + (next + 1));
+    });
+    copy.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+    copy.querySelectorAll(".error").forEach(function (el) { el.remove(); });
+    copy.querySelectorAll(".has-error").forEach(function (el) { el.classList.remove("has-error"); });
+    last.after(copy);
+    var input = copy.querySelector("input");
+    if (input) input.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-add-row]");
+    if (button) addRow(button.getAttribute("data-add-row"));
+  });
+
   function ready() {
+    document.querySelectorAll("[data-add-row][hidden]").forEach(function (b) { b.hidden = false; });
     document.querySelectorAll(".bulk-bar").forEach(function (bar) {
       bar.classList.add("js-ready");
       var select = bar.querySelector("select[name=action]");

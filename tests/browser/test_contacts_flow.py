@@ -32,12 +32,16 @@ def test_create_note_call_edit_delete_restore(page):
     page.get_by_label("Last name").fill("Lovelace")
     page.get_by_label("Email", exact=True).fill("ada@example.com")
     page.get_by_label("Phone", exact=True).fill("415 555 0132")
+    page.get_by_role("button", name="Add another email").click()
+    page.get_by_label("Email 2", exact=True).fill("ada@home.example")
+    page.get_by_label("Email 2 type").select_option("personal")
     assert_no_sideways_scroll(page)
     page.get_by_role("button", name="Create contact").click()
     expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
     expect(page.get_by_role("link", name=re.compile(r"^Call "))).to_have_attribute(
         "href", "tel:+14155550132"
     )
+    expect(page.get_by_role("link", name="ada@home.example")).to_be_visible()
     assert_no_sideways_scroll(page)
 
     # A note, inline: the timeline reloads itself without a page load.
