@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from crm.extensions import db
 from crm.models import Task
 from tests import factories
 from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+
+pytestmark = pytest.mark.browser
 
 
 def _log_in(page, email: str) -> None:
