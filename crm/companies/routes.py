@@ -130,6 +130,8 @@ def current_user_team_id() -> int:
 def new():
     form = CompanyForm()
     form.prepare(members())
+    if request.method == "GET":
+        form.owner_id.data = current_user.id
     if request.method == "POST":
         company = _save(form, None)
         if company is not None:
@@ -183,3 +185,19 @@ def restore(company_id: int):
     companies.restore_company(company, current_user.id)
     flash(f"{company.name} is back.", "success")
     return redirect(url_for("companies.show", company_id=company.id), 303)
+
+
+@bp.get("/options")
+def options():
+    """Company names starting with what was typed, for the contact form's suggestions."""
+    typed = (request.args.get("company_name") or request.args.get("q") or "").strip().lower()
+    rows = []
+    if typed:
+        rows = db.session.scalars(
+            scoped(Company)
+            .where(Company.sort_name >= typed, Company.sort_name < typed + "\uffff")
+            .order_by(Company.sort_name, Company.id)
+            .limit(10)
+        ).all()
+    body = render_template("companies/_options.html", rows=rows)
+    return body, 200, {"Vary": "HX-Request"}

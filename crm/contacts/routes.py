@@ -128,6 +128,7 @@ def _save(form: ContactForm, contact: Contact | None):
         existing = getattr(error, "existing_contact_id", None)
         if existing:
             form.existing_contact_id = existing
+            form.existing_in_trash = getattr(error, "existing_in_trash", False)
         return None
 
 
@@ -135,6 +136,8 @@ def _save(form: ContactForm, contact: Contact | None):
 def new():
     form = ContactForm()
     form.prepare(members())
+    if request.method == "GET":
+        form.owner_id.data = current_user.id  # new contacts are yours unless you say otherwise
     if request.method == "GET" and request.args.get("company", "").isdigit():
         company = db.session.scalars(
             scoped(Company).where(Company.id == int(request.args["company"]))

@@ -384,9 +384,13 @@ def _set_emails(contact: Contact, entries: list) -> None:
         if address not in [a for a, _ in cleaned]:
             cleaned.append((address, _label(entry.get("label"), EMAIL_LABELS, "work")))
     if cleaned:
-        taken = select(ContactEmail.email, Contact.id, Contact.first_name, Contact.last_name).join(
-            Contact, Contact.id == ContactEmail.contact_id
-        )
+        taken = select(
+            ContactEmail.email,
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.deleted_at,
+        ).join(Contact, Contact.id == ContactEmail.contact_id)
         taken = taken.where(
             ContactEmail.team_id == contact.team_id,
             ContactEmail.email.in_([a for a, _ in cleaned]),
@@ -397,8 +401,12 @@ def _set_emails(contact: Contact, entries: list) -> None:
         if clash:
             name = f"{clash.first_name} {clash.last_name}".strip() or clash.email
             index = [a for a, _ in cleaned].index(clash.email)
-            error = Invalid(f"{clash.email} already belongs to {name}.", field=f"emails.{index}")
+            where = " (in the trash: restore them instead)" if clash.deleted_at else ""
+            error = Invalid(
+                f"{clash.email} already belongs to {name}{where}.", field=f"emails.{index}"
+            )
             error.existing_contact_id = clash.id
+            error.existing_in_trash = clash.deleted_at is not None
             raise error
     existing = {e.email: e for e in contact.emails}
     emails = []

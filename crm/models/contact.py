@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Enum, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -106,6 +117,8 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_contact_team_company", "team_id", "company_id", "sort_name", "id"),
         Index("ix_contact_team_activity", "team_id", "last_activity_at", "id"),
         Index("ix_contact_team_created", "team_id", "created_at", "id"),
+        # As-you-type search by last name ("lovelace" finds Ada Lovelace).
+        Index("ix_contact_team_last", "team_id", text("lower(last_name)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -86,7 +86,9 @@ def _keys(target, cursor, kinds, limit, pinned) -> list[tuple[datetime, int]]:
         column = Activity.company_id if isinstance(target, Company) else Activity.deal_id
         own = (
             select(Activity.occurred_at, Activity.id)
-            .where(column == target.id, Activity.team_id == target.team_id)
+            # No team_id term here: the target is already team-checked, and with it the
+            # planner may walk the team's whole timeline instead of this record's index.
+            .where(column == target.id)
             .order_by(Activity.occurred_at.desc(), Activity.id.desc())
         )
         if cursor:
@@ -109,9 +111,10 @@ def _load(ids: list[int]) -> list[Activity]:
 
 
 def timeline_page(
-    target, *, cursor: str | None = None, kind: str | None = None, limit: int = PAGE_SIZE
+    target, *, cursor: str | None = None, kind: str | None = None, limit: int | None = None
 ) -> TimelinePage:
     """One page of the timeline of a Contact, Company or Deal (already team-checked)."""
+    limit = limit or PAGE_SIZE
     kinds = FILTERS.get(kind or "")
     position = decode_cursor(cursor)
     keys = _keys(target, position, kinds, limit + 1, pinned=None if kind else False)

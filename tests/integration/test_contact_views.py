@@ -270,3 +270,89 @@ def test_company_pages(logged_in, team, htmx_headers):
     assert logged_in.post(f"/companies/{company.id}/delete").status_code == 303
     assert logged_in.get(f"/companies/{company.id}").status_code == 404
     assert logged_in.post(f"/companies/{company.id}/restore").status_code == 303
+
+
+def test_company_suggestions_for_the_contact_form(logged_in, team, htmx_headers):
+    factories.make_company(team, name="Initech")
+    factories.make_company(team, name="Globex")
+    factories.make_company(factories.team_of(factories.make_user()), name="Initrode")
+    response = logged_in.get("/companies/options?company_name=ini", headers=htmx_headers)
+    assert response.status_code == 200
+    assert b'<option value="Initech">' in response.data
+    assert b"Globex" not in response.data and b"Initrode" not in response.data
+    form = logged_in.get("/contacts/new").get_data(as_text=True)
+    assert 'list="company-options"' in form
+
+
+@pytest.mark.parametrize("common_tag", [0, 2000])
+def test_tag_and_owner_filters_in_both_plans(logged_in, team, owner, monkeypatch, common_tag):
+    from crm.contacts import queries
+    from crm.contacts import services as contacts
+
+    monkeypatch.setattr(queries, "COMMON_TAG", common_tag)
+    tagged = factories.make_contact(team, first_name="Tina", last_name="Tagged")
+    factories.make_contact(team, first_name="Uma", last_name="Untagged")
+    contacts.update_contact(tagged, owner.id, {"tags": ["vip"], "owner_id": owner.id})
+    tag_id = tagged.tags[0].id
+    html = logged_in.get(f"/contacts?tag={tag_id}").get_data(as_text=True)
+    assert "Tina Tagged" in html and "Uma Untagged" not in html
+    html = logged_in.get(f"/contacts?owner={owner.id}").get_data(as_text=True)
+    assert "Tina Tagged" in html and "Uma Untagged" not in html
+    html = logged_in.get("/contacts?owner=0").get_data(as_text=True)
+    assert "Tina Tagged" not in html and "Uma Untagged" in html
+
+
+def test_deal_timeline_for_the_deals_page(logged_in, team, htmx_headers):
+    person = factories.make_contact(team, first_name="Dee")
+    deal = factories.make_deal(team, contacts=[person])
+    response = logged_in.post(
+        f"/deals/{deal.id}/timeline",
+        data={"kind": "note", "body": "Sent the offer"},
+        headers=htmx_headers,
+    )
+    assert response.status_code == 200
+    assert f'id="composer-deal-{deal.id}"'.encode() in response.data
+    note = db.session.scalars(select(Activity).where(Activity.body == "Sent the offer")).one()
+    assert note.deal_id == deal.id and [link.contact_id for link in note.links] == [person.id]
+    listing = logged_in.get(
+        f"/deals/{deal.id}/timeline",
+        headers={**htmx_headers, "HX-Target": f"timeline-deal-{deal.id}"},
+    )
+    assert (
+        f'id="timeline-deal-{deal.id}"'.encode() in listing.data
+        and b"Sent the offer" in listing.data
+    )
+    # The deal's note is on its contact's timeline too.
+    assert b"Sent the offer" in logged_in.get(f"/contacts/{person.id}").data
+
+
+def test_timeline_pages_continue_the_day_headings(logged_in, team, htmx_headers, monkeypatch):
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from crm.timeline import queries
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    contact = factories.make_contact(team)
+    noon = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    for hours in (0, 1, 2, 26):
+        factories.make_activity(
+            team,
+            contacts=[contact],
+            body=f"entry {hours}",
+            occurred_at=noon - timedelta(hours=hours),
+        )
+    html = logged_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert html.count('class="day-head"') == 1 and "entry 0" in html and "entry 2" not in html
+    more = re.search(r'class="sentinel" hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    page2 = logged_in.get(more, headers=htmx_headers).get_data(as_text=True)
+    assert "entry 2" in page2 and "entry 26" in page2
+    assert page2.count('class="day-head"') == 1  # only March 9 is new; March 10 continues
+    assert "Monday, March 9, 2026" in page2
+
+
+def test_search_by_last_name(logged_in, team, htmx_headers):
+    factories.make_contact(team, first_name="Ada", last_name="Lovelace")
+    factories.make_contact(team, first_name="Bob", last_name="Stone")
+    html = logged_in.get("/contacts?q=LOVE").get_data(as_text=True)
+    assert "Ada Lovelace" in html and "Bob Stone" not in html

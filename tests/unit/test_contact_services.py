@@ -186,3 +186,13 @@ def test_company_services(team, owner):
     assert db.session.get(Company, company.id).deleted_at is not None
     companies.restore_company(company, owner.id)
     assert company.deleted_at is None
+
+
+def test_duplicate_email_of_a_trashed_contact_says_so(team, owner):
+    gone = contacts.create_contact(
+        team.id, owner.id, {"first_name": "Gone", "emails": ["g@x.example"]}
+    )
+    contacts.delete_contact(gone, owner.id)
+    with pytest.raises(Invalid) as error:
+        contacts.create_contact(team.id, owner.id, {"first_name": "New", "emails": ["g@x.example"]})
+    assert "in the trash" in error.value.message and error.value.existing_in_trash
