@@ -10,7 +10,13 @@ from crm.extensions import htmx
 
 
 def wants_partial() -> bool:
-    """An htmx request that is not a boosted navigation wants only the partial."""
+    """An htmx request that is not a boosted navigation wants only the partial.
+
+    A history restore (Back after hx-push-url, with the page not in htmx's cache) is an htmx
+    request too, but it replaces the whole body: it needs the full page.
+    """
+    if request.headers.get("HX-History-Restore-Request") == "true":
+        return False
     return bool(htmx) and not htmx.boosted
 
 

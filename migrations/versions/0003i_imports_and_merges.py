@@ -13,7 +13,7 @@ import crm.models.base  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0003i'
-down_revision = '0002'
+down_revision = '0003c'
 branch_labels = None
 depends_on = None
 
