@@ -246,10 +246,12 @@ def _claim(job_id: int) -> bool:
 
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
+    raw = row_data(cells, job.mapping)
     try:
-        data = writer.clean(row_data(cells, job.mapping))
+        data = writer.clean(raw)
     except normalize.BadValue as error:
-        return {"row": number, "action": "error", "error": str(error), "name": ""}
+        name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
+        return {"row": number, "action": "error", "error": str(error), "name": name}
     name = _display_name(data)
     company_id = writer.company_id_for(job.team_id, data.get("company"), create=False)
     probe = data | ({"company_id": company_id} if company_id else {})
