@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from crm.contacts import normalize
@@ -82,8 +83,9 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
 
 
 def preview(job: ImportJob, count: int = 5) -> tuple[list[str], list[list[str]]]:
-    header, rows = csvio.read(job.content, job.delimiter)
-    return header, [cells for _, cells in rows[:count]]
+    records = csvio.rows(job.content, job.delimiter)
+    header = next(records, (0, []))[1]
+    return [h.strip() for h in header], [cells for _, cells in itertools.islice(records, count)]
 
 
 def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -> ImportJob:
@@ -105,6 +107,9 @@ def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -
     job.processed_rows = job.created_count = job.updated_count = 0
     job.skipped_count = job.error_count = 0
     job.errors, job.sample = [], []
+    db.session.execute(
+        delete(ImportChange).where(ImportChange.import_id == job.id, ImportChange.action == "error")
+    )
     job.started_at = job.finished_at = None
     db.session.commit()
     enqueue("jobs.imports.run_import", job.id)
@@ -191,6 +196,7 @@ def run(job_id: int) -> str:
     db.session.commit()
     _, rows = csvio.read(job.content, job.delimiter)
     memory = _Memory()
+    # The first errors are kept on the job for the page; all of them as rows, for the report.
     errors, sample = list(job.errors or []), list(job.sample or [])
     try:
         for index, (number, cells) in enumerate(rows):
@@ -199,7 +205,12 @@ def run(job_id: int) -> str:
             outcome = _one_row(job, number, cells, memory)
             if outcome["action"] == "error":
                 job.error_count += 1
-                errors.append({"row": number, "error": outcome["error"], "values": cells})
+                item = {"row": number, "error": outcome["error"], "values": cells}
+                db.session.add(
+                    ImportChange(import_id=job.id, row_number=number, action="error", before=item)
+                )
+                if len(errors) < SAMPLE_ROWS:
+                    errors.append(item)
             else:
                 attr = {"created": "created_count", "updated": "updated_count"}
                 name = attr.get(outcome["action"], "skipped_count")
@@ -335,7 +346,12 @@ def error_report(job: ImportJob) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["row", "error", *header])
-    for item in job.errors or []:
+    items = db.session.scalars(
+        select(ImportChange.before)
+        .where(ImportChange.import_id == job.id, ImportChange.action == "error")
+        .order_by(ImportChange.row_number)
+    )
+    for item in items:
         w.writerow([item["row"], item["error"], *[csvio.safe_cell(v) for v in item["values"]]])
     return out.getvalue()
 
@@ -359,7 +375,7 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
     counts = {"removed": 0, "trashed": 0, "restored": 0}
     now = utcnow()
     for change in changes:
-        if change.action == "company":
+        if change.action in ("company", "error"):
             continue
         contact = db.session.get(Contact, change.contact_id) if change.contact_id else None
         if contact is None or contact.team_id != job.team_id:
