@@ -153,10 +153,12 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
 
 
 class _Memory:
-    """Emails and phones of earlier rows, so a dry run sees duplicates within the file."""
+    """Emails and phones of earlier rows, so a dry run sees duplicates within the file;
+    and the companies looked up so far (most files name a few companies many times)."""
 
     def __init__(self):
         self.keys: dict[str, str] = {}
+        self.companies: dict[str, int | None] = {}
 
     def match(self, data: dict) -> str | None:
         for key in self._keys(data):
@@ -264,7 +266,7 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
         name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
         return {"row": number, "action": "error", "error": str(error), "name": name}
     name = _display_name(data)
-    company_id = writer.company_id_for(job.team_id, data.get("company"), create=False)
+    company_id = _company_id(job.team_id, data.get("company"), memory)
     probe = data | ({"company_id": company_id} if company_id else {})
     dupes = find_duplicates(job.team_id, probe, limit=1)
     match = dupes[0].name if dupes else (memory.match(data) if job.dry_run else None)
@@ -291,6 +293,15 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
         log.info("import %s row %s failed: %s", job.id, number, error)
         return outcome | {"action": "error", "error": "Could not be saved: " + str(error)[:200]}
     return outcome | {"action": action}
+
+
+def _company_id(team_id: int, name: str | None, memory: _Memory) -> int | None:
+    key = (name or "").strip().lower()
+    if not key:
+        return None
+    if memory.companies.get(key) is None:
+        memory.companies[key] = writer.company_id_for(team_id, name, create=False)
+    return memory.companies[key]
 
 
 def _email_clash(job: ImportJob, data: dict) -> str | None:
