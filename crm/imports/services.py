@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from sqlalchemy import delete, exists, or_, select, update
-from sqlalchemy.orm import selectinload
 
 from crm.contacts import normalize
 from crm.dedupe.services import find_duplicates
@@ -517,44 +516,102 @@ def filtered_contacts(team_id: int, args: dict):
 
 
 def export_rows(team_id: int, args: dict, batch: int = 1000) -> Iterator[list[str]]:
-    """Rows of the filtered list, fetched in batches with their emails, phones, tags, company."""
-    stmt = filtered_contacts(team_id, args).options(
-        selectinload(Contact.emails),
-        selectinload(Contact.phones),
-        selectinload(Contact.tags),
-        selectinload(Contact.company),
+    """Rows of the filtered list: plain column tuples, and per batch of contacts one query
+    each for their emails, phones and tags (no ORM objects: a 100,000-row export stays fast)."""
+    columns = (
+        Contact.id,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.title,
+        Company.name,
+        Contact.website,
+        Contact.social,
+        Contact.lifecycle,
+        Contact.source,
+        Contact.street,
+        Contact.city,
+        Contact.region,
+        Contact.postal_code,
+        Contact.country,
+        User.name,
+        Contact.notes,
+        Contact.created_at,
     )
-    owners: dict[int, str] = {}  # a team has few owners: one lookup each
-    for contact in db.session.scalars(stmt.execution_options(yield_per=batch)):
-        if contact.owner_id and contact.owner_id not in owners:
-            owners[contact.owner_id] = db.session.scalar(
-                select(User.name).where(User.id == contact.owner_id)
-            )
-        emails = [e.email for e in contact.emails]
-        phones = [p.e164 for p in contact.phones]
-        yield [
-            contact.first_name,
-            contact.last_name,
-            emails[0] if emails else "",
-            ", ".join(emails[1:]),
-            phones[0] if phones else "",
-            ", ".join(phones[1:]),
-            contact.title,
-            contact.company.name if contact.company else "",
-            contact.website,
-            (contact.social or {}).get("linkedin", ""),
-            ", ".join(t.name for t in contact.tags),
-            contact.lifecycle.value if contact.lifecycle else "",
-            contact.source,
-            contact.street,
-            contact.city,
-            contact.region,
-            contact.postal_code,
-            contact.country,
-            owners.get(contact.owner_id, ""),
-            contact.notes,
-            contact.created_at.strftime("%Y-%m-%d %H:%M") if contact.created_at else "",
-        ]
+    stmt = (
+        filtered_contacts(team_id, args)
+        .with_only_columns(*columns)
+        .outerjoin(Company, Company.id == Contact.company_id)
+        .outerjoin(User, User.id == Contact.owner_id)
+    )
+    result = db.session.execute(stmt.execution_options(yield_per=batch))
+    for part in result.partitions():
+        ids = [row[0] for row in part]
+        emails = _grouped(
+            select(ContactEmail.contact_id, ContactEmail.email)
+            .where(ContactEmail.contact_id.in_(ids))
+            .order_by(ContactEmail.contact_id, ContactEmail.position, ContactEmail.id)
+        )
+        phones = _grouped(
+            select(ContactPhone.contact_id, ContactPhone.e164)
+            .where(ContactPhone.contact_id.in_(ids))
+            .order_by(ContactPhone.contact_id, ContactPhone.position, ContactPhone.id)
+        )
+        tags = _grouped(
+            select(contact_tag.c.contact_id, Tag.name)
+            .join(Tag, Tag.id == contact_tag.c.tag_id)
+            .where(contact_tag.c.contact_id.in_(ids))
+            .order_by(contact_tag.c.contact_id, Tag.name)
+        )
+        for (
+            cid,
+            first,
+            last,
+            title,
+            company,
+            website,
+            social,
+            stage,
+            source,
+            street,
+            city,
+            region,
+            postal,
+            country,
+            owner,
+            notes,
+            created,
+        ) in part:
+            mails, tels = emails.get(cid, []), phones.get(cid, [])
+            yield [
+                first,
+                last,
+                mails[0] if mails else "",
+                ", ".join(mails[1:]),
+                tels[0] if tels else "",
+                ", ".join(tels[1:]),
+                title,
+                company or "",
+                website,
+                (social or {}).get("linkedin", ""),
+                ", ".join(tags.get(cid, [])),
+                stage.value if stage else "",
+                source,
+                street,
+                city,
+                region,
+                postal,
+                country,
+                owner or "",
+                notes,
+                created.strftime("%Y-%m-%d %H:%M") if created else "",
+            ]
+
+
+def _grouped(stmt) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for key, value in db.session.execute(stmt):
+        out.setdefault(key, []).append(value)
+    return out
 
 
 def export_csv(team_id: int, args: dict) -> Iterator[str]:
