@@ -48,13 +48,13 @@ MERGE_FIELDS = (
 
 
 def _emails(data: dict) -> list[str]:
+    # Stored addresses are lower-cased; a lookup key needs no full validation (which is slow),
+    # and an address that is not valid simply matches nothing.
     out = []
     for item in data.get("emails") or []:
         value = item.get("email") if isinstance(item, dict) else item
-        try:
-            out.append(normalize.email(value))
-        except normalize.BadValue:
-            continue
+        if value and "@" in value:
+            out.append(value.strip().lower())
     return out
 
 
