@@ -111,12 +111,18 @@ def main(argv=None) -> int:
             owner = db.session.scalar(
                 select(User).join(Membership).where(Membership.team_id == team.id).order_by(User.id)
             )
-            busiest = db.session.execute(
-                select(ActivityContact.contact_id, func.count())
-                .group_by(ActivityContact.contact_id)
-                .order_by(func.count().desc())
-                .limit(1)
-            ).one()
+            # The contact given the long timeline is the team's newest (see add_timeline above).
+            timeline_contact = db.session.scalar(
+                select(func.max(Contact.id)).where(Contact.team_id == team.id)
+            )
+            busiest = (
+                timeline_contact,
+                db.session.scalar(
+                    select(func.count())
+                    .select_from(ActivityContact)
+                    .where(ActivityContact.contact_id == timeline_contact)
+                ),
+            )
             company_id = db.session.scalar(
                 select(Contact.company_id)
                 .where(Contact.team_id == team.id, Contact.company_id.is_not(None))

@@ -536,12 +536,10 @@ def seed(
 
 
 def _activity_draw(rng: random.Random, contacts: int, today: datetime) -> tuple[int, datetime]:
-    # Skewed: a few contacts have long timelines, most have a handful.
-    index = (
-        min(int(rng.paretovariate(1.2)) - 1, contacts - 1)
-        if rng.random() < 0.05
-        else (rng.randrange(contacts))
-    )
+    # Skewed: one in twenty activities goes to the first 200 contacts (key accounts with long
+    # timelines), the rest are spread evenly.
+    hot = min(200, contacts)
+    index = rng.randrange(hot) if rng.random() < 0.05 else rng.randrange(contacts)
     when = today - timedelta(days=rng.random() * 730)
     return index, when.replace(microsecond=0)
 

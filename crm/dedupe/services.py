@@ -26,7 +26,7 @@ from crm.models import (
 )
 from crm.timeline.services import record
 
-NAME_SIMILARITY = 88  # rapidfuzz token_sort_ratio, 0–100
+NAME_SIMILARITY = 85  # name_similarity(), 0–100
 UNDO_DAYS = 30
 # Fields chosen one by one on the merge screen.
 MERGE_FIELDS = (
@@ -48,13 +48,13 @@ MERGE_FIELDS = (
 
 
 def _emails(data: dict) -> list[str]:
+    # Stored addresses are lower-cased; a lookup key needs no full validation (which is slow),
+    # and an address that is not valid simply matches nothing.
     out = []
     for item in data.get("emails") or []:
         value = item.get("email") if isinstance(item, dict) else item
-        try:
-            out.append(normalize.email(value))
-        except normalize.BadValue:
-            continue
+        if value and "@" in value:
+            out.append(value.strip().lower())
     return out
 
 
@@ -69,6 +69,32 @@ def _phones(data: dict) -> list[str]:
         except (normalize.BadValue, AttributeError):
             continue
     return out
+
+
+def name_similarity(first: str, last: str, other_first: str, other_last: str) -> float:
+    """0–100: how likely two names at one company are the same person.
+
+    The whole name may have a typo (Jonathon/Jonathan Smith), a first name may be short for
+    the other (Jon/Jonathan), the order may be swapped; but two different first names that
+    merely look alike (Jon/Jan, Imp1/Imp2) are different people.
+    """
+    first, last = first.strip().lower(), last.strip().lower()
+    other_first, other_last = (
+        (other_first or "").strip().lower(),
+        (other_last or "").strip().lower(),
+    )
+    whole = fuzz.token_sort_ratio(f"{first} {last}", f"{other_first} {other_last}")
+    if whole >= 97:
+        return whole
+    if fuzz.ratio(last, other_last) < 90:
+        return 0
+    if first and other_first:
+        short, long_ = sorted((first, other_first), key=len)
+        if len(short) >= 3 and short.isalpha() and long_.startswith(short):
+            return 90.0  # a short form: Jon / Jonathan, Chris / Christine
+        if len(short) >= 5 and fuzz.ratio(first, other_first) >= 85:
+            return fuzz.ratio(first, other_first)  # a typo in a long enough first name
+    return 0
 
 
 def find_duplicates(
@@ -95,18 +121,23 @@ def find_duplicates(
             .join(Contact, Contact.id == ContactPhone.contact_id)
             .where(live, ContactPhone.team_id == team_id, ContactPhone.e164.in_(phones))
         ).all()
-    name = normalize.sort_name(data.get("first_name"), data.get("last_name"))
-    if name and data.get("company_id"):
+    first = (data.get("first_name") or "").strip().lower()
+    last = (data.get("last_name") or "").strip().lower()
+    if (first or last) and data.get("company_id"):
         candidates = db.session.execute(
-            select(Contact.id, Contact.sort_name)
+            select(Contact.id, Contact.first_name, Contact.last_name)
             .where(live, Contact.company_id == data["company_id"])
             .limit(2000)
         ).all()
         scored = sorted(
-            ((fuzz.token_sort_ratio(name, sort_name), cid) for cid, sort_name in candidates),
+            (
+                (score, cid)
+                for cid, f, la in candidates
+                if (score := name_similarity(first, last, f, la)) >= NAME_SIMILARITY
+            ),
             reverse=True,
         )
-        ids += [cid for score, cid in scored if score >= NAME_SIMILARITY]
+        ids += [cid for _, cid in scored]
     ids = list(dict.fromkeys(ids))[:limit]
     if not ids:
         return []

@@ -41,7 +41,7 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     encoding: Mapped[str] = mapped_column(String(20))
     delimiter: Mapped[str] = mapped_column(String(1))
     # The decoded file: the job reads it, the error report quotes its rows.
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, deferred=True)  # not loaded by the progress poll
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)  # {column index: field}
     policy: Mapped[DuplicatePolicy] = mapped_column(
         Enum(
@@ -68,7 +68,7 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     updated_count: Mapped[int] = mapped_column(default=0)
     skipped_count: Mapped[int] = mapped_column(default=0)
     error_count: Mapped[int] = mapped_column(default=0)
-    # [{"row": n, "error": "…", "values": [...]}]; the downloadable report is built from it.
+    # The first errors [{"row": n, "error": "…", "values": [...]}]; all are ImportChange rows.
     errors: Mapped[list] = mapped_column(JSON, default=list)
     # What happened to the first rows ({"row", "action", "name", "match"}): the dry run's answer.
     sample: Mapped[list] = mapped_column(JSON, default=list)
@@ -88,7 +88,8 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
 
 
 class ImportChange(db.Model):
-    """One contact an import created or updated; `before` holds the earlier values."""
+    """What one row of an import did: a contact it created or updated (`before` holds the
+    earlier values), a company it created, or its error (`before` holds the row)."""
 
     __tablename__ = "import_change"
 
@@ -100,7 +101,7 @@ class ImportChange(db.Model):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contact.id", ondelete="SET NULL"), index=True
     )
-    action: Mapped[str] = mapped_column(String(10))  # created, updated
+    action: Mapped[str] = mapped_column(String(10))  # created, updated, company, error
     before: Mapped[dict | None] = mapped_column(JSON)
 
 

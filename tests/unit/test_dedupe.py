@@ -172,3 +172,20 @@ def test_a_contact_cannot_be_merged_into_itself(team, owner):
     ann = factories.make_contact(team)
     with pytest.raises(Invalid):
         services.merge(ann, ann, owner.id, {})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (("Jonathan", "Smith"), ("Jonathon", "Smith"), True),
+        (("Jon", "Smith"), ("Jonathan", "Smith"), True),
+        (("Smith", "Jonathan"), ("Jonathan", "Smith"), True),
+        (("Ann", "Lee"), ("Ann", "Lee"), True),
+        (("Jon", "Smith"), ("Jan", "Smith"), False),
+        (("Imp1", "Person"), ("Imp2", "Person"), False),
+        (("Ann", "Lee"), ("Ann", "Leeds"), False),
+        (("Maria", "Garcia"), ("Mario", "Garcia"), False),
+    ],
+)
+def test_name_similarity(a, b, same):
+    assert (services.name_similarity(*a, *b) >= services.NAME_SIMILARITY) is same
