@@ -330,3 +330,24 @@ def test_rotting_flag_on_the_card(logged_in, team, pipeline):
     )
     html = logged_in.get("/deals").get_data(as_text=True)
     assert "deal-card rotting" in html and "No activity for 14+ days" in html
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "value", "close", "title"])
+def test_list_pages_visit_every_deal_once(team, pipeline, sort):
+    from datetime import date, timedelta
+
+    for i in range(23):
+        factories.make_deal(
+            team,
+            title=f"P{i % 7}",
+            value_minor=(i % 5) * 100,
+            expected_close=date(2027, 1, 1) + timedelta(days=i % 4) if i % 3 else None,
+        )
+    stmt = queries.list_query(team.id, None, queries.Filters(), "open")
+    seen, cursor = [], None
+    while True:
+        rows, cursor = queries.list_page(stmt, sort, cursor, limit=5)
+        seen += [d.id for d in rows]
+        if cursor is None:
+            break
+    assert len(seen) == 23 and len(set(seen)) == 23
