@@ -204,7 +204,7 @@ def test_new_deal_with_exact_money(logged_in, team, pipeline, htmx_headers):
             "stage_id": pipeline.stages[1].id,
             "owner_id": 0,
             "company_id": 0,
-            "contact_ids": str(contact.id),
+            "contact": contact.id,
             "expected_close": "2027-01-31",
             "tags": "VIP, renewal",
         },
@@ -260,6 +260,38 @@ def test_edit_deal(logged_in, team, pipeline):
     assert response.status_code == 303
     db.session.refresh(deal)
     assert (deal.title, deal.value_minor, deal.currency) == ("New title", 1000, "JPY")
+
+
+def test_edit_adds_and_removes_contacts_and_delete(logged_in, team, pipeline):
+    kept = factories.make_contact(team, first_name="Kept")
+    dropped = factories.make_contact(team, first_name="Dropped")
+    added = factories.make_contact(team, first_name="Added", email="added@client.example")
+    deal = deal_in(team, pipeline.stages[0], "People", contact_ids=[kept.id, dropped.id])
+    form = logged_in.get(f"/deals/{deal.id}/edit").get_data(as_text=True)
+    assert f'name="contact" value="{dropped.id}" checked' in form
+    response = logged_in.post(
+        f"/deals/{deal.id}/edit",
+        data={
+            "title": "People",
+            "value": "",
+            "currency": "USD",
+            "contact": [kept.id],
+            "add_contact_email": "added@client.example",
+        },
+    )
+    assert response.status_code == 303
+    db.session.refresh(deal)
+    assert sorted(c.id for c in deal.contacts) == sorted([kept.id, added.id])
+    unknown = logged_in.post(
+        f"/deals/{deal.id}/edit",
+        data={"title": "People", "currency": "USD", "add_contact_email": "nobody@x.example"},
+    )
+    assert unknown.status_code == 422 and "No contact has this email" in unknown.get_data(
+        as_text=True
+    )
+    assert logged_in.post(f"/deals/{deal.id}/delete").status_code == 303
+    assert logged_in.get(f"/deals/{deal.id}").status_code == 404
+    assert "People" not in logged_in.get("/deals").get_data(as_text=True)
 
 
 def test_show_page_and_activity_pages(logged_in, team, pipeline, htmx_headers):
