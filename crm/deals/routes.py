@@ -341,9 +341,10 @@ def export_csv():
 
 def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
     if deal is None:
+        pipelines = queries.pipelines(team.id)
         form.stage_id.choices = [
-            (s.id, f"{p.name} · {s.name}" if len(queries.pipelines(team.id)) > 1 else s.name)
-            for p in queries.pipelines(team.id)
+            (s.id, f"{p.name} · {s.name}" if len(pipelines) > 1 else s.name)
+            for p in pipelines
             for s in p.stages
         ]
     form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
