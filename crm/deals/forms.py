@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.settings.forms import CURRENCIES
@@ -27,7 +27,6 @@ class DealForm(FlaskForm):
     stage_id = SelectField("Stage", coerce=_int_or_zero, default=0)
     owner_id = SelectField("Owner", coerce=_int_or_zero, default=0)
     company_id = SelectField("Company", coerce=_int_or_zero, default=0)
-    contact_ids = HiddenField()
     add_contact_email = StringField(
         "Add a contact by email",
         validators=[Optional(), Length(max=254)],

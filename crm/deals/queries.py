@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
@@ -87,6 +87,14 @@ class Filters:
         return stmt
 
 
+def after_key(key, id_col, value, id_, *, desc: bool = False):
+    """(key, id) strictly after (value, id_) in the sort order, written with plain comparisons
+    so the bound value takes the column's type (UTCDateTime converts aware datetimes)."""
+    if desc:
+        return or_(key < value, and_(key == value, id_col < id_))
+    return or_(key > value, and_(key == value, id_col > id_))
+
+
 def pipelines(team_id: int) -> list[Pipeline]:
     return list(
         db.session.scalars(
@@ -151,7 +159,7 @@ def column_cards(
     """One page of a column's cards in board order; the cursor of the next page or None."""
     stmt = open_in_stage(team_id, stage, filters).options(*_card_options())
     if after:
-        stmt = stmt.where(tuple_(Deal.position, Deal.id) > tuple_(*after))
+        stmt = stmt.where(after_key(Deal.position, Deal.id, *after))
     rows = list(db.session.scalars(stmt.order_by(Deal.position, Deal.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -251,12 +259,7 @@ def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAG
         raw_key, _, raw_id = cursor.rpartition("|")
         if raw_id.isdigit():
             value = _cursor_value(sort, raw_key)
-            compare = (
-                tuple_(key, Deal.id) < tuple_(value, int(raw_id))
-                if desc
-                else (tuple_(key, Deal.id) > tuple_(value, int(raw_id)))
-            )
-            stmt = stmt.where(compare)
+            stmt = stmt.where(after_key(key, Deal.id, value, int(raw_id), desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
     rows = list(
         db.session.scalars(
@@ -323,7 +326,7 @@ def activities(deal: Deal, before: tuple[datetime, int] | None = None, limit=ACT
         .options(selectinload(Activity.author))
     )
     if before:
-        stmt = stmt.where(tuple_(Activity.occurred_at, Activity.id) < tuple_(*before))
+        stmt = stmt.where(after_key(Activity.occurred_at, Activity.id, *before, desc=True))
     rows = list(
         db.session.scalars(
             stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit + 1)

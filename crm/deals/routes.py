@@ -341,20 +341,29 @@ def export_csv():
 
 def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
     if deal is None:
+        pipelines = queries.pipelines(team.id)
         form.stage_id.choices = [
-            (s.id, f"{p.name} · {s.name}" if len(queries.pipelines(team.id)) > 1 else s.name)
-            for p in queries.pipelines(team.id)
+            (s.id, f"{p.name} · {s.name}" if len(pipelines) > 1 else s.name)
+            for p in pipelines
             for s in p.stages
         ]
     form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
+    for select_field in (form.owner_id, form.company_id):
+        if select_field.data is None:  # a deal without an owner/company: the "none" choice
+            select_field.data = 0
     if deal and deal.company and deal.company_id not in {c.id for c in companies}:
         form.company_id.choices.append((deal.company_id, deal.company.name))
 
 
+def _posted_contact_ids() -> list[int]:
+    """The contacts whose boxes stay ticked (unticking one removes it from the deal)."""
+    return [int(x) for x in request.form.getlist("contact") if x.isdigit()]
+
+
 def _contact_ids_from(form: DealForm, team_id: int) -> list[int]:
-    ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
+    ids = _posted_contact_ids()
     email = (form.add_contact_email.data or "").strip().lower()
     if email:
         found = db.session.scalars(
@@ -403,7 +412,6 @@ def new():
         )
         contact = request.args.get("contact_id", type=int)
         contacts = queries.contacts_by_ids(team.id, [contact] if contact else [])
-        form.contact_ids.data = ",".join(str(c.id) for c in contacts)
         company_id = request.args.get("company_id", type=int)
         if company_id:
             form.company_id.data = company_id
@@ -432,8 +440,7 @@ def new():
                 {"deal_id": deal.id},
             )
     if request.method == "POST":
-        ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
-        contacts = queries.contacts_by_ids(team.id, ids)
+        contacts = queries.contacts_by_ids(team.id, _posted_contact_ids())
     return render(
         "deals/form.html",
         "deals/_form.html",
@@ -464,7 +471,6 @@ def edit(deal_id: int):
         form.value.data = input_value(deal.value_minor, deal.currency)
         form.owner_id.data = deal.owner_id or 0
         form.company_id.data = deal.company_id or 0
-        form.contact_ids.data = ",".join(str(c.id) for c in deal.contacts)
         form.tags.data = ", ".join(t.name for t in deal.tags)
     elif form.validate_on_submit():
         try:
@@ -484,14 +490,18 @@ def edit(deal_id: int):
                 "deal-updated",
                 {"deal_id": deal.id},
             )
-    ids = [int(x) for x in (form.contact_ids.data or "").split(",") if x.strip().isdigit()]
+    contacts = (
+        deal.contacts
+        if request.method == "GET"
+        else queries.contacts_by_ids(team.id, _posted_contact_ids())
+    )
     return render(
         "deals/form.html",
         "deals/_form.html",
         status=422 if form.errors else 200,
         form=form,
         deal=deal,
-        contacts=queries.contacts_by_ids(team.id, ids),
+        contacts=contacts,
     )
 
 

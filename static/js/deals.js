@@ -2,6 +2,9 @@
 // through an htmx request; reorder stages in settings. No inline scripts (CSP).
 (function () {
   "use strict";
+  // A boosted navigation runs this file again: the first copy's listeners already cover it.
+  if (window.rapportDeals) return;
+  window.rapportDeals = true;
 
   function filterValues() {
     var form = document.getElementById("board-filters");
@@ -75,9 +78,18 @@
   });
 
   function init(root) {
+    // Script tags swapped in by htmx load in any order: wait for Sortable if needed.
+    if (typeof Sortable === "undefined") {
+      setTimeout(function () { init(root); }, 30);
+      return;
+    }
     initBoard(root);
     initStages(root);
   }
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { init(document); });
+  } else {
+    init(document);
+  }
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt.parentElement || document); });
 })();

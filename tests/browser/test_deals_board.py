@@ -38,7 +38,11 @@ def test_drag_a_card_to_another_column_updates_the_totals(page, owner):
         pytest.skip("dragging is the desktop path; phones use Move to… (tested below)")
     deal, first, second, _ = _setup(owner)
     _login(page, owner)
-    page.goto("/deals")
+    # Arrive by the (boosted) navigation: the board's scripts must still run.
+    page.get_by_role("navigation", name="Main", exact=True).get_by_role(
+        "link", name="Deals"
+    ).click()
+    page.wait_for_url("**/deals")
     head = page.locator(f"#stage-head-{second.id}")
     expect(head.locator(".column-count")).to_have_text("1 deal")
     card = page.locator(f"#deal-{deal.id} .deal-title")
@@ -95,3 +99,26 @@ def test_move_to_without_dragging(page, owner):
         assert all(abs(w - board) < 2 for w in widths)
         page.get_by_role("link", name=target.name).click()
         expect(page.locator(f"#deal-{deal.id}")).to_be_in_viewport()
+
+
+def test_a_move_from_a_stale_board_refreshes_it(page, owner):
+    from crm.extensions import db
+    from crm.models import Deal, Stage
+
+    deal, first, second, pipeline = _setup(owner)
+    deal_id, second_id, second_name = deal.id, second.id, second.name
+    third_id = pipeline.stages[2].id
+    _login(page, owner)
+    page.goto("/deals")
+    card = page.locator(f"#deal-{deal_id}")
+    card.get_by_text("Actions").click()
+    card.get_by_label("Move to…").select_option(label=second_name)
+    # Meanwhile a teammate renames the deal and moves it on.
+    fresh = db.session.get(Deal, deal_id)
+    services.update_deal(fresh, title="Renamed meanwhile")
+    services.move_deal(fresh, db.session.get(Stage, third_id))
+    card.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_role("alert").filter(has_text="The board changed")).to_be_visible()
+    moved = page.locator(f"#stage-{third_id} #deal-{deal_id}")
+    expect(moved).to_contain_text("Renamed meanwhile")
+    expect(page.locator(f"#stage-head-{second_id} .column-count")).to_have_text("1 deal")

@@ -204,7 +204,7 @@ def test_new_deal_with_exact_money(logged_in, team, pipeline, htmx_headers):
             "stage_id": pipeline.stages[1].id,
             "owner_id": 0,
             "company_id": 0,
-            "contact_ids": str(contact.id),
+            "contact": contact.id,
             "expected_close": "2027-01-31",
             "tags": "VIP, renewal",
         },
@@ -260,6 +260,38 @@ def test_edit_deal(logged_in, team, pipeline):
     assert response.status_code == 303
     db.session.refresh(deal)
     assert (deal.title, deal.value_minor, deal.currency) == ("New title", 1000, "JPY")
+
+
+def test_edit_adds_and_removes_contacts_and_delete(logged_in, team, pipeline):
+    kept = factories.make_contact(team, first_name="Kept")
+    dropped = factories.make_contact(team, first_name="Dropped")
+    added = factories.make_contact(team, first_name="Added", email="added@client.example")
+    deal = deal_in(team, pipeline.stages[0], "People", contact_ids=[kept.id, dropped.id])
+    form = logged_in.get(f"/deals/{deal.id}/edit").get_data(as_text=True)
+    assert f'name="contact" value="{dropped.id}" checked' in form
+    response = logged_in.post(
+        f"/deals/{deal.id}/edit",
+        data={
+            "title": "People",
+            "value": "",
+            "currency": "USD",
+            "contact": [kept.id],
+            "add_contact_email": "added@client.example",
+        },
+    )
+    assert response.status_code == 303
+    db.session.refresh(deal)
+    assert sorted(c.id for c in deal.contacts) == sorted([kept.id, added.id])
+    unknown = logged_in.post(
+        f"/deals/{deal.id}/edit",
+        data={"title": "People", "currency": "USD", "add_contact_email": "nobody@x.example"},
+    )
+    assert unknown.status_code == 422 and "No contact has this email" in unknown.get_data(
+        as_text=True
+    )
+    assert logged_in.post(f"/deals/{deal.id}/delete").status_code == 303
+    assert logged_in.get(f"/deals/{deal.id}").status_code == 404
+    assert "People" not in logged_in.get("/deals").get_data(as_text=True)
 
 
 def test_show_page_and_activity_pages(logged_in, team, pipeline, htmx_headers):
@@ -330,3 +362,24 @@ def test_rotting_flag_on_the_card(logged_in, team, pipeline):
     )
     html = logged_in.get("/deals").get_data(as_text=True)
     assert "deal-card rotting" in html and "No activity for 14+ days" in html
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "value", "close", "title"])
+def test_list_pages_visit_every_deal_once(team, pipeline, sort):
+    from datetime import date, timedelta
+
+    for i in range(23):
+        factories.make_deal(
+            team,
+            title=f"P{i % 7}",
+            value_minor=(i % 5) * 100,
+            expected_close=date(2027, 1, 1) + timedelta(days=i % 4) if i % 3 else None,
+        )
+    stmt = queries.list_query(team.id, None, queries.Filters(), "open")
+    seen, cursor = [], None
+    while True:
+        rows, cursor = queries.list_page(stmt, sort, cursor, limit=5)
+        seen += [d.id for d in rows]
+        if cursor is None:
+            break
+    assert len(seen) == 23 and len(set(seen)) == 23

@@ -125,13 +125,14 @@ def test_a_stale_version_is_refused(team, pipeline):
     stage, other = pipeline.stages[0], pipeline.stages[1]
     deal = new_deal(team, stage)
     seen = services.version_of(deal)
-    services.update_deal(deal, title="Renamed by someone else")
-    db.session.refresh(deal)
-    deal.updated_at = deal.updated_at  # no-op; the version moved on with the edit
-    with pytest.raises(services.StaleBoard):
-        services.move_deal(deal, other, version="2000-01-01T00:00:00+00:00")
-    assert isinstance(services.StaleBoard(), Conflict)
-    assert seen  # the version is a non-empty string
+    services.update_deal(deal, title="Renamed by someone else")  # the version moves on
+    assert services.version_of(deal) != seen
+    with pytest.raises(services.StaleBoard) as caught:
+        services.move_deal(deal, other, version=seen)
+    assert isinstance(caught.value, Conflict)
+    assert db.session.get(Deal, deal.id).stage_id == stage.id
+    services.move_deal(deal, other, version=services.version_of(deal))  # a fresh copy moves
+    assert deal.stage_id == other.id
 
 
 def test_dropping_under_a_deal_that_left_the_column_is_stale(team, pipeline):
