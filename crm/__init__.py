@@ -94,8 +94,20 @@ def _register_blueprints(app: Flask) -> None:
 
     # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
     # imports before contacts: /contacts/import must win over /contacts/<id>-style rules.
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, imports_bp, dedupe_bp, contacts_bp,
-               companies_bp, timeline_bp, deals_bp, pipelines_bp, tasks_bp):
+    for bp in (
+        core_bp,
+        auth_bp,
+        settings_bp,
+        inbound_bp,
+        imports_bp,
+        dedupe_bp,
+        contacts_bp,
+        companies_bp,
+        timeline_bp,
+        deals_bp,
+        pipelines_bp,
+        tasks_bp,
+    ):
         app.register_blueprint(bp)
 
 

@@ -143,6 +143,9 @@ def new():
 
 @bp.get("/<int:company_id>")
 def show(company_id: int):
+    from crm.deals.queries import deals_for_company  # noqa: PLC0415 (deals import companies)
+    from crm.tasks.services import open_tasks_for  # noqa: PLC0415
+
     company = get_or_404(Company, company_id)
     people = db.session.scalars(
         scoped(Contact)
@@ -156,6 +159,8 @@ def show(company_id: int):
         company=company,
         people=people[:PEOPLE_SHOWN],
         more_people=len(people) > PEOPLE_SHOWN,
+        deals=deals_for_company(company.team_id, company.id),
+        tasks=open_tasks_for(company.team_id, company_id=company.id),
     )
 
 

@@ -155,8 +155,16 @@ def new():
 
 @bp.get("/<int:contact_id>")
 def show(contact_id: int):
+    from crm.deals.queries import deals_for_contact  # noqa: PLC0415 (deals import contacts)
+    from crm.tasks.services import open_tasks_for  # noqa: PLC0415
+
     contact = get_or_404(Contact, contact_id)
-    return render_template("contacts/show.html", contact=contact)
+    return render_template(
+        "contacts/show.html",
+        contact=contact,
+        deals=deals_for_contact(contact.team_id, contact.id),
+        tasks=open_tasks_for(contact.team_id, contact_id=contact.id),
+    )
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])

@@ -10,7 +10,6 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
 from crm.models import (
-    Activity,
     Company,
     Contact,
     Deal,
@@ -29,7 +28,6 @@ from crm.security import scoped
 
 COLUMN_PAGE = 20
 LIST_PAGE = 50
-ACTIVITY_PAGE = 25
 
 
 @dataclass
@@ -316,25 +314,6 @@ def deal_for_page(deal_id: int) -> Deal | None:
             selectinload(Deal.pipeline).selectinload(Pipeline.stages),
         )
     ).first()
-
-
-def activities(deal: Deal, before: tuple[datetime, int] | None = None, limit=ACTIVITY_PAGE):
-    """A deal's timeline, newest first, in keyset pages over (occurred_at, id)."""
-    stmt = (
-        scoped(Activity, team_id=deal.team_id)
-        .where(Activity.deal_id == deal.id, Activity.deleted_at.is_(None))
-        .options(selectinload(Activity.author))
-    )
-    if before:
-        stmt = stmt.where(after_key(Activity.occurred_at, Activity.id, *before, desc=True))
-    rows = list(
-        db.session.scalars(
-            stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit + 1)
-        )
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, ((rows[-1].occurred_at, rows[-1].id) if more else None)
 
 
 def deals_for_contact(team_id: int, contact_id: int, limit: int = 50) -> list[Deal]:

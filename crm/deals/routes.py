@@ -507,10 +507,11 @@ def edit(deal_id: int):
 
 @bp.get("/<int:deal_id>")
 def show(deal_id: int):
+    from crm.tasks.services import open_tasks_for  # noqa: PLC0415 (tasks import deals)
+
     deal = queries.deal_for_page(deal_id)
     if deal is None:
         get_or_404(Deal, deal_id)  # the same 404 as everywhere
-    activities, cursor = queries.activities(deal)
     lost_form = LostForm()
     lost_form.reason_id.choices = [(0, "Choose a reason")] + [
         (r.id, r.name) for r in queries.lost_reasons(deal.team_id)
@@ -519,30 +520,9 @@ def show(deal_id: int):
         "deals/show.html",
         "deals/_deal.html",
         deal=deal,
-        activities=activities,
-        cursor=cursor,
         lost_form=lost_form,
+        tasks=open_tasks_for(deal.team_id, deal_id=deal.id),
         now=utcnow(),
         DealStatus=DealStatus,
         Contact=Contact,
-    )
-
-
-@bp.get("/<int:deal_id>/activities")
-def activities(deal_id: int):
-    from datetime import datetime
-
-    deal = get_or_404(Deal, deal_id)
-    before = None
-    try:
-        before = (datetime.fromisoformat(request.args["at"]), int(request.args["id"]))
-    except (KeyError, ValueError):
-        pass
-    rows, cursor = queries.activities(deal, before)
-    return render(
-        "deals/_activity_rows.html",
-        "deals/_activity_rows.html",
-        deal=deal,
-        activities=rows,
-        cursor=cursor,
     )

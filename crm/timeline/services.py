@@ -225,6 +225,14 @@ def create_follow_up(target, actor_id, *, due_on, title: str, activity: Activity
     from crm.tasks.services import create_task  # noqa: PLC0415 (tasks import the timeline)
 
     links = _links_for(target)
-    return create_task(target.team_id, actor_id, title=title[:300], due_at=due_on, all_day=True,
-                       assignee_id=actor_id, contact_id=(links["contact_ids"] or [None])[0],
-                       company_id=links.get("company_id"), deal_id=links.get("deal_id"))
+    return create_task(
+        target.team_id,
+        actor_id,
+        title=title[:300],
+        due_at=due_on,
+        all_day=True,
+        assignee_id=actor_id,
+        contact_id=(links["contact_ids"] or [None])[0],
+        company_id=links.get("company_id"),
+        deal_id=links.get("deal_id"),
+    )

@@ -294,21 +294,13 @@ def test_edit_adds_and_removes_contacts_and_delete(logged_in, team, pipeline):
     assert "People" not in logged_in.get("/deals").get_data(as_text=True)
 
 
-def test_show_page_and_activity_pages(logged_in, team, pipeline, htmx_headers):
+def test_show_page_has_the_shared_timeline_with_stage_changes(logged_in, team, pipeline):
     deal = deal_in(team, pipeline.stages[0], "Chatty")
-    for i in range(queries.ACTIVITY_PAGE + 3):
-        services.move_deal(deal, pipeline.stages[(i + 1) % 4])
+    services.move_deal(deal, pipeline.stages[1])
     html = logged_in.get(f"/deals/{deal.id}").get_data(as_text=True)
-    assert f'id="deal-activities-{deal.id}"' in html and "Load older" in html
-    _, cursor = queries.activities(deal)
-    more = logged_in.get(
-        f"/deals/{deal.id}/activities",
-        query_string={"at": cursor[0].isoformat(), "id": cursor[1]},
-        headers=htmx_headers,
-    )
-    body = more.get_data(as_text=True)
-    assert more.status_code == 200 and "<html" not in body
-    assert body.count('class="row activity') == 4  # 3 moves + "created"
+    assert f'id="timeline-deal-{deal.id}"' in html and f'id="composer-deal-{deal.id}"' in html
+    assert pipeline.stages[1].name in html
+    assert 'id="record-tasks"' in html
 
 
 def test_list_sorts_and_pages(logged_in, team, pipeline, htmx_headers):

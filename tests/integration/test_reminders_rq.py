@@ -41,10 +41,17 @@ def smtp_sink():
 def scaled_app(app, redis_url, smtp_sink):  # noqa: F811
     """A second app as the scaled worker sees it: the same database, a real Redis, SMTP."""
     controller, _ = smtp_sink
-    with second_app(app, SECRET_KEY="test-secret", BASE_URL="http://localhost",
-                    REDIS_URL=redis_url, MAIL_SERVER=controller.hostname,
-                    MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None,
-                    MAIL_FROM="Rapport <rapport@example.com>") as worker_app:
+    with second_app(
+        app,
+        SECRET_KEY="test-secret",
+        BASE_URL="http://localhost",
+        REDIS_URL=redis_url,
+        MAIL_SERVER=controller.hostname,
+        MAIL_PORT=controller.port,
+        MAIL_USE_TLS=False,
+        MAIL_USERNAME=None,
+        MAIL_FROM="Rapport <rapport@example.com>",
+    ) as worker_app:
         yield worker_app
 
 
