@@ -99,8 +99,8 @@ SCHEMA = Schema(
 _FIELD_BOOSTS = {
     "title": 6.0,
     "emails": 6.0,
-    "company": 3.0,
-    "email_parts": 2.0,
+    "company": 4.0,
+    "email_parts": 3.0,
     "title_prefix": 1.0,
     "body": 1.0,
 }
