@@ -80,9 +80,10 @@ def _register_blueprints(app: Flask) -> None:
     from crm.auth import bp as auth_bp
     from crm.core import bp as core_bp
     from crm.inbound import bp as inbound_bp
+    from crm.search import bp as search_bp
     from crm.settings import bp as settings_bp
 
-    for bp in (core_bp, auth_bp, settings_bp, inbound_bp):
+    for bp in (core_bp, auth_bp, settings_bp, inbound_bp, search_bp):
         app.register_blueprint(bp)
 
 

@@ -259,6 +259,29 @@ def _clean(text: str) -> str:
     return text.strip()[:_MAX_QUERY_CHARS]
 
 
+# kind:deal  owner:3  owner:3,5 (any of)  tag:vip  tag:"big deal"
+_FILTER_TOKEN = re.compile(r'(?<!\S)(kind|owner|tags?):("[^"]*"|[^\s"]+)', re.IGNORECASE)
+_FILTER_FIELD = {"kind": "kind", "owner": "owner", "tag": "tags", "tags": "tags"}
+
+
+def _split_filters(text: str) -> tuple[str, Query | None]:
+    """Take the filters out of the words: they are required, even by the fallbacks."""
+    clauses: list[Query] = []
+
+    def take(match: re.Match) -> str:
+        name = _FILTER_FIELD[match.group(1).lower()]
+        values = [v.strip() for v in match.group(2).strip('"').split(",") if v.strip()]
+        if name == "tags":
+            values = [v.lower() for v in values]
+        if values:
+            terms = [Term(name, v) for v in values]
+            clauses.append(terms[0] if len(terms) == 1 else Or(terms))
+        return " "
+
+    words = _FILTER_TOKEN.sub(take, text).strip()
+    return words, (And(clauses) if len(clauses) > 1 else clauses[0]) if clauses else None
+
+
 class SearchEngine:
     """One search index (all teams) kept under ``path``.
 
@@ -369,18 +392,23 @@ class SearchEngine:
     ) -> SearchPage:
         """Full results page for ``q`` (words, "phrases", kind:/owner:/tag: filters)."""
         page, pagelen = max(1, page), max(1, pagelen)
-        text = _clean(q)
+        text, filters = _split_filters(_clean(q))
         kind_filter = Or([Term("kind", k) for k in kinds]) if kinds is not None else None
-        candidates = (
-            (_with_phone(_parse(_ALL_WORDS, text), text), False),
-            (_parse(_ANY_WORD, text), True),
-            (_fuzzy_names(text), True),
-        )
+        if text:
+            candidates: tuple[tuple[Query | None, bool], ...] = (
+                (_with_phone(_parse(_ALL_WORDS, text), text), False),
+                (_parse(_ANY_WORD, text), True),
+                (_fuzzy_names(text), True),
+            )
+        else:
+            candidates = ((filters, False),)
         with self._lock:
             searcher = self._current_searcher()
             for query, relaxed in candidates:
                 if query is None:
                     continue
+                if filters is not None and query is not filters:
+                    query = And([query, filters])
                 result = self._search_page(searcher, team_id, query, kind_filter, page, pagelen)
                 # Fall back only when the team has no match at all, not merely none of
                 # the selected kinds: the facets still point the user to the others.
