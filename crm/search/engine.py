@@ -33,6 +33,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -113,6 +114,7 @@ _SNIPPET_CHARS = 200
 _MAX_QUERY_CHARS = 200
 _FUZZY_MIN_CHARS = 5
 _WRITER_TIMEOUT_S = 30.0
+_OPEN_ATTEMPTS = 8
 _PROGRESS_EVERY = 1000
 _REBUILD_LIMIT_MB = 128  # per indexing process
 _KEEP_GENERATIONS = 2  # the live index and the one before it (other processes may lag)
@@ -511,8 +513,17 @@ class SearchEngine:
         # Closing the old searcher is safe: every query holds the lock while it reads.
         if self._searcher is not None:
             self._searcher.close()
-        self._index = index.open_dir(self._root / generation)
-        self._searcher = self._index.searcher()
+        # A writer in another thread or process may replace the table of contents (and
+        # delete the old one) between Whoosh listing and reading it: try again.
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self._index = index.open_dir(self._root / generation)
+                self._searcher = self._index.searcher()
+                break
+            except FileNotFoundError:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
         self._generation = generation
 
     def _live_generation(self) -> str | None:
