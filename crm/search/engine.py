@@ -50,7 +50,17 @@ from whoosh.analysis import (
 )
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
-from whoosh.query import And, FuzzyTerm, NullQuery, Or, Prefix, Query, QueryError, Term
+from whoosh.query import (
+    And,
+    FuzzyTerm,
+    NullQuery,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    QueryError,
+    Term,
+)
 from whoosh.support.charset import accent_map
 
 # Bump whenever SCHEMA or the analyzers change: open_or_create() then asks for a rebuild.
@@ -115,6 +125,8 @@ _MAX_QUERY_CHARS = 200
 _FUZZY_MIN_CHARS = 5
 _WRITER_TIMEOUT_S = 30.0
 _OPEN_ATTEMPTS = 8
+_FULL_SORT_MAX = 1000  # up to this many matches, ties are broken newest first
+_COUNT_CAP = 5000  # matches counted for totals and facets; beyond it they read "5000+"
 _PROGRESS_EVERY = 1000
 _REBUILD_LIMIT_MB = 128  # per indexing process
 _KEEP_GENERATIONS = 2  # the live index and the one before it (other processes may lag)
@@ -150,6 +162,7 @@ class SearchPage:
     pagelen: int
     facets: dict[str, int] = field(default_factory=dict)  # kind -> matches, all kinds
     relaxed: bool = False  # True when only the any-word or typo-tolerant fallback matched
+    capped: bool = False  # counting stopped at _COUNT_CAP matches: total and facets are "N+"
 
 
 def _key(team_id: int, kind: str, record_id: int) -> str:
@@ -215,10 +228,23 @@ _ANY_WORD = _make_parser(qparser.OrGroup)
 def _parse(parser: qparser.QueryParser, text: str) -> Query | None:
     """User input never raises: a query Whoosh cannot make sense of matches nothing."""
     try:
-        query = parser.parse(text)
+        query = _limit_phrases(parser.parse(text)).normalize()
     except Exception:  # noqa: BLE001 - any parser failure is just a query with no results
         return None
     return None if query is NullQuery else query
+
+
+# A quoted phrase is looked for in names, companies and bodies only: checking positions
+# in the n-gram and email-part fields too made common two-word phrases slow.
+_PHRASE_FIELDS = frozenset({"title", "company", "body"})
+
+
+def _limit_phrases(query: Query) -> Query:
+    if isinstance(query, Phrase):
+        return query if query.fieldname in _PHRASE_FIELDS else NullQuery
+    if query.is_leaf():
+        return query
+    return query.apply(_limit_phrases)
 
 
 def _phone_term(text: str) -> Term | None:
@@ -454,33 +480,54 @@ class SearchEngine:
         page: int,
         pagelen: int,
     ) -> SearchPage | None:
-        facet = {"kind": sorting.FieldFacet("kind", maptype=sorting.Count)}
+        """One page of scored hits, plus per-kind counts of (up to _COUNT_CAP) matches.
+
+        Scoring is top-N only (no sort key, no grouping), so Whoosh can skip posting
+        blocks that cannot reach the top; the counts walk matching documents without
+        scoring them and stop at the cap, so very common words cost a bounded time.
+        """
         try:
-            # Facets count every kind, so they are taken before the kinds filter.
-            results = self._run(
-                searcher,
-                team_id,
-                query,
-                limit=None if kind_filter is None else 1,
-                groupedby=facet,
-                sortedby=_BY_SCORE_THEN_NEWEST,
+            facets, capped = self._count_kinds(searcher, team_id, query)
+            if not facets:
+                return SearchPage(hits=[], total=0, page=page, pagelen=pagelen)
+            wanted = query if kind_filter is None else And([query, kind_filter])
+            # Few matches: sort them all (score, then newest); many: top-N scoring only.
+            sort = (
+                {}
+                if capped or sum(facets.values()) > _FULL_SORT_MAX
+                else {"sortedby": _BY_SCORE_THEN_NEWEST}
             )
-            facets = dict(results.groups("kind"))
-            if kind_filter is not None:
-                results = self._run(
-                    searcher,
-                    team_id,
-                    And([query, kind_filter]),
-                    limit=page * pagelen,
-                    sortedby=_BY_SCORE_THEN_NEWEST,
-                )
+            results = self._run(
+                searcher, team_id, wanted, limit=page * pagelen, terms=False, **sort
+            )
         except QueryError:
             return None
         results.formatter = HtmlFormatter(tagname="mark", classname="match")
         results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
         start = (page - 1) * pagelen
         hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
-        return SearchPage(hits=hits, total=len(results), page=page, pagelen=pagelen, facets=facets)
+        if kind_filter is None:
+            total = sum(facets.values())
+        else:
+            total = sum(n for k, n in facets.items() if k in _kinds_of(kind_filter))
+        return SearchPage(
+            hits=hits, total=total, page=page, pagelen=pagelen, facets=facets, capped=capped
+        )
+
+    def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
+        if searcher.doc_count_all() == 0:
+            return {}, False
+        kinds = searcher.reader().column_reader("kind")
+        counts: dict[str, int] = {}
+        seen = 0
+        for docnum in searcher.docs_for_query(And([Term("team_id", str(team_id)), query])):
+            kind = kinds[docnum]
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            counts[kind] = counts.get(kind, 0) + 1
+            seen += 1
+            if seen >= _COUNT_CAP:
+                return counts, True
+        return counts, False
 
     def _current_searcher(self) -> Any:
         """The kept-open searcher, reopened after a commit or a rebuild (caller locks).
@@ -561,6 +608,10 @@ class SearchEngine:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _kinds_of(kind_filter: Query) -> set[str]:
+    return {t.text for t in kind_filter.subqueries} if hasattr(kind_filter, "subqueries") else set()
+
+
 def _hit(hit: Any, snippet: str) -> Hit:
     # hit.fields(), not hit.get(): whoosh-ng dropped Hit.get().
     stored = hit.fields()
@@ -571,8 +622,8 @@ def _hit(hit: Any, snippet: str) -> Hit:
         subtitle=stored.get("subtitle", ""),
         url=stored.get("url", ""),
         snippet=snippet,
-        # Sorted hits carry their sort key: ScoreFacet's part is the negated score.
-        score=-hit.score[0],
+        # Sorted hits (suggest) carry their sort key: ScoreFacet's part is the negated score.
+        score=-hit.score[0] if isinstance(hit.score, tuple) else hit.score,
     )
 
 
