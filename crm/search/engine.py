@@ -519,12 +519,11 @@ class SearchEngine:
             return {}, False
         kinds = searcher.reader().column_reader("kind")
         counts: dict[str, int] = {}
-        seen = 0
-        for docnum in searcher.docs_for_query(And([Term("team_id", str(team_id)), query])):
+        matches = searcher.docs_for_query(And([Term("team_id", str(team_id)), query]))
+        for seen, docnum in enumerate(matches, 1):
             kind = kinds[docnum]
             kind = kind.decode() if isinstance(kind, bytes) else kind
             counts[kind] = counts.get(kind, 0) + 1
-            seen += 1
             if seen >= _COUNT_CAP:
                 return counts, True
         return counts, False
