@@ -103,9 +103,17 @@ def _enqueue(session) -> None:
     if not changed:
         return
     try:
+        from rq import Retry
+
         from crm.queue import enqueue
 
-        enqueue("jobs.search.index_changes", sorted(changed), queue_name=QUEUE)
+        # A writer lock held too long (a rebuild's swap, a slow disk) is retried.
+        enqueue(
+            "jobs.search.index_changes",
+            [list(item) for item in sorted(changed)],
+            queue_name=QUEUE,
+            retry=Retry(max=3, interval=[5, 30, 120]),
+        )
     except Exception:  # never fail a committed write over the index; `crm reindex` heals
         log.exception("could not enqueue search index changes")
 

@@ -350,3 +350,43 @@ def test_the_job_payload_is_json_safe(app, team):
     factories.make_contact(team)
     job = queue("search").jobs[-1]
     json.dumps(job.args)
+
+
+# -- bulk reads -----------------------------------------------------------------------
+
+
+def _count_queries(fn):
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        result = fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return result, len(statements)
+
+
+def test_documents_are_built_in_bulk_without_n_plus_1(team):
+    from crm.search import indexing
+
+    company = factories.make_company(team, name="Bulk Co")
+    contacts = [
+        factories.make_contact(team, phone=f"+1555000{n:04d}", company_id=company.id)
+        for n in range(30)
+    ]
+    activities = [factories.make_activity(team, contacts=[c]) for c in contacts]
+    items = [(team.id, "contact", c.id) for c in contacts]
+    items += [(team.id, "activity", a.id) for a in activities]
+    db.session.expire_all()
+    (docs, deletes), queries = _count_queries(lambda: indexing.resolve(items))
+    assert len(docs) == 60 and deletes == [
+        d for d in deletes if d[1] in ("call", "meeting", "email")
+    ]
+    assert queries <= 10, queries
+    contact_doc = next(d for d in docs if d["kind"] == "contact")
+    assert contact_doc["company"] == "Bulk Co" and contact_doc["phones"]
