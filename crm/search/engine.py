@@ -136,6 +136,7 @@ _POINTER_FILE = "current"
 _GENERATION_PREFIX = "gen-"
 _BUILD_PREFIX = "build-"
 
+_EMAIL_LIKE = re.compile(r"[^\s@\"]+@[^\s@\"]+\.[^\s@\"]+")
 _PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]+")
 _NON_DIGITS = re.compile(r"\D")
 _BY_SCORE_THEN_NEWEST = sorting.MultiFacet(
@@ -422,8 +423,15 @@ class SearchEngine:
         page, pagelen = max(1, page), max(1, pagelen)
         text, filters = _split_filters(_clean(q))
         kind_filter = Or([Term("kind", k) for k in kinds]) if kinds is not None else None
-        if text:
+        if text and _EMAIL_LIKE.fullmatch(text):
+            # An address is one exact term: no phrase over every text field.
             candidates: tuple[tuple[Query | None, bool], ...] = (
+                (Term("emails", text.lower()), False),
+                (_parse(_ALL_WORDS, text), False),
+                (_parse(_ANY_WORD, text), True),
+            )
+        elif text:
+            candidates = (
                 (_with_phone(_parse(_ALL_WORDS, text), text), False),
                 (_parse(_ANY_WORD, text), True),
                 (_fuzzy_names(text), True),

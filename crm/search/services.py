@@ -81,7 +81,10 @@ def _source_item(obj) -> tuple[int, str, int] | None:
     if isinstance(obj, ContactEmail | ContactPhone) and obj.contact_id:
         return (obj.team_id, "contact", obj.contact_id)
     if isinstance(obj, ActivityContact) and obj.activity_id:
-        activity = obj.activity
+        try:
+            activity = obj.activity  # in the session already when written through record()
+        except Exception:  # noqa: BLE001 - a link whose activity is gone changes nothing
+            return None
         return (activity.team_id, "activity", obj.activity_id) if activity else None
     return None
 
