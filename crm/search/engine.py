@@ -329,6 +329,7 @@ class SearchEngine:
         self._generation: str | None = None
         self._index: index.Index | None = None
         self._searcher: Any = None  # whoosh Searcher, replaced by refresh()
+        self._kind_column: tuple[Any, Any] | None = None  # (searcher, its "kind" column)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -555,7 +556,10 @@ class SearchEngine:
     def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
         if searcher.doc_count_all() == 0:
             return {}, False
-        kinds = searcher.reader().column_reader("kind")
+        if self._kind_column is None or self._kind_column[0] is not searcher:
+            # Building a column reader costs O(documents): once per opened searcher.
+            self._kind_column = (searcher, searcher.reader().column_reader("kind"))
+        kinds = self._kind_column[1]
         counts: dict[str, int] = {}
         matches = searcher.docs_for_query(And([Term("team_id", str(team_id)), query]))
         for seen, docnum in enumerate(matches, 1):
