@@ -497,7 +497,13 @@ class SearchEngine:
         """
         if _has_phrase(query):
             return self._phrase_page(searcher, team_id, query, kind_filter, page, pagelen)
+        limit = page * pagelen
         try:
+            if kind_filter is None:
+                # A first scored pass that is not full holds every match: no count pass.
+                first = self._run(searcher, team_id, query, limit=limit, terms=False)
+                if first.scored_length() < limit:
+                    return self._small_page(first, page, pagelen)
             facets, capped = self._count_kinds(searcher, team_id, query)
             if not facets:
                 return SearchPage(hits=[], total=0, page=page, pagelen=pagelen)
@@ -524,6 +530,21 @@ class SearchEngine:
         return SearchPage(
             hits=hits, total=total, page=page, pagelen=pagelen, facets=facets, capped=capped
         )
+
+    @staticmethod
+    def _small_page(results: Any, page: int, pagelen: int) -> SearchPage:
+        """Every match is in ``results``: facets from them, ties newest first."""
+        results.formatter = HtmlFormatter(tagname="mark", classname="match")
+        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        every = list(results)
+        facets: dict[str, int] = {}
+        for h in every:
+            kind = h.fields()["kind"]
+            facets[kind] = facets.get(kind, 0) + 1
+        every.sort(key=lambda h: (-round(h.score, 9), -_timestamp(h.fields().get("updated"))))
+        start = (page - 1) * pagelen
+        hits = [_hit(h, snippet=_snippet(h)) for h in every[start : start + pagelen]]
+        return SearchPage(hits=hits, total=len(every), page=page, pagelen=pagelen, facets=facets)
 
     def _phrase_page(
         self,
@@ -647,6 +668,10 @@ class SearchEngine:
         old = [p for p in generations if p.name != keep][: -(_KEEP_GENERATIONS - 1)]
         for path in old:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _timestamp(value: Any) -> float:
+    return value.timestamp() if value is not None else 0.0
 
 
 def _has_phrase(query: Query) -> bool:
