@@ -36,6 +36,7 @@ def test_type_arrow_down_and_enter_opens_the_record(page, app, owner):
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Acme Sales")).to_be_visible()
+    page.wait_for_load_state("load")  # search.js (deferred) listens from here on
 
     box = page.get_by_role("combobox", name="Search everything")
     if page.is_phone:
@@ -69,6 +70,7 @@ def test_escape_closes_and_question_mark_shows_the_shortcuts(page, app, owner):
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Acme Sales")).to_be_visible()
+    page.wait_for_load_state("load")  # search.js (deferred) listens from here on
 
     page.keyboard.press("Control+k")
     box = page.get_by_role("combobox", name="Search everything")
@@ -100,6 +102,7 @@ def test_search_page_lists_move_with_j_and_k(page, app, owner):
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.goto("/search?q=lister")
+    page.wait_for_load_state("load")
     expect(page.locator("[data-list-item]")).to_have_count(3)
     assert_no_sideways_scroll(page)
     page.locator("h1").click()
