@@ -514,9 +514,12 @@ class SearchEngine:
                 if capped or sum(facets.values()) > _FULL_SORT_MAX
                 else {"sortedby": _BY_SCORE_THEN_NEWEST}
             )
-            results = self._run(
-                searcher, team_id, wanted, limit=page * pagelen, terms=False, **sort
-            )
+            if kind_filter is None and not sort:
+                results = first  # the same top-N query already ran
+            else:
+                results = self._run(
+                    searcher, team_id, wanted, limit=page * pagelen, terms=False, **sort
+                )
         except QueryError:
             return None
         results.formatter = HtmlFormatter(tagname="mark", classname="match")
