@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.dedupe import bp as dedupe_bp
     from crm.imports import bp as imports_bp
     from crm.inbound import bp as inbound_bp
+    from crm.search import bp as search_bp
     from crm.settings import bp as settings_bp
     from crm.tasks import bp as tasks_bp
     from crm.timeline import bp as timeline_bp
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
         deals_bp,
         pipelines_bp,
         tasks_bp,
+        search_bp,
     ):
         app.register_blueprint(bp)
 

@@ -1,0 +1,708 @@
+"""Rapport's full-text search core: a small, framework-free layer over Whoosh.
+
+The app turns each record into a plain dict and hands it to :meth:`SearchEngine.update`
+or :meth:`SearchEngine.rebuild`. Only ``team_id``, ``kind`` and ``id`` are required;
+missing, empty or ``None`` values are skipped::
+
+    {
+        "team_id": 1,                       # int; every query is confined to one team
+        "kind": "contact",                  # one of KINDS
+        "id": 42,                           # int primary key of the record
+        "title": "John Smith",              # name or subject: ranked highest, shown
+        "emails": ["john.smith@acme.com"],  # list[str]
+        "phones": ["+1 (555) 123-4567"],    # list[str], any formatting
+        "company": "Acme Inc",              # str
+        "body": "Met at the expo ...",      # str: notes, call/meeting text, email text,
+                                            # deal/task descriptions, participants,
+                                            # attachment names, joined by the app
+        "owner": 3,                         # int user id
+        "tags": ["vip", "renewal"],         # list[str]
+        "url": "/contacts/42",              # str, shown
+        "subtitle": "CTO at Acme",          # str, shown
+        "updated": datetime(2026, 1, 5),    # datetime: newest first on equal scores
+    }
+
+Deletes are ``(team_id, kind, id)`` tuples.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from whoosh import index, qparser, sorting
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    NgramFilter,
+    RegexTokenizer,
+    SpaceSeparatedTokenizer,
+    StemmingAnalyzer,
+)
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.query import (
+    And,
+    FuzzyTerm,
+    NullQuery,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    QueryError,
+    Term,
+)
+from whoosh.support.charset import accent_map
+
+# Bump whenever SCHEMA or the analyzers change: open_or_create() then asks for a rebuild.
+SCHEMA_VERSION = 1
+
+KINDS = ("contact", "company", "deal", "task", "note", "call", "meeting", "email")
+
+# Names are split on every non-word character ("Smith-Jones", "j.smith") and folded
+# to ASCII so that "jose" finds "José".
+_NAME_ANALYZER = RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(accent_map)
+# Edge n-grams make as-you-type a single term lookup; Whoosh wildcards ("jo*") expand
+# over the whole term list and took seconds at 100k contacts.
+_PREFIX_MIN, _PREFIX_MAX = 2, 20
+_PREFIX_ANALYZER = _NAME_ANALYZER | NgramFilter(_PREFIX_MIN, _PREFIX_MAX, at="start")
+# "smith" or "acme" alone should find john.smith@acme.com.
+_EMAIL_PARTS_ANALYZER = RegexTokenizer(r"[^\s.@_+\-]+") | LowercaseFilter()
+# Phones are indexed as digits plus their trailing 7..15-digit suffixes, so a number typed
+# with or without country or area code finds the same record.
+_PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS = 7, 15
+_PHONE_QUERY_DIGITS = 10  # the longest suffix every stored national number has
+_PHONE_ANALYZER = SpaceSeparatedTokenizer() | NgramFilter(
+    _PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS, at="end"
+)
+
+SCHEMA = Schema(
+    key=ID(unique=True),
+    team_id=ID(stored=True),
+    kind=ID(stored=True, sortable=True),
+    id=STORED(),
+    title=TEXT(analyzer=_NAME_ANALYZER, stored=True),
+    # Positions are kept so that quoted phrases can run over every text field.
+    title_prefix=TEXT(analyzer=_PREFIX_ANALYZER),
+    emails=KEYWORD(lowercase=True, commas=True, scorable=True),
+    email_parts=TEXT(analyzer=_EMAIL_PARTS_ANALYZER),
+    phones=TEXT(analyzer=_PHONE_ANALYZER, phrase=False),
+    company=TEXT(analyzer=_NAME_ANALYZER),
+    body=TEXT(analyzer=StemmingAnalyzer(), stored=True),
+    owner=ID(),
+    tags=KEYWORD(lowercase=True, commas=True, scorable=True),
+    url=STORED(),
+    subtitle=STORED(),
+    updated=DATETIME(stored=True, sortable=True),
+)
+
+# Query-time boosts (not baked into the index, so tuning them needs no rebuild):
+# names, emails and companies outrank the same word in a note.
+_FIELD_BOOSTS = {
+    "title": 6.0,
+    "emails": 6.0,
+    "company": 4.0,
+    "email_parts": 3.0,
+    "title_prefix": 1.0,
+    "body": 1.0,
+}
+# What a user may name in "field:value"; any other prefix is searched as plain words.
+_FILTER_FIELDS = ("kind", "owner", "tags")
+_QUERY_SCHEMA = Schema(**{name: SCHEMA[name] for name in (*_FIELD_BOOSTS, *_FILTER_FIELDS)})
+
+_STORED_BODY_CHARS = 2000  # enough for snippets, keeps stored fields small
+_SNIPPET_CHARS = 200
+_MAX_QUERY_CHARS = 200
+_FUZZY_MIN_CHARS = 5
+_WRITER_TIMEOUT_S = 30.0
+_OPEN_ATTEMPTS = 8
+_FULL_SORT_MAX = 1000  # up to this many matches, ties are broken newest first
+_COUNT_CAP = 5000  # matches counted for totals and facets; beyond it they read "5000+"
+_PROGRESS_EVERY = 1000
+_REBUILD_LIMIT_MB = 128  # per indexing process
+_KEEP_GENERATIONS = 2  # the live index and the one before it (other processes may lag)
+
+_VERSION_FILE = "schema_version"
+_POINTER_FILE = "current"
+_GENERATION_PREFIX = "gen-"
+_BUILD_PREFIX = "build-"
+
+_EMAIL_LIKE = re.compile(r"[^\s@\"]+@[^\s@\"]+\.[^\s@\"]+")
+_PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]+")
+_NON_DIGITS = re.compile(r"\D")
+_BY_SCORE_THEN_NEWEST = sorting.MultiFacet(
+    [sorting.ScoreFacet(), sorting.FieldFacet("updated", reverse=True)]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    kind: str
+    id: int
+    title: str
+    subtitle: str
+    url: str
+    snippet: str  # safe HTML: escaped text with <mark> around matches
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[Hit]
+    total: int
+    page: int
+    pagelen: int
+    facets: dict[str, int] = field(default_factory=dict)  # kind -> matches, all kinds
+    relaxed: bool = False  # True when only the any-word or typo-tolerant fallback matched
+    capped: bool = False  # counting stopped at _COUNT_CAP matches: total and facets are "N+"
+
+
+def _key(team_id: int, kind: str, record_id: int) -> str:
+    return f"{team_id}:{kind}:{record_id}"
+
+
+def _digits(text: str) -> str:
+    return _NON_DIGITS.sub("", text)
+
+
+def _to_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Map the app's document dict onto index fields."""
+    team_id, kind, record_id = int(doc["team_id"]), str(doc["kind"]), int(doc["id"])
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    title = doc.get("title") or ""
+    emails = [e.strip().lower() for e in doc.get("emails") or () if e and e.strip()]
+    body = doc.get("body") or ""
+    fields: dict[str, Any] = {
+        "key": _key(team_id, kind, record_id),
+        "team_id": str(team_id),
+        "kind": kind,
+        "id": record_id,
+        "title": title,
+        "title_prefix": title,
+        "emails": ",".join(emails),
+        "email_parts": " ".join(emails),
+        "phones": " ".join(d for p in doc.get("phones") or () if (d := _digits(p))),
+        "company": doc.get("company") or "",
+        "body": body,
+        "_stored_body": body[:_STORED_BODY_CHARS],
+        "tags": ",".join(doc.get("tags") or ()),
+        "url": doc.get("url") or "",
+        "subtitle": doc.get("subtitle") or "",
+    }
+    if doc.get("owner") is not None:
+        fields["owner"] = str(doc["owner"])
+    if doc.get("updated") is not None:
+        fields["updated"] = doc["updated"]
+    return {name: value for name, value in fields.items() if value != ""}
+
+
+def _make_parser(group: type[qparser.syntax.GroupNode]) -> qparser.MultifieldParser:
+    parser = qparser.MultifieldParser(
+        list(_FIELD_BOOSTS), _QUERY_SCHEMA, fieldboosts=_FIELD_BOOSTS, group=group
+    )
+    for plugin in (
+        qparser.WildcardPlugin,  # prefixes come from title_prefix, see _PREFIX_ANALYZER
+        qparser.RangePlugin,
+        qparser.BoostPlugin,
+        qparser.EveryPlugin,
+        qparser.SingleQuotePlugin,  # apostrophes belong to names like O'Brien
+    ):
+        parser.remove_plugin_class(plugin)
+    parser.add_plugin(qparser.FieldAliasPlugin({"tags": ["tag"]}))
+    return parser
+
+
+_ALL_WORDS = _make_parser(qparser.AndGroup)
+_ANY_WORD = _make_parser(qparser.OrGroup)
+
+
+def _parse(parser: qparser.QueryParser, text: str) -> Query | None:
+    """User input never raises: a query Whoosh cannot make sense of matches nothing."""
+    try:
+        query = _limit_phrases(parser.parse(text)).normalize()
+    except Exception:  # noqa: BLE001 - any parser failure is just a query with no results
+        return None
+    return None if query is NullQuery else query
+
+
+# A quoted phrase is looked for in names, companies and bodies only: checking positions
+# in the n-gram and email-part fields too made common two-word phrases slow.
+_PHRASE_FIELDS = frozenset({"title", "company", "body"})
+
+
+def _limit_phrases(query: Query) -> Query:
+    if isinstance(query, Phrase):
+        return query if query.fieldname in _PHRASE_FIELDS else NullQuery
+    if query.is_leaf():
+        return query
+    return query.apply(_limit_phrases)
+
+
+def _phone_term(text: str) -> Term | None:
+    digits = _digits(text)
+    if _PHONE_LIKE.fullmatch(text) and len(digits) >= _PHONE_MIN_DIGITS:
+        return Term("phones", digits[-_PHONE_QUERY_DIGITS:])
+    return None
+
+
+def _with_phone(query: Query | None, text: str) -> Query | None:
+    phone = _phone_term(text)
+    if phone is None:
+        return query
+    return phone if query is None else Or([query, phone])
+
+
+def _fuzzy_names(text: str) -> Query | None:
+    """Typo tolerance on names, only for words long enough that one edit is telling."""
+    words = [t.text for t in _NAME_ANALYZER(text) if len(t.text) >= _FUZZY_MIN_CHARS]
+    if not words:
+        return None
+    return And([FuzzyTerm("title", w, maxdist=1, prefixlength=1) for w in words])
+
+
+def _suggest_query(text: str) -> Query | None:
+    clauses: list[Query] = []
+    grams = [t.text for t in _PREFIX_ANALYZER(text, mode="query")]
+    if grams:
+        clauses.append(And([Term("title_prefix", g) for g in grams]))
+    lowered = text.lower()
+    if "@" in lowered and " " not in lowered:
+        # Bounded by the "local@" part, unlike a bare wildcard.
+        clauses.append(Prefix("emails", lowered))
+    if (phone := _phone_term(text)) is not None:
+        clauses.append(phone)
+    return Or(clauses) if clauses else None
+
+
+def _clean(text: str) -> str:
+    return text.strip()[:_MAX_QUERY_CHARS]
+
+
+# kind:deal  owner:3  owner:3,5 (any of)  tag:vip  tag:"big deal"
+_FILTER_TOKEN = re.compile(r'(?<!\S)(kind|owner|tags?):("[^"]*"|[^\s"]+)', re.IGNORECASE)
+_FILTER_FIELD = {"kind": "kind", "owner": "owner", "tag": "tags", "tags": "tags"}
+
+
+def _split_filters(text: str) -> tuple[str, Query | None]:
+    """Take the filters out of the words: they are required, even by the fallbacks."""
+    clauses: list[Query] = []
+
+    def take(match: re.Match) -> str:
+        name = _FILTER_FIELD[match.group(1).lower()]
+        values = [v.strip() for v in match.group(2).strip('"').split(",") if v.strip()]
+        if name == "tags":
+            values = [v.lower() for v in values]
+        if values:
+            terms = [Term(name, v) for v in values]
+            clauses.append(terms[0] if len(terms) == 1 else Or(terms))
+        return " "
+
+    words = _FILTER_TOKEN.sub(take, text).strip()
+    return words, (And(clauses) if len(clauses) > 1 else clauses[0]) if clauses else None
+
+
+class SearchEngine:
+    """One search index (all teams) kept under ``path``.
+
+    Layout: ``path/current`` names the live generation directory ``path/gen-*``; each
+    generation holds a Whoosh index and its ``schema_version``. A rebuild writes a new
+    generation and swaps the pointer, so readers never see a half-built index.
+    """
+
+    def __init__(self, path: str | Path, *, procs: int = 1) -> None:
+        """``procs`` > 1 makes rebuild() fork that many indexing processes (Whoosh's
+        multisegment writer): ~1.6x faster on 2 cores, for a job process, not a web one.
+        """
+        self._root = Path(path)
+        self._procs = procs
+        self._lock = threading.RLock()
+        self._generation: str | None = None
+        self._index: index.Index | None = None
+        self._searcher: Any = None  # whoosh Searcher, replaced by refresh()
+        self._kind_column: tuple[Any, Any] | None = None  # (searcher, its "kind" column)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def open_or_create(self) -> bool:
+        """Open the live index; return True when the caller must rebuild it.
+
+        A missing index, or one written with another SCHEMA_VERSION, is replaced by an
+        empty one at once so searches and updates work (finding nothing) until then.
+        """
+        with self._lock:
+            self._root.mkdir(parents=True, exist_ok=True)
+            generation = self._live_generation()
+            if generation is not None and self._stored_version(generation) == SCHEMA_VERSION:
+                self._open(generation)
+                return False
+            build_dir = self._new_build_dir()
+            index.create_in(build_dir, SCHEMA)
+            self._publish(build_dir)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._searcher = self._index = self._generation = None
+
+    # -- writing ---------------------------------------------------------------------
+
+    def update(
+        self, docs: Iterable[Mapping[str, Any]], deletes: Iterable[tuple[int, str, int]] = ()
+    ) -> None:
+        """Upsert ``docs`` and remove ``deletes`` in one commit (deletes win).
+
+        Each commit costs tens of milliseconds and adds a segment, so callers should
+        batch changes. Waits up to 30 s for another writer, then raises LockError.
+        """
+        writer = self._live_index().writer(timeout=_WRITER_TIMEOUT_S)
+        with writer:  # commits, or cancels if anything raises
+            for doc in docs:
+                writer.update_document(**_to_fields(doc))
+            for team_id, kind, record_id in deletes:
+                writer.delete_by_term("key", _key(team_id, kind, record_id))
+
+    def optimize(self) -> None:
+        """Merge all segments into one: run now and then (e.g. nightly) after updates."""
+        self._live_index().writer(timeout=_WRITER_TIMEOUT_S).commit(optimize=True)
+
+    def rebuild(
+        self,
+        docs: Iterable[Mapping[str, Any]],
+        total: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Index ``docs`` into a fresh generation, then swap it in atomically.
+
+        Searches keep using the old index meanwhile. Updates made to the old index
+        during the rebuild are not carried over: re-send records changed since it began.
+        ``progress(count)`` is called about every 1% of ``total`` (or 1000 documents).
+        """
+        every = max(1, total // 100) if total else _PROGRESS_EVERY
+        build_dir = self._new_build_dir()
+        try:
+            writer = index.create_in(build_dir, SCHEMA).writer(
+                procs=self._procs, multisegment=self._procs > 1, limitmb=_REBUILD_LIMIT_MB
+            )
+            with writer:
+                count = 0
+                for count, doc in enumerate(docs, 1):
+                    writer.add_document(**_to_fields(doc))
+                    if progress is not None and count % every == 0:
+                        progress(count)
+            if progress is not None:
+                progress(count)
+        except BaseException:
+            shutil.rmtree(build_dir, ignore_errors=True)
+            raise
+        with self._lock:
+            self._publish(build_dir)
+
+    # -- searching -------------------------------------------------------------------
+
+    def search(
+        self,
+        team_id: int,
+        q: str,
+        *,
+        kinds: Iterable[str] | None = None,
+        page: int = 1,
+        pagelen: int = 20,
+    ) -> SearchPage:
+        """Full results page for ``q`` (words, "phrases", kind:/owner:/tag: filters)."""
+        page, pagelen = max(1, page), max(1, pagelen)
+        text, filters = _split_filters(_clean(q))
+        kind_filter = Or([Term("kind", k) for k in kinds]) if kinds is not None else None
+        if text and _EMAIL_LIKE.fullmatch(text):
+            # An address is one exact term: no phrase over every text field.
+            candidates: tuple[tuple[Query | None, bool], ...] = (
+                (Term("emails", text.lower()), False),
+                (_parse(_ALL_WORDS, text), False),
+                (_parse(_ANY_WORD, text), True),
+            )
+        elif text:
+            candidates = (
+                (_with_phone(_parse(_ALL_WORDS, text), text), False),
+                (_parse(_ANY_WORD, text), True),
+                (_fuzzy_names(text), True),
+            )
+        else:
+            candidates = ((filters, False),)
+        with self._lock:
+            searcher = self._current_searcher()
+            for query, relaxed in candidates:
+                if query is None:
+                    continue
+                if filters is not None and query is not filters:
+                    query = And([query, filters])
+                result = self._search_page(searcher, team_id, query, kind_filter, page, pagelen)
+                # Fall back only when the team has no match at all, not merely none of
+                # the selected kinds: the facets still point the user to the others.
+                if result is not None and result.facets:
+                    return replace(result, relaxed=relaxed)
+        return SearchPage(hits=[], total=0, page=page, pagelen=pagelen)
+
+    def suggest(self, team_id: int, q: str, per_kind: int = 5) -> dict[str, list[Hit]]:
+        """As-you-type matches grouped by kind, best first: name prefixes, email, phone."""
+        query = _suggest_query(_clean(q))
+        if query is None:
+            return {}
+        grouped: dict[str, list[Hit]] = {}
+        with self._lock:
+            results = self._run(
+                self._current_searcher(),
+                team_id,
+                query,
+                limit=per_kind * len(KINDS),
+                collapse="kind",
+                collapse_limit=per_kind,
+                sortedby=_BY_SCORE_THEN_NEWEST,
+            )
+            for hit in results:
+                grouped.setdefault(hit.fields()["kind"], []).append(_hit(hit, snippet=""))
+        return grouped
+
+    # -- internals -------------------------------------------------------------------
+
+    @staticmethod
+    def _run(searcher: Any, team_id: int, query: Query, **kwargs: Any) -> Any:
+        """The one place queries reach the index: each is ANDed with its team."""
+        return searcher.search(And([Term("team_id", str(team_id)), query]), **kwargs)
+
+    def _search_page(
+        self,
+        searcher: Any,
+        team_id: int,
+        query: Query,
+        kind_filter: Query | None,
+        page: int,
+        pagelen: int,
+    ) -> SearchPage | None:
+        """One page of scored hits, plus per-kind counts of (up to _COUNT_CAP) matches.
+
+        Scoring is top-N only (no sort key, no grouping), so Whoosh can skip posting
+        blocks that cannot reach the top; the counts walk matching documents without
+        scoring them and stop at the cap, so very common words cost a bounded time.
+        """
+        if _has_phrase(query):
+            return self._phrase_page(searcher, team_id, query, kind_filter, page, pagelen)
+        limit = page * pagelen
+        try:
+            if kind_filter is None:
+                # A first scored pass that is not full holds every match: no count pass.
+                first = self._run(searcher, team_id, query, limit=limit, terms=False)
+                if first.scored_length() < limit:
+                    return self._small_page(first, page, pagelen)
+            facets, capped = self._count_kinds(searcher, team_id, query)
+            if not facets:
+                return SearchPage(hits=[], total=0, page=page, pagelen=pagelen)
+            wanted = query if kind_filter is None else And([query, kind_filter])
+            # Few matches: sort them all (score, then newest); many: top-N scoring only.
+            sort = (
+                {}
+                if capped or sum(facets.values()) > _FULL_SORT_MAX
+                else {"sortedby": _BY_SCORE_THEN_NEWEST}
+            )
+            if kind_filter is None and not sort:
+                results = first  # the same top-N query already ran
+            else:
+                results = self._run(
+                    searcher, team_id, wanted, limit=page * pagelen, terms=False, **sort
+                )
+        except QueryError:
+            return None
+        results.formatter = HtmlFormatter(tagname="mark", classname="match")
+        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        start = (page - 1) * pagelen
+        hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
+        if kind_filter is None:
+            total = sum(facets.values())
+        else:
+            total = sum(n for k, n in facets.items() if k in _kinds_of(kind_filter))
+        return SearchPage(
+            hits=hits, total=total, page=page, pagelen=pagelen, facets=facets, capped=capped
+        )
+
+    @staticmethod
+    def _small_page(results: Any, page: int, pagelen: int) -> SearchPage:
+        """Every match is in ``results``: facets from them, ties newest first."""
+        results.formatter = HtmlFormatter(tagname="mark", classname="match")
+        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        every = list(results)
+        facets: dict[str, int] = {}
+        for h in every:
+            kind = h.fields()["kind"]
+            facets[kind] = facets.get(kind, 0) + 1
+        every.sort(key=lambda h: (-round(h.score, 9), -_timestamp(h.fields().get("updated"))))
+        start = (page - 1) * pagelen
+        hits = [_hit(h, snippet=_snippet(h)) for h in every[start : start + pagelen]]
+        return SearchPage(hits=hits, total=len(every), page=page, pagelen=pagelen, facets=facets)
+
+    def _phrase_page(
+        self,
+        searcher: Any,
+        team_id: int,
+        query: Query,
+        kind_filter: Query | None,
+        page: int,
+        pagelen: int,
+    ) -> SearchPage | None:
+        """Phrases check word positions in every candidate: do it in one pass, not two."""
+        facet = {"kind": sorting.FieldFacet("kind", maptype=sorting.Count)}
+        try:
+            results = self._run(
+                searcher, team_id, query, limit=page * pagelen, groupedby=facet, terms=False
+            )
+            facets = dict(results.groups("kind"))
+            if kind_filter is not None and facets:
+                results = self._run(
+                    searcher, team_id, And([query, kind_filter]), limit=page * pagelen
+                )
+        except QueryError:
+            return None
+        results.formatter = HtmlFormatter(tagname="mark", classname="match")
+        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        start = (page - 1) * pagelen
+        hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
+        return SearchPage(hits=hits, total=len(results), page=page, pagelen=pagelen, facets=facets)
+
+    def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
+        if searcher.doc_count_all() == 0:
+            return {}, False
+        if self._kind_column is None or self._kind_column[0] is not searcher:
+            # Building a column reader costs O(documents): once per opened searcher.
+            self._kind_column = (searcher, searcher.reader().column_reader("kind"))
+        kinds = self._kind_column[1]
+        counts: dict[str, int] = {}
+        matches = searcher.docs_for_query(And([Term("team_id", str(team_id)), query]))
+        for seen, docnum in enumerate(matches, 1):
+            kind = kinds[docnum]
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            counts[kind] = counts.get(kind, 0) + 1
+            if seen >= _COUNT_CAP:
+                return counts, True
+        return counts, False
+
+    def _current_searcher(self) -> Any:
+        """The kept-open searcher, reopened after a commit or a rebuild (caller locks).
+
+        Not Searcher.refresh(): in whoosh-ng 5.4 (and whoosh-reloaded 2.7.5) it keeps the
+        segments a merge replaced, so updated records show up twice and deleted ones come
+        back. Reopening costs a few milliseconds, and only after a commit.
+        """
+        if not self._follow_pointer() and not self._searcher.up_to_date():
+            self._open(self._generation)
+        return self._searcher
+
+    def _live_index(self) -> index.Index:
+        with self._lock:
+            self._follow_pointer()
+            assert self._index is not None
+            return self._index
+
+    def _follow_pointer(self) -> bool:
+        """Open the live generation if it is not the one open; True if it was reopened."""
+        generation = self._live_generation()
+        if generation is None:
+            raise RuntimeError("search index missing: call open_or_create() first")
+        if generation == self._generation:
+            return False
+        self._open(generation)
+        return True
+
+    def _open(self, generation: str) -> None:
+        # Closing the old searcher is safe: every query holds the lock while it reads.
+        if self._searcher is not None:
+            self._searcher.close()
+        # A writer in another thread or process may replace the table of contents (and
+        # delete the old one) between Whoosh listing and reading it: try again.
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self._index = index.open_dir(self._root / generation)
+                self._searcher = self._index.searcher()
+                break
+            except FileNotFoundError:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        self._generation = generation
+
+    def _live_generation(self) -> str | None:
+        try:
+            return (self._root / _POINTER_FILE).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _stored_version(self, generation: str) -> int | None:
+        try:
+            return int((self._root / generation / _VERSION_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _new_build_dir(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix=_BUILD_PREFIX, dir=self._root))
+
+    def _publish(self, build_dir: Path) -> None:
+        """Make a finished build the live generation (caller holds the lock)."""
+        (build_dir / _VERSION_FILE).write_text(f"{SCHEMA_VERSION}\n")
+        generation = _GENERATION_PREFIX + build_dir.name.removeprefix(_BUILD_PREFIX)
+        build_dir.rename(self._root / generation)
+        pointer = self._root / f".{_POINTER_FILE}.{os.getpid()}.{threading.get_ident()}"
+        pointer.write_text(generation)
+        os.replace(pointer, self._root / _POINTER_FILE)  # atomic on POSIX and Windows
+        self._open(generation)
+        self._prune(keep=generation)
+
+    def _prune(self, keep: str) -> None:
+        generations = sorted(
+            self._root.glob(_GENERATION_PREFIX + "*"), key=lambda p: p.stat().st_mtime
+        )
+        old = [p for p in generations if p.name != keep][: -(_KEEP_GENERATIONS - 1)]
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _timestamp(value: Any) -> float:
+    return value.timestamp() if value is not None else 0.0
+
+
+def _has_phrase(query: Query) -> bool:
+    return isinstance(query, Phrase) or any(_has_phrase(q) for q in query.children())
+
+
+def _kinds_of(kind_filter: Query) -> set[str]:
+    return {t.text for t in kind_filter.subqueries} if hasattr(kind_filter, "subqueries") else set()
+
+
+def _hit(hit: Any, snippet: str) -> Hit:
+    # hit.fields(), not hit.get(): whoosh-ng dropped Hit.get().
+    stored = hit.fields()
+    return Hit(
+        kind=stored["kind"],
+        id=stored["id"],
+        title=stored.get("title", ""),
+        subtitle=stored.get("subtitle", ""),
+        url=stored.get("url", ""),
+        snippet=snippet,
+        # Sorted hits (suggest) carry their sort key: ScoreFacet's part is the negated score.
+        score=-hit.score[0] if isinstance(hit.score, tuple) else hit.score,
+    )
+
+
+def _snippet(hit: Any) -> str:
+    """Highlighted body fragments, or the start of the body when the match was elsewhere."""
+    body = hit.fields().get("body")
+    if not body:
+        return ""
+    return hit.highlights("body", top=2) or html.escape(body[:_SNIPPET_CHARS])
