@@ -72,3 +72,12 @@ def _parse_human(value: str) -> datetime | None:
 def _numeric_offset(match: re.Match[str]) -> str:
     sign, hours, minutes = match.groups()
     return f" {sign}{int(hours):02d}{minutes or '00'}"
+
+
+def source_timezone(value: str | None) -> tzinfo:
+    """The offset a Date header was written in, so naive times near it can use it."""
+    try:
+        parsed = parsedate_to_datetime((value or "").strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return UTC
+    return parsed.tzinfo or UTC
