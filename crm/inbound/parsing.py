@@ -22,6 +22,7 @@ from crm.inbound.dates import parse_date, source_timezone
 from crm.inbound.forwards import find_forwards
 from crm.inbound.invites import parse_invite
 from crm.inbound.mailtypes import (
+    EMAIL_RE,
     Address,
     Attachment,
     CalendarInvite,
@@ -161,11 +162,15 @@ class _HeaderReader:
             self._defects.append(f"unparseable {name} header")
             raw = self._raw(name)
             pairs = getaddresses([raw]) if raw else []
-        found = [
-            Address(repair_surrogates(display), repair_surrogates(email))
-            for display, email in pairs
-            if "@" in email
-        ]
+        found: list[Address] = []
+        for display, email in pairs:
+            display, email = repair_surrogates(display), repair_surrogates(email)
+            if EMAIL_RE.fullmatch(email):
+                found.append(Address(display, email))
+            elif "@" in display + email:
+                # A mangled header ("Unclosed quote <a@b.c>") still names someone.
+                self._defects.append(f"{name}: malformed address")
+                found.extend(addresses_in_text(f"{display} {email}"))
         return dedupe(found)
 
     def _note_defects(self, name: str, values: list[object]) -> None:
