@@ -26,6 +26,7 @@ _ABBREVIATIONS: dict[str, tzinfo] = {
 # (as UTC-1), so it is rewritten to a plain numeric offset first.
 _GMT_OFFSET = re.compile(r"\(?\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\)?", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_TWELVE_HOUR = re.compile(r"\d\s*[AaPp]\.?[Mm]\b\.?")
 _DOTTED_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 # Missing fields must not silently borrow today's date.
 _NO_DEFAULTS = datetime(2000, 1, 1)
@@ -46,10 +47,15 @@ def parse_date(value: str | None, assume: tzinfo = UTC) -> datetime | None:
     if not value or not value.strip():
         return None
     text = _GMT_OFFSET.sub(_numeric_offset, value.strip())
-    try:
-        parsed: datetime | None = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    # The RFC parser is lenient enough to accept "January 8, 2024 4:47 PM" while
+    # silently dropping the PM, so 12-hour times go to the human-format parser.
+    if _TWELVE_HOUR.search(text):
         parsed = _parse_human(text)
+    else:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = _parse_human(text)
     return None if parsed is None else to_utc(parsed, assume)
 
 
