@@ -96,7 +96,9 @@ _BLOCK_TAGS = frozenset(
         "td", "tfoot", "th", "thead", "tr", "ul",
     }
 )
-_PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"})
+_PARAGRAPH_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre"}
+)
 _INVISIBLE_TAGS = frozenset({"head", "script", "style", "title", "template", "noscript"})
 _SPACES = re.compile(r"[ \t\r\n\f\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -119,7 +121,8 @@ class _TextExtractor(HTMLParser):
         elif tag == "br":
             self._break()
         elif tag in _BLOCK_TAGS:
-            self._block(tag)
+            self._flush()
+            self._separate(tag)
             if tag == "blockquote":
                 self._quote_depth += 1
             elif tag == "pre":
@@ -131,17 +134,20 @@ class _TextExtractor(HTMLParser):
         if tag == "br":
             self._break()
         elif tag in _BLOCK_TAGS:
-            self._block(tag)
+            self._flush()
+            self._separate(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _INVISIBLE_TAGS:
             self._hidden = max(0, self._hidden - 1)
         elif tag in _BLOCK_TAGS:
-            self._block(tag)
+            # Finish the line at the current depth, then separate at the outer one.
+            self._flush()
             if tag == "blockquote":
                 self._quote_depth = max(0, self._quote_depth - 1)
             elif tag == "pre":
                 self._pre = max(0, self._pre - 1)
+            self._separate(tag, closing=True)
 
     def handle_data(self, data: str) -> None:
         if self._hidden:
@@ -161,15 +167,24 @@ class _TextExtractor(HTMLParser):
         self._lines.append(f"{prefix}{line}".rstrip() if line else prefix.rstrip())
         self._current = []
 
-    def _block(self, tag: str) -> None:
+    def _flush(self) -> None:
         if "".join(self._current).strip():
             self._break()
-        if tag in _PARAGRAPH_TAGS and self._lines and self._lines[-1].strip("> "):
-            self._lines.append("> " * self._quote_depth)
+        self._current = []
+
+    def _separate(self, tag: str, closing: bool = False) -> None:
+        """A blank line (quoted to the current depth) around paragraph-like blocks."""
+        if tag not in _PARAGRAPH_TAGS or not self._lines:
+            return
+        separator = ("> " * self._quote_depth).rstrip()
+        if self._lines[-1].strip("> "):
+            self._lines.append(separator)
+        elif closing:
+            # The blank line left over from a deeper quote now sits outside it.
+            self._lines[-1] = separator
 
     def text(self) -> str:
-        if "".join(self._current).strip():
-            self._break()
+        self._flush()
         joined = "\n".join(line.rstrip() for line in self._lines)
         return _BLANK_RUNS.sub("\n\n", joined).strip("\n")
 
