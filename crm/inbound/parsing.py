@@ -236,15 +236,17 @@ class _BodyCollector:
         content_type = _guarded(self.defects, "Content-Type", part.get_content_type, "text/plain")
         if parent_type == "multipart/report" and not content_type.startswith("text/"):
             return  # the machine-readable report and the returned copy of the bounced mail
-        payload = part.get_payload()
-        if content_type.startswith("multipart/") and isinstance(payload, list):
-            for child in payload:
+        # Only structured payloads are fetched here: for a leaf, get_payload() may
+        # try the declared charset and raise.
+        children = part.get_payload() if part.is_multipart() else None
+        if content_type.startswith("multipart/") and children is not None:
+            for child in children:
                 self.visit(child, content_type)
         elif content_type in ("message/rfc822", "message/global"):
-            self._visit_attached_message(payload)
+            self._visit_attached_message(children)
         elif not content_type.startswith(("message/", "multipart/")):
             self._visit_leaf(part, content_type)
-        elif isinstance(payload, str):
+        elif children is None:
             # e.g. a multipart whose boundary never appears: keep the text we have.
             self.defects.append(f"{content_type} without parts")
             self.plain.append(self._decode(part, _payload_bytes(part, self.defects)))
@@ -330,7 +332,7 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     data = _guarded(defects, "body", lambda: part.get_payload(decode=True), None)
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
+    payload = _guarded(defects, "body", part.get_payload, "")
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+# "On <date>, <name> wrote:" and its translations; German and Dutch put the name
+# after the verb ("Am … schrieb Jana <j@x>:").
 _ATTRIBUTION = re.compile(
     r"^\s*(?:On|Le|Am|El|Il|Op)\b.{0,300}?\b(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)"
-    r"\s*:\s*$",
+    r"\b[^\n]{0,120}:\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 _ORIGINAL_MARKER = re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE)
