@@ -15,6 +15,9 @@ from crm.models.contact import (
 )
 from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
 from crm.models.mail import (
+    EmailAttachment,
+    EmailMessage,
+    NeverLog,
     InboundMessage,
     InboundStatus,
     OutboundEmail,
@@ -46,6 +49,9 @@ __all__ = [
     "contact_tag",
     "deal_contact",
     "deal_tag",
+    "EmailAttachment",
+    "EmailMessage",
+    "NeverLog",
     "InboundMessage",
     "InboundStatus",
     "Invitation",
