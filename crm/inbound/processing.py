@@ -471,9 +471,7 @@ def _log(
     occurred_at = result.occurred_at or utcnow()
     if invite is not None and invite.start is not None:
         kind = ActivityKind.MEETING
-        subject = ("Cancelled: " if invite.method == "CANCEL" else "") + (
-            invite.summary or subject
-        )
+        subject = ("Cancelled: " if invite.method == "CANCEL" else "") + (invite.summary or subject)
         occurred_at = invite.start
         fields = {"ends_at": invite.end, "location": (invite.location or "")[:300] or None}
         data["invite_uid"] = invite.uid

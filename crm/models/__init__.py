@@ -17,9 +17,9 @@ from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
-    NeverLog,
     InboundMessage,
     InboundStatus,
+    NeverLog,
     OutboundEmail,
     OutboxStatus,
 )
