@@ -38,7 +38,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from crm import outbox, queue
+from crm import outbox, queue, sweeps
 from crm.extensions import db
 from crm.inbound.mailtypes import Address, Attachment, ParsedMail
 from crm.inbound.parsing import parse_message, split_quoted
@@ -150,7 +150,8 @@ def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Acti
     return activity
 
 
-def sweep() -> int:
+@sweeps.sweep
+def sweep_received() -> int:
     """Re-enqueue messages stuck in RECEIVED (a lost queue, a crashed worker)."""
     cutoff = utcnow() - timedelta(minutes=2)
     ids = db.session.scalars(

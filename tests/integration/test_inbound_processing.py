@@ -369,7 +369,7 @@ def test_sweep_re_enqueues_messages_stuck_in_received(rep, run_jobs, app):
     app.extensions["rq_connection"].flushall()  # the queue was lost
     message.updated_at = utcnow() - timedelta(minutes=5)
     db.session.commit()
-    assert processing.sweep() == 1
+    assert processing.sweep_received() == 1
     run_jobs()
     db.session.expire_all()
     assert message.status == InboundStatus.PROCESSED

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from crm.extensions import db
-from crm.models import InboundMessage, Invitation, OutboundEmail, Team, User, utcnow
+from crm.models import InboundMessage, Invitation, NeverLog, OutboundEmail, Team, User, utcnow
 from tests import factories
 
 # URL argument name → makes one record in `team` (owned by `user`) and returns its id.
@@ -55,6 +55,8 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
         factories.make_activity(team, contacts=[factories.make_contact(team)]).id
     ),
     "pipeline_id": lambda team, user: factories.make_pipeline(team).id,
+    "attachment_id": lambda team, user: factories.make_email_attachment(team).id,
+    "never_log_id": lambda team, user: _add(NeverLog(team_id=team.id, pattern="x.example")),
     "stage_id": lambda team, user: factories.make_pipeline(team).stages[0].id,
 }
 
