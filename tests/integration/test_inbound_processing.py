@@ -124,6 +124,7 @@ def mail(
     attachments: list[tuple[str, bytes]] = (),
 ) -> bytes:
     from email.message import EmailMessage as Mime
+    from email.policy import SMTP
 
     msg = Mime()
     msg["From"] = frm
@@ -139,7 +140,7 @@ def mail(
     msg.set_content(body)
     for filename, data in attachments:
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=filename)
-    return bytes(msg)
+    return msg.as_bytes(policy=SMTP)
 
 
 def count(model) -> int:
