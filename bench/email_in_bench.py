@@ -4,7 +4,10 @@ Standalone: a temporary SQLite database built by the migrations, a team with 1,0
 the SMTP listener on a free port, N varied messages sent through smtplib from 2 threads while
 one worker thread processes them (as `crm serve` does). Prints messages per second.
 
-    python bench/email_in_bench.py [N]
+    python bench/email_in_bench.py [N] [--scaled]
+
+--scaled runs the scaled deployment instead: redis-server on a free port and two
+`flask crm worker` processes (one per core), the listener in this process.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 import smtplib
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,7 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+N = int(ARGS[0]) if ARGS else 1000
+SCALED = "--scaled" in sys.argv
+WORKERS = 2
+ROOT = Path(__file__).resolve().parents[1]
 CONTACTS = 1000
 SENDERS = 2
 
@@ -35,7 +43,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_app(data_dir: Path):
+def build_app(data_dir: Path, redis_url: str | None = None):
     os.environ["CRM_DATA_DIR"] = str(data_dir)
     from flask_migrate import upgrade
 
@@ -48,13 +56,45 @@ def build_app(data_dir: Path):
             "SECRET_KEY": "bench",
             "INBOUND_DOMAIN": "in.bench.test",
             "SMTP_LISTEN": f"127.0.0.1:{free_port()}",
-            "REDIS_URL": None,
+            "REDIS_URL": redis_url,
             "MAIL_SERVER": None,
         }
     )
     with app.app_context():
         upgrade()
     return app
+
+
+def start_scaled(data_dir: Path) -> tuple[str, list[subprocess.Popen]]:
+    port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    return f"redis://127.0.0.1:{port}/0", [redis]
+
+
+def start_workers(data_dir: Path, redis_url: str) -> list[subprocess.Popen]:
+    env = dict(
+        os.environ,
+        CRM_DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
+        REDIS_URL=redis_url,
+        INBOUND_DOMAIN="in.bench.test",
+        SECRET_KEY="bench",
+    )
+    flask = str(Path(sys.executable).with_name("flask"))
+    return [
+        subprocess.Popen(
+            [flask, "--app", "app", "crm", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(WORKERS)
+    ]
 
 
 def seed(app):
@@ -122,8 +162,12 @@ def messages(emails: list[str], n: int) -> list[bytes]:
 
 def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
-    app = build_app(data_dir)
+    redis_url, children = start_scaled(data_dir) if SCALED else (None, [])
+    app = build_app(data_dir, redis_url)
     token, emails = seed(app)
+    if SCALED:
+        children += start_workers(data_dir, redis_url)
+        time.sleep(3)  # workers import the app
     raw = messages(emails, N)
     from crm.inbound.smtp import start_listener
     from crm.queue import run_pending
@@ -145,7 +189,8 @@ def main() -> None:
                 smtp.sendmail("rep@acme-sales.com", [rcpt], data)
 
     started = time.perf_counter()
-    worker.start()
+    if not SCALED:
+        worker.start()
     threads = [threading.Thread(target=send, args=(raw[i::SENDERS],)) for i in range(SENDERS)]
     for t in threads:
         t.start()
@@ -171,7 +216,8 @@ def main() -> None:
             time.sleep(0.05)
         done = time.perf_counter() - started
         stop.set()
-        worker.join()
+        if not SCALED:
+            worker.join()
         statuses = dict(
             db.session.execute(
                 select(InboundMessage.status, func.count()).group_by(InboundMessage.status)
@@ -185,7 +231,11 @@ def main() -> None:
         ]
         activities = db.session.scalar(select(func.count(Activity.id)))
     listener.stop()
-    print(f"messages: {N} from {SENDERS} SMTP threads; team of {CONTACTS} contacts; SQLite")
+    for child in children:
+        child.terminate()
+        child.wait()
+    mode = f"scaled: redis + {WORKERS} worker processes" if SCALED else "embedded: 1 worker thread"
+    print(f"messages: {N} from {SENDERS} SMTP threads; {CONTACTS} contacts; SQLite; {mode}")
     print(f"SMTP accept (stored raw + enqueued): {N / accepted:7.1f} msg/s ({accepted:.1f} s)")
     print(f"accept → timeline entry, end to end: {N / done:7.1f} msg/s ({done:.1f} s)")
     print(
