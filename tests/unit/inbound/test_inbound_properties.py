@@ -75,7 +75,7 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     _assert_sane(parse_message(raw))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)  # each example is costly to generate
 @given(mime_ish())
 def test_mime_shaped_input_never_raises(raw: bytes) -> None:
     _assert_sane(parse_message(raw))
