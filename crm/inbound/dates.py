@@ -28,6 +28,9 @@ _GMT_OFFSET = re.compile(r"\(?\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\)?",
 _HAS_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _TWELVE_HOUR = re.compile(r"\d\s*[AaPp]\.?[Mm]\b\.?")
 _DOTTED_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
+# Real dates, even "Wednesday, September 27, 2024 at 11:58:32 AM GMT+02:00", are
+# far shorter; anything longer is junk not worth handing to dateutil.
+_MAX_DATE_LENGTH = 200
 # Missing fields must not silently borrow today's date.
 _NO_DEFAULTS = datetime(2000, 1, 1)
 
@@ -44,7 +47,7 @@ def to_utc(value: datetime, assume: tzinfo = UTC) -> datetime | None:
 
 def parse_date(value: str | None, assume: tzinfo = UTC) -> datetime | None:
     """Parse an RFC 5322 date, or failing that a client's human-readable one."""
-    if not value or not value.strip():
+    if not value or not value.strip() or len(value) > _MAX_DATE_LENGTH:
         return None
     text = _GMT_OFFSET.sub(_numeric_offset, value.strip())
     # The RFC parser is lenient enough to accept "January 8, 2024 4:47 PM" while

@@ -34,8 +34,7 @@ _OUTLOOK_MARKERS = (
     re.compile(r"^_{10,}$"),
 )
 _HEADER = re.compile(
-    r"^\*{0,2}(from|sent|date|to|cc|bcc|subject|reply-to)\*{0,2}\s*:\s*(.*?)\s*$",
-    re.IGNORECASE,
+    r"^\*{0,2}(from|sent|date|to|cc|bcc|subject|reply-to)\*{0,2}\s*:(.*)$", re.IGNORECASE
 )
 _QUOTE_PREFIX = re.compile(r"^((?:[ \t]{0,3}>)+)[ \t]?")
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|antw|rif|vs|odp)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
@@ -171,7 +170,7 @@ def _header(content: str) -> tuple[str, str]:
     if match is None:
         return "", ""
     key = match.group(1).lower()
-    value = match.group(2).strip("* ")
+    value = match.group(2).strip(" \t*")
     return ("date" if key == "sent" else key), value
 
 

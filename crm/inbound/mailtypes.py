@@ -88,7 +88,12 @@ class ParsedMail:
 
 # Deliberately permissive: it has to find addresses in text that clients have
 # mangled ("Name [mailto:a@b.c]", "a@b.c<mailto:a@b.c>", "**Name** <a@b.c>").
-EMAIL_RE = re.compile(r"[A-Za-z0-9!#$%&'+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# The lookbehind makes a match start only at the beginning of a word, which keeps
+# the search linear on long runs of letters that contain no "@".
+_LOCAL_CHAR = r"A-Za-z0-9!#$%&'+/=?^_`{|}~.-"
+EMAIL_RE = re.compile(
+    rf"(?<![{_LOCAL_CHAR}])[{_LOCAL_CHAR}]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 _NAME_JUNK = " \t\"'<>[](),;:*"
 
 

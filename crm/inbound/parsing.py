@@ -272,7 +272,7 @@ class _BodyCollector:
             if is_body:
                 return  # the invite itself, not a file someone attached
         if is_body and content_type == "text/plain":
-            self.plain.append(_unflow(part, self._decode(part, data)))
+            self.plain.append(_unflow(part, self._decode(part, data), self.defects))
         elif is_body and content_type == "text/html":
             self.html_parts.append(self._decode(part, data))
         else:
@@ -346,9 +346,9 @@ def _filename(part: Message, defects: list[str]) -> str | None:
     return _UNSAFE_FILENAME.sub("", base).strip() or None
 
 
-def _unflow(part: Message, text: str) -> str:
+def _unflow(part: Message, text: str, defects: list[str]) -> str:
     """Undo RFC 3676 format=flowed soft line breaks so wrapped lines read whole."""
-    params = _guarded([], "format", lambda: dict(part.get_params() or []), {})
+    params = _guarded(defects, "format", lambda: dict(part.get_params() or []), {})
     if str(params.get("format", "")).lower() != "flowed":
         return text
     delete_space = str(params.get("delsp", "")).lower() == "yes"
@@ -407,7 +407,7 @@ def _is_auto_reply(headers: _HeaderReader, subject: str) -> bool:
 def _is_bounce(
     message: Message, headers: _HeaderReader, senders: list[Address], is_auto_reply: bool
 ) -> bool:
-    defects: list[str] = []
+    defects: list[str] = []  # already recorded while walking the body
     report_type = _guarded(defects, "report-type", lambda: message.get_param("report-type"), None)
     is_report = (
         _guarded(defects, "Content-Type", message.get_content_type, "") == "multipart/report"

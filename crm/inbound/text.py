@@ -162,9 +162,10 @@ class _TextExtractor(HTMLParser):
             self._current.append(_SPACES.sub(" ", data))
 
     def _break(self) -> None:
-        line = "".join(self._current).strip(" ") if not self._pre else "".join(self._current)
-        prefix = "> " * self._quote_depth
-        self._lines.append(f"{prefix}{line}".rstrip() if line else prefix.rstrip())
+        line = "".join(self._current)
+        if not self._pre:
+            line = line.strip(" ")  # spaces at line edges are not rendered, except in <pre>
+        self._lines.append(("> " * self._quote_depth + line).rstrip())
         self._current = []
 
     def _flush(self) -> None:
