@@ -138,6 +138,7 @@ def test_inbound_log_lists_every_message_with_status_and_filter(
         via="smtp",
     )
     run_jobs()
+    db.session.expire_all()  # the worker wrote through its own session
     page = logged_in.get("/settings/inbound")
     assert page.status_code == 200
     assert b"Held one" in page.data and b"Good one" in page.data
