@@ -178,3 +178,36 @@ def make_merge(team: Team, user: User | None = None):
 
     kept, other = make_contact(team), make_contact(team)
     return services.merge(kept, other, user.id if user else None, {})
+
+
+def make_email_attachment(team: Team, *, data: bytes = b"%PDF-1.4 test", filename="a.pdf"):
+    """A logged email with one stored attachment (bytes on disk); returns the attachment."""
+    import hashlib
+
+    from crm.inbound.processing import attachment_path
+    from crm.models import EmailAttachment, EmailMessage
+
+    email = EmailMessage(
+        team_id=team.id,
+        message_id=f"factory-{next(_seq)}@test",
+        thread_key="t",
+        direction="outgoing",
+        subject="Files",
+    )
+    db.session.add(email)
+    db.session.flush()
+    sha = hashlib.sha256(data).hexdigest()
+    path = attachment_path(team.id, sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    row = EmailAttachment(
+        team_id=team.id,
+        email_message_id=email.id,
+        filename=filename,
+        content_type="application/pdf",
+        size=len(data),
+        sha256=sha,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row

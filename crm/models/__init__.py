@@ -22,8 +22,11 @@ from crm.models.imports import (
     ImportStatus,
 )
 from crm.models.mail import (
+    EmailAttachment,
+    EmailMessage,
     InboundMessage,
     InboundStatus,
+    NeverLog,
     OutboundEmail,
     OutboxStatus,
 )
@@ -58,6 +61,9 @@ __all__ = [
     "contact_tag",
     "deal_contact",
     "deal_tag",
+    "EmailAttachment",
+    "EmailMessage",
+    "NeverLog",
     "InboundMessage",
     "InboundStatus",
     "Invitation",

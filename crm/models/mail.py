@@ -5,11 +5,21 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import Timestamps, UTCDateTime
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime
 
 
 def _enum(cls):
@@ -58,7 +68,11 @@ class InboundStatus(enum.StrEnum):
 
 class InboundMessage(Timestamps, db.Model):
     __tablename__ = "inbound_message"
-    __table_args__ = (Index("ix_inbound_message_team_created", "team_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_inbound_message_team_created", "team_id", "created_at"),
+        Index("ix_inbound_message_team_status", "team_id", "status", "id"),
+        Index("ix_inbound_message_user_status", "user_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int | None] = mapped_column(
@@ -76,3 +90,75 @@ class InboundMessage(Timestamps, db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Filled by processing: what the log shows without re-parsing the raw bytes.
+    subject: Mapped[str | None] = mapped_column(String(300))
+    from_addr: Mapped[str | None] = mapped_column(String(254))
+    reason: Mapped[str | None] = mapped_column(String(300))  # why held or rejected
+    email_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_message.id", ondelete="SET NULL")
+    )
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+
+    user = relationship("User")
+    email_message = relationship("EmailMessage", foreign_keys=[email_message_id])
+
+
+class EmailMessage(TeamOwned, Timestamps, db.Model):
+    """One logged email, once per team however many teammates sent it in."""
+
+    __tablename__ = "email_message"
+    __table_args__ = (
+        UniqueConstraint("team_id", "message_id"),
+        Index("ix_email_message_thread", "team_id", "thread_key", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300))
+    thread_key: Mapped[str] = mapped_column(String(300))
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    from_addr: Mapped[dict | None] = mapped_column(JSON)  # {"name", "email"}
+    to_addrs: Mapped[list] = mapped_column(JSON, default=list)
+    cc_addrs: Mapped[list] = mapped_column(JSON, default=list)
+    direction: Mapped[str] = mapped_column(String(10))  # outgoing | incoming
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text, default="")  # the visible part
+    quoted: Mapped[str] = mapped_column(Text, default="")  # quoted replies and signatures, folded
+    html: Mapped[str | None] = mapped_column(Text)  # sanitized with nh3
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity.id", ondelete="SET NULL"), index=True
+    )
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    attachments: Mapped[list[EmailAttachment]] = relationship(
+        back_populates="email_message", order_by="EmailAttachment.id"
+    )
+
+
+class EmailAttachment(TeamOwned, db.Model):
+    """A file of a logged email; its bytes live once per team and hash on disk."""
+
+    __tablename__ = "email_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_message_id: Mapped[int] = mapped_column(
+        ForeignKey("email_message.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored: Mapped[bool] = mapped_column(default=True)  # False: over the size limit, listed only
+    inline: Mapped[bool] = mapped_column(default=False)
+
+    email_message: Mapped[EmailMessage] = relationship(back_populates="attachments")
+
+
+class NeverLog(TeamOwned, Timestamps, db.Model):
+    """An address (a@b.com) or a domain (b.com, subdomains included) never logged by email-in."""
+
+    __tablename__ = "never_log"
+    __table_args__ = (UniqueConstraint("team_id", "pattern"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(254))

@@ -16,6 +16,7 @@ from crm.models import (
     InboundMessage,
     Invitation,
     LostReason,
+    NeverLog,
     OutboundEmail,
     Team,
     User,
@@ -63,6 +64,8 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
         factories.make_activity(team, contacts=[factories.make_contact(team)]).id
     ),
     "pipeline_id": lambda team, user: factories.make_pipeline(team).id,
+    "attachment_id": lambda team, user: factories.make_email_attachment(team).id,
+    "never_log_id": lambda team, user: _add(NeverLog(team_id=team.id, pattern="x.example")),
     "stage_id": lambda team, user: factories.make_pipeline(team).stages[0].id,
     "other_id": lambda team, user: factories.make_contact(team).id,
     "import_id": lambda team, user: factories.make_import(team, user).id,

@@ -1,0 +1,249 @@
+"""Email-in throughput: SMTP accept → stored → processed → timeline entry.
+
+Standalone: a temporary SQLite database built by the migrations, a team with 1,000 contacts,
+the SMTP listener on a free port, N varied messages sent through smtplib from 2 threads while
+one worker thread processes them (as `crm serve` does). Prints messages per second.
+
+    python bench/email_in_bench.py [N] [--scaled]
+
+--scaled runs the scaled deployment instead: redis-server on a free port and two
+`flask crm worker` processes (one per core), the listener in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+N = int(ARGS[0]) if ARGS else 1000
+SCALED = "--scaled" in sys.argv
+WORKERS = 2
+ROOT = Path(__file__).resolve().parents[1]
+CONTACTS = 1000
+SENDERS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_app(data_dir: Path, redis_url: str | None = None):
+    os.environ["CRM_DATA_DIR"] = str(data_dir)
+    from flask_migrate import upgrade
+
+    from crm import create_app
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{data_dir / 'bench.db'}",
+            "CRM_DATA_DIR": str(data_dir),
+            "SECRET_KEY": "bench",
+            "INBOUND_DOMAIN": "in.bench.test",
+            "SMTP_LISTEN": f"127.0.0.1:{free_port()}",
+            "REDIS_URL": redis_url,
+            "MAIL_SERVER": None,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def start_scaled(data_dir: Path) -> tuple[str, list[subprocess.Popen]]:
+    port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    return f"redis://127.0.0.1:{port}/0", [redis]
+
+
+def start_workers(data_dir: Path, redis_url: str) -> list[subprocess.Popen]:
+    env = dict(
+        os.environ,
+        CRM_DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
+        REDIS_URL=redis_url,
+        INBOUND_DOMAIN="in.bench.test",
+        SECRET_KEY="bench",
+    )
+    flask = str(Path(sys.executable).with_name("flask"))
+    return [
+        subprocess.Popen(
+            [flask, "--app", "app", "crm", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(WORKERS)
+    ]
+
+
+def seed(app):
+    from crm.auth.services import signup
+    from crm.extensions import db
+    from crm.models import Contact, ContactEmail
+
+    with app.app_context():
+        user = signup(name="Rep", email="rep@acme-sales.com", password="x" * 12, team_name="Acme")
+        team_id = user.last_team_id
+        emails = []
+        for i in range(CONTACTS):
+            email = f"person{i}@client{i % 50}.example"
+            contact = Contact(
+                team_id=team_id, first_name=f"P{i}", last_name="Bench", sort_name=f"p{i} bench"
+            )
+            contact.emails = [ContactEmail(team_id=team_id, email=email)]
+            db.session.add(contact)
+            emails.append(email)
+        db.session.commit()
+        return user.inbound_token, emails
+
+
+def messages(emails: list[str], n: int) -> list[bytes]:
+    """A mix: BCC'd outgoing mail, replies in threads, forwards, attachments, new people."""
+    rng = random.Random(42)
+    out = []
+    for i in range(n):
+        msg = EmailMessage()
+        msg["Message-ID"] = f"<bench-{i}@acme-sales.com>"
+        msg["Date"] = "Mon, 15 Jan 2024 10:00:00 +0000"
+        kind = i % 5
+        to = rng.sample(emails, rng.randint(1, 3))
+        if kind == 4:
+            to.append(f"new{i}@prospect{i % 30}.example")
+        msg["From"] = "Rep <rep@acme-sales.com>"
+        if kind == 2:  # a forward of mail the rep received
+            msg["To"] = "rep@acme-sales.com"
+            msg["Subject"] = f"Fwd: Question {i}"
+            msg.set_content(
+                "FYI\n\n---------- Forwarded message ---------\n"
+                f"From: Someone <{to[0]}>\nDate: Mon, 15 Jan 2024 at 09:00\n"
+                f"Subject: Question {i}\nTo: Rep <rep@acme-sales.com>\n\n"
+                f"Could you send the quote for item {i}?\n"
+            )
+        else:
+            msg["To"] = ", ".join(to)
+            msg["Subject"] = f"Re: Proposal {i // 10}" if kind == 1 else f"Proposal {i}"
+            if kind == 1 and i >= 10:
+                msg["In-Reply-To"] = f"<bench-{i - 5}@acme-sales.com>"
+            msg.set_content(
+                f"Hello,\n\nHere is update {i}.\n\nBest,\nRep\n\n"
+                f"On Mon, Jan 15, 2024, someone wrote:\n> earlier text {i}\n"
+            )
+            if kind == 3:
+                msg.add_attachment(
+                    (b"%PDF-1.4 " + bytes(str(i % 7), "ascii")) * 2000,
+                    maintype="application",
+                    subtype="pdf",
+                    filename=f"quote-{i % 7}.pdf",
+                )
+        out.append(msg.as_bytes(policy=SMTP))
+    return out
+
+
+def main() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
+    redis_url, children = start_scaled(data_dir) if SCALED else (None, [])
+    app = build_app(data_dir, redis_url)
+    token, emails = seed(app)
+    if SCALED:
+        children += start_workers(data_dir, redis_url)
+        time.sleep(3)  # workers import the app
+    raw = messages(emails, N)
+    from crm.inbound.smtp import start_listener
+    from crm.queue import run_pending
+
+    listener = start_listener(app)
+    rcpt = f"{token}@in.bench.test"
+    stop = threading.Event()
+
+    def work():
+        while not stop.is_set():
+            if not run_pending(app):
+                time.sleep(0.02)
+
+    worker = threading.Thread(target=work, daemon=True)
+
+    def send(chunk: list[bytes]):
+        with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+            for data in chunk:
+                smtp.sendmail("rep@acme-sales.com", [rcpt], data)
+
+    started = time.perf_counter()
+    if not SCALED:
+        worker.start()
+    threads = [threading.Thread(target=send, args=(raw[i::SENDERS],)) for i in range(SENDERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = time.perf_counter() - started
+
+    from sqlalchemy import func, select
+
+    from crm.extensions import db
+    from crm.models import Activity, InboundMessage, InboundStatus
+
+    with app.app_context():
+        while True:
+            left = db.session.scalar(
+                select(func.count(InboundMessage.id)).where(
+                    InboundMessage.status == InboundStatus.RECEIVED
+                )
+            )
+            db.session.remove()
+            if not left:
+                break
+            time.sleep(0.05)
+        done = time.perf_counter() - started
+        stop.set()
+        if not SCALED:
+            worker.join()
+        statuses = dict(
+            db.session.execute(
+                select(InboundMessage.status, func.count()).group_by(InboundMessage.status)
+            ).all()
+        )
+        latencies = [
+            (processed - created).total_seconds()
+            for created, processed in db.session.execute(
+                select(InboundMessage.created_at, InboundMessage.processed_at)
+            ).all()
+        ]
+        activities = db.session.scalar(select(func.count(Activity.id)))
+    listener.stop()
+    for child in children:
+        child.terminate()
+        child.wait()
+    mode = f"scaled: redis + {WORKERS} worker processes" if SCALED else "embedded: 1 worker thread"
+    print(f"messages: {N} from {SENDERS} SMTP threads; {CONTACTS} contacts; SQLite; {mode}")
+    print(f"SMTP accept (stored raw + enqueued): {N / accepted:7.1f} msg/s ({accepted:.1f} s)")
+    print(f"accept → timeline entry, end to end: {N / done:7.1f} msg/s ({done:.1f} s)")
+    print(
+        f"per-message latency accept → processed: p50 {statistics.median(latencies):.2f} s, "
+        f"p95 {statistics.quantiles(latencies, n=20)[-1]:.2f} s"
+    )
+    print(f"outcomes: { {k.value: v for k, v in statuses.items()} }; activities: {activities}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,637 @@
+"""Turning a stored inbound message into timeline entries (run by jobs.inbound.process_inbound).
+
+The rules, in order (each outcome is written on the InboundMessage, visible in the inbound log):
+
+1. Only a message still RECEIVED is processed, so a job that runs twice does nothing twice.
+   Any exception leaves the message FAILED with the error text; Retry re-runs it.
+2. Bounces and auto-replies (out-of-office, vacation) are REJECTED with reason "bounce" /
+   "auto-reply": they are machines talking, not conversations, and we never answer them
+   (no mail loops). An unknown plus-command is REJECTED too.
+3. The sender must be the user (their account address). Otherwise:
+   - if the user is among the To/Cc recipients, it is their auto-forward filter at work: the
+     mail is logged, but only on contacts that already exist (no contacts are created from mail
+     anyone could have sent to the address);
+   - else it is held UNVERIFIED for review.
+4. What the parser cannot attribute with confidence (ambiguous forward, nobody outside the
+   team), no matching contact with auto-create off, or an unknown `+deal-<id>`: REVIEW.
+5. Otherwise one EmailMessage per (team, Message-ID) and one timeline Activity linked to every
+   matched contact, the primary contact's company, and a deal (the `+deal` one, else the primary
+   contact's only open deal). The same message sent in again (two teammates BCC'd it) links to
+   the existing EmailMessage and Activity: logged once.
+6. Held or rejected mail (except bounces and auto-replies) gets a short notice to the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from crm import outbox, queue, sweeps
+from crm.extensions import db
+from crm.inbound.mailtypes import Address, Attachment, ParsedMail
+from crm.inbound.parsing import parse_message, split_quoted
+from crm.inbound.routing import Plan, company_domain, parse_recipient, plan
+from crm.models import (
+    Activity,
+    ActivityContact,
+    ActivityKind,
+    Company,
+    Contact,
+    ContactEmail,
+    Deal,
+    DealStatus,
+    EmailAttachment,
+    EmailMessage,
+    InboundMessage,
+    InboundStatus,
+    Membership,
+    NeverLog,
+    OutboundEmail,
+    Task,
+    Team,
+    User,
+    deal_contact,
+    utcnow,
+)
+from crm.timeline.services import record
+
+log = logging.getLogger(__name__)
+
+HELD = (InboundStatus.UNVERIFIED, InboundStatus.REVIEW)
+RETRYABLE = (InboundStatus.FAILED, InboundStatus.REVIEW, InboundStatus.UNVERIFIED)
+NO_NOTICE_REASONS = ("auto-reply", "bounce")
+DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+_LOCAL_COMMAND = re.compile(r"^[^+@]+\+([^@]*)@")
+
+
+@dataclass
+class Outcome:
+    status: InboundStatus
+    reason: str = ""
+
+
+# --- Entry points -------------------------------------------------------------------------------
+
+
+def process(inbound_id: int) -> InboundStatus | None:
+    """Process one stored message; never raises for a problem in the message itself."""
+    message = db.session.get(InboundMessage, inbound_id)
+    if message is None:
+        return None
+    if message.status != InboundStatus.RECEIVED:
+        return message.status
+    attempts = (message.attempts or 0) + 1
+    notice = None
+    for last_try in (False, True):
+        try:
+            message.attempts = attempts
+            # Flushes happen where ids are needed; autoflush before every SELECT cost a third.
+            with db.session.no_autoflush:
+                outcome = _process(message)
+            notice = _finish(message, outcome)
+            db.session.commit()
+            break
+        except IntegrityError:
+            # Another worker logged the same Message-ID at the same moment: try once more,
+            # which finds its EmailMessage and links to it.
+            db.session.rollback()
+            message = db.session.get(InboundMessage, inbound_id)
+            if last_try:
+                return _fail(inbound_id, attempts)
+        except Exception:
+            db.session.rollback()
+            return _fail(inbound_id, attempts)
+    if notice is not None:
+        outbox.enqueue(notice)
+    return message.status
+
+
+def retry(message: InboundMessage) -> None:
+    """Put a failed or held message back in the queue (the inbound log's Retry button)."""
+    if message.status not in RETRYABLE:
+        return
+    message.status = InboundStatus.RECEIVED
+    message.error = None
+    message.reason = None
+    db.session.commit()
+    queue.enqueue("jobs.inbound.process_inbound", message.id, job_id=f"inbound-{message.id}")
+
+
+def discard(message: InboundMessage, by: User) -> None:
+    """A person decided a held message is not worth logging; it stays in the log."""
+    if message.status not in RETRYABLE:
+        return
+    message.status = InboundStatus.REJECTED
+    message.reason = f"discarded by {by.name}"[:300]
+    message.processed_at = utcnow()
+    db.session.commit()
+
+
+def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Activity:
+    """File a held message on one contact chosen by a person (the review queue's one click)."""
+    parsed = parse_message(message.raw)
+    result = _plan_for(message, parsed)
+    activity = _log(message, parsed, result, [contact], primary=contact, deal=None, by=by)
+    message.status = InboundStatus.PROCESSED
+    message.reason = f"filed on {contact.name} by {by.name}"[:300]
+    message.error = None
+    message.processed_at = utcnow()
+    db.session.commit()
+    return activity
+
+
+@sweeps.sweep
+def sweep_received() -> int:
+    """Re-enqueue messages stuck in RECEIVED (a lost queue, a crashed worker)."""
+    cutoff = utcnow() - timedelta(minutes=2)
+    ids = db.session.scalars(
+        select(InboundMessage.id).where(
+            InboundMessage.status == InboundStatus.RECEIVED, InboundMessage.updated_at < cutoff
+        )
+    ).all()
+    for inbound_id in ids:
+        queue.enqueue("jobs.inbound.process_inbound", inbound_id, job_id=f"inbound-{inbound_id}")
+    return len(ids)
+
+
+# --- The pipeline -------------------------------------------------------------------------------
+
+
+def _fail(inbound_id: int, attempts: int) -> InboundStatus:
+    error = traceback.format_exc(limit=6)
+    log.warning("processing inbound message %s failed:\n%s", inbound_id, error)
+    message = db.session.get(InboundMessage, inbound_id)
+    message.status = InboundStatus.FAILED
+    message.error = error[-4000:]
+    message.attempts = attempts
+    message.processed_at = utcnow()
+    db.session.commit()
+    return InboundStatus.FAILED
+
+
+def _finish(message: InboundMessage, outcome: Outcome) -> OutboundEmail | None:
+    """Write the outcome; held or rejected mail gets a notice (never for machines' mail)."""
+    message.status = outcome.status
+    message.reason = outcome.reason[:300] or None
+    message.error = None
+    message.processed_at = utcnow()
+    if outcome.status == InboundStatus.PROCESSED or message.user is None:
+        return None
+    if outcome.reason in NO_NOTICE_REASONS:
+        return None
+    return _queue_notice(message, outcome)
+
+
+def _process(message: InboundMessage) -> Outcome:
+    parsed = parse_message(message.raw)
+    message.subject = (parsed.subject or "")[:300] or None
+    message.from_addr = parsed.from_.email[:254] if parsed.from_ else None
+    user, team = message.user, db.session.get(Team, message.team_id) if message.team_id else None
+    if user is None or team is None or not _is_member(user, team):
+        return Outcome(InboundStatus.REJECTED, "the address's owner is no longer in this team")
+    if parsed.is_bounce:
+        return Outcome(InboundStatus.REJECTED, "bounce")
+    if parsed.is_auto_reply or _is_our_notice(parsed):
+        return Outcome(InboundStatus.REJECTED, "auto-reply")
+    domain = current_app.config["INBOUND_DOMAIN"]
+    recipient = parse_recipient(message.envelope_to, domain)
+    command = _LOCAL_COMMAND.match(message.envelope_to or "")
+    if recipient is None and command:
+        return Outcome(InboundStatus.REJECTED, f"unknown command +{command.group(1)}")
+    deal = None
+    if recipient is not None and recipient.command == "deal":
+        deal = db.session.scalars(
+            select(Deal).where(
+                Deal.team_id == team.id, Deal.id == recipient.arg, Deal.deleted_at.is_(None)
+            )
+        ).first()
+        if deal is None:
+            return Outcome(InboundStatus.REVIEW, f"deal #{recipient.arg} is not in your team")
+    result = _plan_for(message, parsed)
+    if not result.sender_verified and result.ambiguous:
+        sender = parsed.from_.email if parsed.from_ else "(none)"
+        return Outcome(InboundStatus.UNVERIFIED, f"the sender {sender} is not your address")
+    if result.ambiguous and deal is None:
+        return Outcome(InboundStatus.REVIEW, result.reason)
+
+    existing = _existing_email(team.id, result.message_id)
+    if existing is not None and existing.activity_id is not None:
+        message.email_message_id = existing.id
+        message.activity_id = existing.activity_id
+        if deal is not None:
+            activity = db.session.get(Activity, existing.activity_id)
+            activity.deal_id = activity.deal_id or deal.id
+        if recipient is not None and recipient.command == "task":
+            _follow_up(team, user, existing.subject, _first_contact(existing.activity_id), deal)
+        return Outcome(InboundStatus.PROCESSED, "already logged (sent in more than once)")
+
+    # Only the user's own mail may create contacts; auto-forwarded mail could come from anyone.
+    may_create = team.auto_create_contacts and result.sender_verified
+    contacts, created, by_email = _contacts_for(team, result.participants, may_create)
+    if not contacts and deal is None:
+        why = "no known contact among " + ", ".join(a.email for a in result.participants[:5])
+        if not team.auto_create_contacts:
+            why += " (creating contacts is off)"
+        return Outcome(InboundStatus.REVIEW, why)
+    primary = (by_email.get(result.primary.email) if result.primary else None) or (
+        contacts[0] if contacts else None
+    )
+    if deal is None and primary is not None and primary.id not in created:
+        deal = _single_open_deal(team.id, primary.id)
+    activity = _log(
+        message,
+        parsed,
+        result,
+        contacts,
+        primary=primary,
+        deal=deal,
+        by=user,
+        check_existing=existing is not None,
+    )
+    if recipient is not None and recipient.command == "task":
+        _follow_up(team, user, result.subject, primary, deal)
+    return Outcome(InboundStatus.PROCESSED, "" if activity else "nothing to log")
+
+
+def _plan_for(message: InboundMessage, parsed: ParsedMail) -> Plan:
+    user = message.user
+    teammates = db.session.scalars(
+        select(User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == message.team_id)
+    ).all()
+    never_log = db.session.scalars(
+        select(NeverLog.pattern).where(NeverLog.team_id == message.team_id)
+    ).all()
+    return plan(
+        parsed,
+        {user.email.lower()} if user else set(),
+        {email.lower() for email in teammates},
+        set(never_log),
+        current_app.config["INBOUND_DOMAIN"],
+    )
+
+
+def _is_our_notice(parsed: ParsedMail) -> bool:
+    """Our own notice, come back through a user's auto-forward filter: answering it would loop."""
+    ours = parseaddr(current_app.config.get("MAIL_FROM") or "")[1].lower()
+    return bool(ours) and parsed.from_ is not None and parsed.from_.email == ours
+
+
+def _is_member(user: User, team: Team) -> bool:
+    return (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id, Membership.team_id == team.id
+            )
+        )
+        is not None
+    )
+
+
+def _existing_email(team_id: int, message_id: str) -> EmailMessage | None:
+    return db.session.scalars(
+        select(EmailMessage).where(
+            EmailMessage.team_id == team_id, EmailMessage.message_id == message_id[:300]
+        )
+    ).first()
+
+
+def _first_contact(activity_id: int) -> Contact | None:
+    contact_id = db.session.scalar(
+        select(ActivityContact.contact_id).where(ActivityContact.activity_id == activity_id)
+    )
+    return db.session.get(Contact, contact_id) if contact_id else None
+
+
+def _contacts_for(
+    team: Team, participants: list[Address], may_create: bool
+) -> tuple[list[Contact], set[int], dict[str, Contact]]:
+    """Every participant's contact, matched by address; new ones for strangers if allowed."""
+    emails = [a.email for a in participants]
+    found: dict[str, Contact] = {}
+    if emails:
+        rows = db.session.execute(
+            select(ContactEmail.email, Contact)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(
+                ContactEmail.team_id == team.id,
+                ContactEmail.email.in_(emails),
+                Contact.deleted_at.is_(None),
+            )
+        ).all()
+        found = {email: contact for email, contact in rows}
+    contacts: list[Contact] = []
+    created: set[int] = set()
+    companies: dict[str, Company] = {}
+    for address in participants:
+        contact = found.get(address.email)
+        if contact is None and may_create:
+            contact = _new_contact(team, address, companies)
+            created.add(contact.id)
+            found[address.email] = contact
+        if contact is not None and contact not in contacts:
+            contacts.append(contact)
+    return contacts, created, found
+
+
+def _new_contact(team: Team, address: Address, companies: dict[str, Company]) -> Contact:
+    first, last = _split_name(address.name, address.email)
+    domain = company_domain(address.email)
+    company = None
+    if domain:
+        company = companies.get(domain) or _company_for(team, domain)
+        companies[domain] = company
+    contact = Contact(
+        team_id=team.id,
+        first_name=first[:100],
+        last_name=last[:100],
+        sort_name=f"{first} {last}".strip().lower()[:201] or address.email,
+        company_id=company.id if company else None,
+        source="email-in",
+    )
+    contact.emails = [ContactEmail(team_id=team.id, email=address.email[:254])]
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def _split_name(name: str, email: str) -> tuple[str, str]:
+    name = " ".join(name.replace('"', "").split())
+    if "," in name:  # "Lee, Marcus"
+        last, _, first = name.partition(",")
+        return first.strip(), last.strip()
+    if name and "@" not in name:
+        first, _, last = name.partition(" ")
+        return first, last
+    local = email.partition("@")[0]
+    parts = [p for p in re.split(r"[._-]+", local) if p and not p.isdigit()]
+    if len(parts) >= 2:
+        return parts[0].title(), " ".join(parts[1:]).title()
+    return "", ""  # the contact is then shown by its address
+
+
+def _company_for(team: Team, domain: str) -> Company:
+    company = db.session.scalars(
+        select(Company).where(
+            Company.team_id == team.id, Company.domain == domain, Company.deleted_at.is_(None)
+        )
+    ).first()
+    if company is None:
+        label = domain.split(".")[0].replace("-", " ").title()
+        company = Company(team_id=team.id, name=label, sort_name=label.lower(), domain=domain)
+        db.session.add(company)
+        db.session.flush()
+    return company
+
+
+def _single_open_deal(team_id: int, contact_id: int) -> Deal | None:
+    deals = db.session.scalars(
+        select(Deal)
+        .join(deal_contact, deal_contact.c.deal_id == Deal.id)
+        .where(
+            deal_contact.c.contact_id == contact_id,
+            Deal.team_id == team_id,
+            Deal.status == DealStatus.OPEN,
+            Deal.deleted_at.is_(None),
+        )
+        .limit(2)
+    ).all()
+    return deals[0] if len(deals) == 1 else None
+
+
+# --- Writing the email, its attachments and the timeline entry ----------------------------------
+
+
+def _log(
+    message: InboundMessage,
+    parsed: ParsedMail,
+    result: Plan,
+    contacts: list[Contact],
+    *,
+    primary: Contact | None,
+    deal: Deal | None,
+    by: User,
+    check_existing: bool = True,
+) -> Activity:
+    team_id = message.team_id
+    existing = _existing_email(team_id, result.message_id) if check_existing else None
+    if existing is not None and existing.activity_id is not None:
+        activity = db.session.get(Activity, existing.activity_id)
+        linked = {link.contact_id for link in activity.links}
+        for contact in contacts:
+            if contact.id not in linked:
+                activity.links.append(
+                    ActivityContact(contact_id=contact.id, occurred_at=activity.occurred_at)
+                )
+        message.email_message_id, message.activity_id = existing.id, activity.id
+        return activity
+
+    source = _source(parsed, result)
+    visible, quoted = split_quoted(result.text or "")
+    email = EmailMessage(
+        team_id=team_id,
+        message_id=result.message_id[:300],
+        thread_key=_thread_key(team_id, parsed, result)[:300],
+        in_reply_to=(parsed.in_reply_to or "")[:300] or None,
+        subject=(result.subject or "")[:300],
+        from_addr=_addr(source["from"]),
+        to_addrs=[_addr(a) for a in source["to"]],
+        cc_addrs=[_addr(a) for a in source["cc"]],
+        direction=result.direction,
+        sent_at=result.occurred_at,
+        text=visible.strip() or (result.text or "").strip(),
+        quoted=quoted.strip() if visible.strip() else "",
+        html=parsed.html if source["own"] else None,
+        logged_by_id=by.id,
+    )
+    db.session.add(email)
+    db.session.flush()
+    for attachment in source["attachments"]:
+        db.session.add(_store_attachment(team_id, email.id, attachment))
+
+    company_id = primary.company_id if primary else None
+    if company_id is None and deal is not None:
+        company_id = deal.company_id
+    data = {
+        "email_message_id": email.id,
+        "direction": result.direction,
+        "thread_key": email.thread_key,
+        "participants": [_addr(a) for a in result.participants],
+        "from": email.from_addr,
+    }
+    invite = parsed.calendar
+    fields: dict = {}
+    kind = ActivityKind.EMAIL
+    subject = email.subject
+    occurred_at = result.occurred_at or utcnow()
+    if invite is not None and invite.start is not None:
+        kind = ActivityKind.MEETING
+        subject = ("Cancelled: " if invite.method == "CANCEL" else "") + (invite.summary or subject)
+        occurred_at = invite.start
+        fields = {"ends_at": invite.end, "location": (invite.location or "")[:300] or None}
+        data["invite_uid"] = invite.uid
+    activity = record(
+        team_id=team_id,
+        kind=kind,
+        author_id=by.id,
+        contact_ids=[c.id for c in contacts],
+        company_id=company_id,
+        deal_id=deal.id if deal else None,
+        subject=subject[:300] or "(no subject)",
+        body=email.text,
+        occurred_at=occurred_at,
+        data=data,
+        **fields,
+    )
+    db.session.flush()
+    email.activity_id = activity.id
+    message.email_message_id, message.activity_id = email.id, activity.id
+    return activity
+
+
+def _source(parsed: ParsedMail, result: Plan) -> dict:
+    """Whose headers and files the logged email shows: the outer mail's or the forwarded one's."""
+    if parsed.forwarded and result.text == parsed.forwarded[0].text:
+        top = parsed.forwarded[0]
+        files = [a for m in parsed.forwarded for a in m.attachments] + parsed.attachments
+        return {"from": top.from_, "to": top.to, "cc": top.cc, "attachments": files, "own": False}
+    if parsed.override_from is not None:
+        return {
+            "from": parsed.override_from,
+            "to": parsed.from_ and [parsed.from_] or [],
+            "cc": [],
+            "attachments": parsed.attachments,
+            "own": False,
+        }
+    return {
+        "from": parsed.from_,
+        "to": parsed.to,
+        "cc": parsed.cc,
+        "attachments": parsed.attachments,
+        "own": True,
+    }
+
+
+def _addr(address: Address | None) -> dict | None:
+    return {"name": address.name, "email": address.email} if address else None
+
+
+def _thread_key(team_id: int, parsed: ParsedMail, result: Plan) -> str:
+    """A thread is named by its root: an already-logged relative's key, else the first id seen."""
+    related = [i[:300] for i in result.thread_ids]
+    if related:
+        known = db.session.scalar(
+            select(EmailMessage.thread_key)
+            .where(EmailMessage.team_id == team_id, EmailMessage.message_id.in_(related))
+            .limit(1)
+        )
+        if known:
+            return known
+        return parsed.references[0] if parsed.references else related[0]
+    # A reply logged before this message names this message's id as its thread.
+    known = db.session.scalar(
+        select(EmailMessage.thread_key)
+        .where(EmailMessage.team_id == team_id, EmailMessage.in_reply_to == result.message_id)
+        .limit(1)
+    )
+    return known or result.message_id
+
+
+def attachment_path(team_id: int, sha256: str) -> Path:
+    return Path(current_app.config["CRM_DATA_DIR"]) / "attachments" / str(team_id) / sha256
+
+
+def _store_attachment(team_id: int, email_id: int, attachment: Attachment) -> EmailAttachment:
+    limit = current_app.config.get("INBOUND_MAX_ATTACHMENT_BYTES", DEFAULT_ATTACHMENT_LIMIT)
+    sha = attachment.sha256 or hashlib.sha256(attachment.data).hexdigest()
+    stored = attachment.size <= limit
+    if stored:
+        path = attachment_path(team_id, sha)
+        if not path.exists():  # once per team and content
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{sha}.{os.getpid()}.part")
+            partial.write_bytes(attachment.data)
+            os.replace(partial, path)
+    return EmailAttachment(
+        team_id=team_id,
+        email_message_id=email_id,
+        filename=(attachment.filename or "attachment")[:255],
+        content_type=(attachment.content_type or "application/octet-stream")[:127],
+        size=attachment.size,
+        sha256=sha,
+        stored=stored,
+        inline=attachment.inline,
+    )
+
+
+# --- Follow-up tasks and notices ----------------------------------------------------------------
+
+
+def _follow_up(
+    team: Team, user: User, subject: str, contact: Contact | None, deal: Deal | None
+) -> Task:
+    zone = _zone(user.timezone)
+    day = datetime.now(zone).date()
+    added = 0
+    while added < 2:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            added += 1
+    due = datetime.combine(day, time(), tzinfo=zone)
+    task = Task(
+        team_id=team.id,
+        title=f"Follow up: {subject or '(no subject)'}"[:300],
+        due_at=due,
+        all_day=True,
+        assignee_id=user.id,
+        created_by_id=user.id,
+        contact_id=contact.id if contact else None,
+        company_id=contact.company_id if contact else None,
+        deal_id=deal.id if deal else None,
+    )
+    db.session.add(task)
+    return task
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def _queue_notice(message: InboundMessage, outcome: Outcome) -> OutboundEmail:
+    # To the account address, never to the From: of a possibly forged message.
+    return outbox.queue_email(
+        to=message.user.email,
+        subject=f"Rapport did not log: {message.subject or '(no subject)'}"[:300],
+        template="inbound_notice",
+        kind="inbound_notice",
+        team_id=message.team_id,
+        message=message,
+        status=outcome.status.value,
+        reason=outcome.reason,
+        base_url=current_app.config.get("BASE_URL", ""),
+    )
+
+
+def held_count(user: User, team_id: int, everyone: bool) -> int:
+    stmt = select(func.count(InboundMessage.id)).where(
+        InboundMessage.team_id == team_id, InboundMessage.status.in_(HELD)
+    )
+    if not everyone:
+        stmt = stmt.where(InboundMessage.user_id == user.id)
+    return db.session.scalar(stmt) or 0
