@@ -2,5 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("inbound", __name__)
 
-from crm.inbound import routes  # noqa: E402,F401
-from crm.inbound import views  # noqa: E402,F401  (email-in pages, settings tabs)
+from crm.inbound import routes, views  # noqa: E402,F401,I001  (email-in pages, settings tabs)

@@ -92,7 +92,8 @@ def find_forwards(text: str, subject: str = "", assume: tzinfo = UTC) -> Forward
         return ForwardSplit(text.strip("\n"), [])
     preamble = "\n".join(text.splitlines()[: blocks[0].start]).strip("\n")
     ends = [block.start for block in blocks[1:]] + [len(lines)]
-    messages = [_message(block, lines, end, assume) for block, end in zip(blocks, ends)]
+    pairs = zip(blocks, ends, strict=True)
+    messages = [_message(block, lines, end, assume) for block, end in pairs]
     return ForwardSplit(preamble, messages)
 
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -43,7 +43,10 @@ def _url(endpoint: str, **values: Any) -> str | None:
     """A record page's URL once that page exists in this build (features land separately)."""
     if endpoint not in current_app.view_functions:
         return None
-    return url_for(endpoint, **values)
+    if has_request_context():
+        return url_for(endpoint, **values)
+    # Index jobs run with only an app context: build the path (no host) from the URL map.
+    return current_app.url_map.bind("").build(endpoint, values)
 
 
 def _join(*parts: Any) -> str:
