@@ -269,4 +269,8 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):
 
 @bp.app_context_processor
 def email_entry_context():
-    return {"inbound_email_for": queries.email_for_activity}
+    return {
+        "inbound_email_for": queries.email_for_activity,
+        # A timeline page loads all its emails at once (two queries), not one per entry.
+        "inbound_emails_for": queries.emails_for_activities,
+    }

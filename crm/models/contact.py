@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Column,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -20,11 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime
-
-
-def _enum(cls):
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, str_enum
 
 
 class SoftDelete:
@@ -132,7 +127,7 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     website: Mapped[str | None] = mapped_column(String(300))
     social: Mapped[dict] = mapped_column(JSON, default=dict)  # {"linkedin": url, "x": url, …}
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    lifecycle: Mapped[Lifecycle] = mapped_column(_enum(Lifecycle), default=Lifecycle.LEAD)
+    lifecycle: Mapped[Lifecycle] = mapped_column(str_enum(Lifecycle, 24), default=Lifecycle.LEAD)
     source: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Date, Enum, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, str_enum
 from crm.models.contact import SoftDelete
-
-
-def _enum(cls):
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class DealStatus(enum.StrEnum):
@@ -92,7 +88,7 @@ class Deal(TeamOwned, Timestamps, SoftDelete, db.Model):
         ForeignKey("company.id", ondelete="SET NULL"), index=True
     )
     expected_close: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[DealStatus] = mapped_column(_enum(DealStatus), default=DealStatus.OPEN)
+    status: Mapped[DealStatus] = mapped_column(str_enum(DealStatus, 16), default=DealStatus.OPEN)
     lost_reason_id: Mapped[int | None] = mapped_column(
         ForeignKey("lost_reason.id", ondelete="SET NULL")
     )

@@ -12,10 +12,6 @@ from crm.extensions import db
 from crm.models.base import TeamOwned, Timestamps, UTCDateTime
 
 
-def _enum(cls):
-    return Enum(cls, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
-
-
 class ImportStatus(enum.StrEnum):
     MAPPING = "mapping"  # uploaded, columns not confirmed yet
     QUEUED = "queued"

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Enum,
     ForeignKey,
     Index,
     LargeBinary,
@@ -19,11 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime
-
-
-def _enum(cls):
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, str_enum
 
 
 class OutboxStatus(enum.StrEnum):
@@ -49,7 +44,9 @@ class OutboundEmail(Timestamps, db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(
+        str_enum(OutboxStatus, 16), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -85,7 +82,7 @@ class InboundMessage(Timestamps, db.Model):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column()
     status: Mapped[InboundStatus] = mapped_column(
-        _enum(InboundStatus), default=InboundStatus.RECEIVED, index=True
+        str_enum(InboundStatus, 16), default=InboundStatus.RECEIVED, index=True
     )
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
