@@ -198,6 +198,7 @@ def restore(contact_id: int):
 @bp.get("/trash")
 def trash():
     from crm.models import Company as CompanyModel
+    from crm.models import Deal
 
     team = current_team()
     people = db.session.scalars(
@@ -212,10 +213,17 @@ def trash():
         .order_by(CompanyModel.deleted_at.desc(), CompanyModel.id.desc())
         .limit(200)
     ).all()
+    deals = db.session.scalars(
+        scoped(Deal, with_deleted=True)
+        .where(Deal.deleted_at.is_not(None))
+        .order_by(Deal.deleted_at.desc(), Deal.id.desc())
+        .limit(200)
+    ).all()
     return render_template(
         "contacts/trash.html",
         contacts=people,
         companies=companies,
+        deals=deals,
         team=team,
         days=contacts.TRASH_DAYS,
     )

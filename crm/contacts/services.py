@@ -20,6 +20,7 @@ from crm.models import (
     Contact,
     ContactEmail,
     ContactPhone,
+    Deal,
     Lifecycle,
     Membership,
     Tag,
@@ -258,10 +259,10 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
 
 @sweep
 def purge_trash() -> int:
-    """Destroy contacts and companies that have been in the trash for more than TRASH_DAYS."""
+    """Destroy contacts, companies and deals in the trash for more than TRASH_DAYS."""
     cutoff = utcnow() - timedelta(days=TRASH_DAYS)
     purged = 0
-    for model in (Contact, Company):
+    for model in (Deal, Contact, Company):
         result = db.session.execute(
             delete(model)
             .where(model.deleted_at.is_not(None), model.deleted_at < cutoff)

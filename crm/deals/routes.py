@@ -6,7 +6,7 @@ import csv
 import io
 from zoneinfo import ZoneInfo
 
-from flask import Response, request, stream_with_context, url_for
+from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from crm.deals import bp, queries, services
@@ -220,7 +220,16 @@ def reopen(deal_id: int):
 def delete(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     services.delete_deal(deal, actor_id=current_user.id)
+    flash("The deal was moved to the trash: restore it from the Trash page.", "success")
     return trigger(hx_redirect(url_for("deals.board")), "deal-deleted", {"deal_id": deal_id})
+
+
+@bp.post("/<int:deal_id>/restore")
+def restore(deal_id: int):
+    deal = get_or_404(Deal, deal_id, with_deleted=True)
+    services.restore_deal(deal, actor_id=current_user.id)
+    flash(f"“{deal.title}” is back.", "success")
+    return redirect(url_for("deals.show", deal_id=deal.id), 303)
 
 
 # --- The list and CSV ------------------------------------------------------------------------

@@ -407,6 +407,16 @@ def delete_deal(deal: Deal, *, actor_id: int | None = None) -> None:
     db.session.commit()
 
 
+def restore_deal(deal: Deal, *, actor_id: int | None = None) -> Deal:
+    """Bring a deal back from the trash, into the stage and place it had."""
+    if deal.deleted_at is not None:
+        deal.deleted_at = None
+        deal.deleted_by_id = None
+        _audit(deal, actor_id, "restore", {})
+    db.session.commit()
+    return deal
+
+
 # --- Pipelines, stages, lost reasons ---------------------------------------------------------
 
 

@@ -375,3 +375,35 @@ def test_list_pages_visit_every_deal_once(team, pipeline, sort):
         if cursor is None:
             break
     assert len(seen) == 23 and len(set(seen)) == 23
+
+
+def test_deleted_deal_is_in_the_trash_and_restores_to_the_board(logged_in, team, pipeline):
+    deal = deal_in(team, pipeline.stages[2], "Phoenix", value_minor=4_200_00)
+    assert logged_in.post(f"/deals/{deal.id}/delete").status_code == 303
+    assert "Phoenix" not in logged_in.get("/deals").get_data(as_text=True)
+    trash = logged_in.get("/contacts/trash").get_data(as_text=True)
+    assert f'id="trash-deal-{deal.id}"' in trash and "Phoenix" in trash
+    assert 'aria-label="Restore Phoenix"' in trash and f"/deals/{deal.id}/restore" in trash
+
+    response = logged_in.post(f"/deals/{deal.id}/restore")
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        f"/deals/{deal.id}"
+    )
+    board = logged_in.get("/deals").get_data(as_text=True)
+    assert f'id="deal-{deal.id}"' in board and "Phoenix" in board
+    assert "Phoenix" not in logged_in.get("/contacts/trash").get_data(as_text=True)
+    db.session.refresh(deal)
+    assert deal.deleted_at is None and deal.stage_id == pipeline.stages[2].id
+
+
+def test_another_teams_deleted_deal_cannot_be_restored(client, team, pipeline):
+    from crm.models import utcnow
+
+    deal = deal_in(team, pipeline.stages[0], "Theirs")
+    services.delete_deal(deal)
+    other = factories.make_user(email="other@example.com")
+    client.post("/login", data={"email": other.email, "password": factories.PASSWORD})
+    assert client.post(f"/deals/{deal.id}/restore").status_code == 404
+    assert "Theirs" not in client.get("/contacts/trash").get_data(as_text=True)
+    db.session.refresh(deal)
+    assert deal.deleted_at is not None and deal.deleted_at <= utcnow()

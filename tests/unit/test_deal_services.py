@@ -221,3 +221,31 @@ def test_stage_settings(team, pipeline):
     other = services.create_pipeline(team.id, "Partners")
     services.make_default(other)
     assert queries.current_pipeline(team.id, None).id == other.id
+
+
+def test_delete_restore_and_purge_of_deals(team, pipeline, owner):
+    from datetime import timedelta
+
+    from crm.contacts.services import purge_trash
+    from crm.models import AuditEvent, utcnow
+
+    deal = new_deal(team, pipeline.stages[1], "Comeback")
+    services.delete_deal(deal, actor_id=owner.id)
+    assert deal.deleted_at is not None
+    services.restore_deal(deal, actor_id=owner.id)
+    assert deal.deleted_at is None and deal.stage_id == pipeline.stages[1].id
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.entity_type == "deal").order_by(AuditEvent.id)
+    ).all()
+    assert actions[-2:] == ["delete", "restore"]
+
+    old, recent = new_deal(team, pipeline.stages[0], "Old"), new_deal(team, pipeline.stages[0])
+    services.delete_deal(old, actor_id=owner.id)
+    services.delete_deal(recent, actor_id=owner.id)
+    old.deleted_at = utcnow() - timedelta(days=31)
+    db.session.commit()
+    old_id, recent_id, kept_id = old.id, recent.id, deal.id
+    assert purge_trash() == 1
+    db.session.expunge_all()
+    assert db.session.get(Deal, old_id) is None
+    assert db.session.get(Deal, recent_id) is not None and db.session.get(Deal, kept_id)
