@@ -75,25 +75,31 @@ class ContactPage:
     next_cursor: str | None = None
 
 
-def _search(stmt, team_id: int, q: str):
-    """Name, last-name, email or phone-number prefix: each an index range, unioned.
+# A prefix matched by at least this many contacts (in one of name, last name, email) is common.
+COMMON_PREFIX = 2000
 
-    (One OR over the four would make SQLite walk every contact of the team.)
+
+def _search(stmt, team_id: int, q: str):
+    """Name, last-name, email or phone-number prefix, in the plan that suits the prefix.
+
+    A rare prefix: each field is an index range and the ranges are unioned (one OR over the
+    four would make SQLite walk every contact of the team), then the few matches are sorted.
+    A common prefix (one or two letters typed so far): sorting its thousands of matches is the
+    cost, so walk the list's own sort index instead and test each contact; at that density a
+    page fills after a few hundred rows, and LIMIT stops the walk.
     """
     lowered = q.lower()
     upper = lowered + "\uffff"
     last = func.lower(Contact.last_name)
+    name_range = and_(Contact.sort_name >= lowered, Contact.sort_name < upper)
+    last_range = and_(last >= lowered, last < upper)
+    email_range = and_(ContactEmail.email >= lowered, ContactEmail.email < upper)
     parts = [
-        select(Contact.id).where(
-            Contact.team_id == team_id, Contact.sort_name >= lowered, Contact.sort_name < upper
-        ),
-        select(Contact.id).where(Contact.team_id == team_id, last >= lowered, last < upper),
-        select(ContactEmail.contact_id).where(
-            ContactEmail.team_id == team_id,
-            ContactEmail.email >= lowered,
-            ContactEmail.email < upper,
-        ),
+        select(Contact.id).where(Contact.team_id == team_id, name_range),
+        select(Contact.id).where(Contact.team_id == team_id, last_range),
+        select(ContactEmail.contact_id).where(ContactEmail.team_id == team_id, email_range),
     ]
+    phone_parts = []
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", q):
         prefixes = {"+" + digits}
@@ -102,14 +108,27 @@ def _search(stmt, team_id: int, q: str):
             code = phonenumbers.country_code_for_region(phone_region())
             prefixes.add(f"+{code}{digits.lstrip('0')}")
         for prefix in prefixes:
-            parts.append(
+            phone_parts.append(
                 select(ContactPhone.contact_id).where(
                     ContactPhone.team_id == team_id,
                     ContactPhone.e164 >= prefix,
                     ContactPhone.e164 < prefix + "\uffff",
                 )
             )
-    return stmt.where(Contact.id.in_(union(*parts)))
+    if not phone_parts and any(_at_least(part, COMMON_PREFIX) for part in parts):
+        return stmt.where(
+            or_(
+                name_range,
+                last_range,
+                exists().where(ContactEmail.contact_id == Contact.id, email_range),
+            )
+        )
+    return stmt.where(Contact.id.in_(union(*parts, *phone_parts)))
+
+
+def _at_least(stmt, n: int) -> bool:
+    """Whether `stmt` has n rows or more, reading at most n of them."""
+    return db.session.scalar(select(func.count()).select_from(stmt.limit(n).subquery())) >= n
 
 
 COMMON_TAG = 2000

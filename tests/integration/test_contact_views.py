@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -356,3 +357,31 @@ def test_search_by_last_name(logged_in, team, htmx_headers):
     factories.make_contact(team, first_name="Bob", last_name="Stone")
     html = logged_in.get("/contacts?q=LOVE").get_data(as_text=True)
     assert "Ada Lovelace" in html and "Bob Stone" not in html
+
+
+@pytest.mark.parametrize("common_prefix", [1, 2000])
+def test_prefix_search_in_both_plans(logged_in, team, htmx_headers, monkeypatch, common_prefix):
+    """A common prefix walks the sort index, a rare one unions index ranges: same answers."""
+    from crm.contacts import queries
+
+    monkeypatch.setattr(queries, "COMMON_PREFIX", common_prefix)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    factories.make_contact(team, first_name="Jo", last_name="Zed")
+    factories.make_contact(team, first_name="Ann", last_name="Jones")
+    factories.make_contact(team, first_name="Bea", last_name="Kay", email="jbea@x.example")
+    factories.make_contact(team, first_name="Cy", last_name="Moe")
+    gone = factories.make_contact(team, first_name="Jim", last_name="Gone")
+    gone.deleted_at = gone.created_at
+    db.session.commit()
+    factories.make_contact(
+        factories.team_of(factories.make_user()), first_name="Jo", last_name="Other"
+    )
+    headers = {**htmx_headers, "HX-Target": "contact-results"}
+    first = logged_in.get("/contacts?q=j", headers=headers).get_data(as_text=True)
+    assert "Ann Jones" in first and "Bea Kay" in first  # name order: Ann, Bea, then Jo
+    assert "Jo Zed" not in first and "Cy Moe" not in first and "Jo Other" not in first
+    more = re.search(r'id="contacts-more"[^>]*hx-get="([^"]+)"', first).group(1)
+    rest = logged_in.get(
+        more.replace("&amp;", "&"), headers={**htmx_headers, "HX-Target": "contacts-more"}
+    ).get_data(as_text=True)
+    assert "Jo Zed" in rest and "Jim Gone" not in rest and "Ann Jones" not in rest
