@@ -471,6 +471,9 @@ SORTS = {
     "created": (Contact.created_at, Contact.id),
     "-created": (Contact.created_at.desc(), Contact.id.desc()),
     "activity": (Contact.last_activity_at.desc(), Contact.id.desc()),
+    # The contact list's own names for its sorts (its Export link passes them on).
+    "newest": (Contact.created_at.desc(), Contact.id.desc()),
+    "recent": (Contact.last_activity_at.desc().nulls_last(), Contact.id.desc()),
 }
 
 
@@ -499,15 +502,18 @@ def filtered_contacts(team_id: int, args: dict):
             )
         stmt = stmt.where(or_(*terms))
     if tag := (args.get("tag") or "").strip().lower():
+        # The contact list filters by tag id (its Export link passes that); a name works too.
+        same_tag = Tag.id == int(tag) if tag.isdigit() else Tag.name == tag
         stmt = stmt.where(
             Contact.id.in_(
                 select(contact_tag.c.contact_id)
                 .join(Tag, Tag.id == contact_tag.c.tag_id)
-                .where(Tag.team_id == team_id, Tag.name == tag)
+                .where(Tag.team_id == team_id, same_tag)
             )
         )
     if (owner := str(args.get("owner") or "")).isdigit():
-        stmt = stmt.where(Contact.owner_id == int(owner))
+        owner_id = int(owner)
+        stmt = stmt.where(Contact.owner_id == owner_id if owner_id else Contact.owner_id.is_(None))
     if (stage := args.get("stage")) in {m.value for m in Lifecycle}:
         stmt = stmt.where(Contact.lifecycle == Lifecycle(stage))
     if (company := str(args.get("company") or "")).isdigit():

@@ -121,6 +121,21 @@ def test_export_csv(logged_in, team):
     assert "\n'=cmd|' /C calc'!A0," in text
 
 
+def test_export_link_of_a_filtered_list_exports_that_list(logged_in, team, owner):
+    from crm.contacts import services as contacts
+
+    vip = factories.make_contact(team, first_name="Vera", last_name="Vip")
+    factories.make_contact(team, first_name="Otto", last_name="Other")
+    contacts.update_contact(vip, owner.id, {"tags": ["vip"], "owner_id": owner.id})
+    tag_id = vip.tags[0].id
+    page = logged_in.get(f"/contacts?tag={tag_id}&sort=newest").get_data(as_text=True)
+    assert f"/contacts/export.csv?tag={tag_id}&amp;sort=newest" in page
+    text = logged_in.get(f"/contacts/export.csv?tag={tag_id}&sort=newest").get_data(as_text=True)
+    assert "Vera" in text and "Otto" not in text
+    text = logged_in.get("/contacts/export.csv?owner=0").get_data(as_text=True)
+    assert "Otto" in text and "Vera" not in text
+
+
 def test_vcard_download(logged_in, team):
     ann = factories.make_contact(team, first_name="Ann", last_name="Lee")
     response = logged_in.get(f"/contacts/{ann.id}/vcard")
