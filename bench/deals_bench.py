@@ -1,9 +1,10 @@
 """Deal board benchmark: 5,000 open deals in 6 stages; board render and move p50/p95.
 
-    /work/main/.venv/bin/python bench/deals_bench.py [--deals 5000] [--runs 200]
+    /work/main/.venv/bin/python bench/deals_bench.py [--deals 5000] [--runs 200] [--reuse DIR]
 
-Builds a temporary SQLite database through the app factory and the migrations, bulk-inserts
-the deals, then times requests through Flask's test client (the whole stack minus the socket).
+Builds a temporary SQLite database (with --reuse, one kept in DIR and reused next time)
+through the app factory and the migrations, bulk-inserts the deals, then times requests
+through Flask's test client (the whole stack minus the socket).
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--reuse", metavar="DIR", help="keep the database in DIR and reuse it")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="rapport-deals-bench-"))
+    tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="rapport-deals-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    seeded = bool(args.reuse) and (tmp / "bench.db").exists()
     os.environ["CRM_DATA_DIR"] = str(tmp)
     from flask_migrate import upgrade
     from sqlalchemy import insert, select
@@ -44,7 +48,7 @@ def main() -> None:
     from crm.deals import queries, services
     from crm.deals.services import GAP
     from crm.extensions import db
-    from crm.models import Company, Deal, Team, utcnow
+    from crm.models import Company, Deal, Team, User, utcnow
 
     app = create_app(
         {
@@ -56,55 +60,66 @@ def main() -> None:
             "RATELIMIT_ENABLED": False,
         }
     )
+
+    def seed_deals():
+        user = accounts.signup(
+            name="Bench",
+            email="bench@example.com",
+            password="correct horse battery",
+            team_name="Bench",
+        )
+        team = db.session.get(Team, user.last_team_id)
+        pipeline = queries.current_pipeline(team.id, None)
+        services.add_stage(pipeline, "Contract sent", 85, 7)
+        services.add_stage(pipeline, "Verbal yes", 95, 3)
+        stages = [s.id for s in pipeline.stages]
+        assert len(stages) == 6
+        db.session.execute(
+            insert(Company),
+            [
+                {"team_id": team.id, "name": f"Company {i}", "sort_name": f"company {i}"}
+                for i in range(500)
+            ],
+        )
+        company_ids = db.session.scalars(select(Company.id)).all()
+        rng = random.Random(4)
+        now = utcnow()
+        rows = []
+        for i in range(args.deals):
+            stage_id = stages[i % 6]
+            rows.append(
+                {
+                    "team_id": team.id,
+                    "title": f"Deal {i}",
+                    "pipeline_id": pipeline.id,
+                    "stage_id": stage_id,
+                    "value_minor": rng.randrange(1_000_00, 100_000_00),
+                    "currency": "USD",
+                    "owner_id": user.id,
+                    "company_id": rng.choice(company_ids),
+                    "expected_close": date.today() + timedelta(days=rng.randrange(90)),
+                    "status": "open",
+                    "position": (i // 6) * GAP,
+                    "created_at": now - timedelta(days=rng.randrange(60)),
+                    "updated_at": now,
+                    "stage_entered_at": now - timedelta(days=rng.randrange(30)),
+                }
+            )
+        db.session.execute(insert(Deal), rows)
+        db.session.commit()
+
     try:
         with app.app_context():
-            upgrade()
-            user = accounts.signup(
-                name="Bench",
-                email="bench@example.com",
-                password="correct horse battery",
-                team_name="Bench",
-            )
+            upgrade()  # a reused database gets pending migrations (new indexes) too
+            if not seeded:
+                seed_deals()
+            user = db.session.scalar(select(User).where(User.email == "bench@example.com"))
             team = db.session.get(Team, user.last_team_id)
-            pipeline = queries.current_pipeline(team.id, None)
-            services.add_stage(pipeline, "Contract sent", 85, 7)
-            services.add_stage(pipeline, "Verbal yes", 95, 3)
-            stages = [s.id for s in pipeline.stages]
-            assert len(stages) == 6
-            db.session.execute(
-                insert(Company),
-                [
-                    {"team_id": team.id, "name": f"Company {i}", "sort_name": f"company {i}"}
-                    for i in range(500)
-                ],
-            )
-            company_ids = db.session.scalars(select(Company.id)).all()
-            rng = random.Random(4)
-            now = utcnow()
-            rows = []
-            for i in range(args.deals):
-                stage_id = stages[i % 6]
-                rows.append(
-                    {
-                        "team_id": team.id,
-                        "title": f"Deal {i}",
-                        "pipeline_id": pipeline.id,
-                        "stage_id": stage_id,
-                        "value_minor": rng.randrange(1_000_00, 100_000_00),
-                        "currency": "USD",
-                        "owner_id": user.id,
-                        "company_id": rng.choice(company_ids),
-                        "expected_close": date.today() + timedelta(days=rng.randrange(90)),
-                        "status": "open",
-                        "position": (i // 6) * GAP,
-                        "created_at": now - timedelta(days=rng.randrange(60)),
-                        "updated_at": now,
-                        "stage_entered_at": now - timedelta(days=rng.randrange(30)),
-                    }
-                )
-            db.session.execute(insert(Deal), rows)
-            db.session.commit()
-            deal_ids = db.session.scalars(select(Deal.id)).all()
+            stages = [s.id for s in queries.current_pipeline(team.id, None).stages]
+            deal_ids = db.session.scalars(
+                select(Deal.id).where(Deal.team_id == team.id, Deal.status == "open")
+            ).all()
+        rng = random.Random(4)
 
         client = app.test_client()
         client.post(
@@ -164,11 +179,11 @@ def main() -> None:
 
         results["move (drag, card + OOB totals)"] = [one_move() for _ in range(args.runs)]
 
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"\n{args.deals:,} open deals in 6 stages, {args.runs} runs each, in ms")
         print(
             f"(wall clock, and this process's CPU time; "
-            f"load average {load:.1f} on {os.cpu_count()} CPUs)\n"
+            f"load average {load} on {os.cpu_count()} CPUs)\n"
         )
         print(f"| {'request':34} | wall p50 | wall p95 | CPU p50 | CPU p95 |")
         print(f"| {'-' * 34} | -------: | -------: | ------: | ------: |")
@@ -180,7 +195,8 @@ def main() -> None:
                 f" {statistics.median(cpu):7.1f} | {pct(cpu, 95):7.1f} |"
             )
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.reuse:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
