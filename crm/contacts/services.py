@@ -138,8 +138,13 @@ def team_user_name(user_id: int | None) -> str | None:
 # --- contacts ---------------------------------------------------------------------------------
 
 
-def create_contact(team_id: int, actor_id: int | None, data: dict) -> Contact:
-    """A new contact from `data` (see LABELS for the keys); raises Invalid on bad input."""
+def create_contact(
+    team_id: int, actor_id: int | None, data: dict, *, commit: bool = True
+) -> Contact:
+    """A new contact from `data` (see LABELS for the keys); raises Invalid on bad input.
+
+    commit=False leaves the commit to the caller (the CSV import writes each row in a savepoint).
+    """
     contact = Contact(team_id=team_id, social={}, lifecycle=Lifecycle.LEAD, emails=[], phones=[])
     if actor_id and "owner_id" not in data:
         data = {**data, "owner_id": actor_id}
@@ -155,11 +160,14 @@ def create_contact(team_id: int, actor_id: int | None, data: dict) -> Contact:
         action="create",
         contact_ids=[contact.id],
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return contact
 
 
-def update_contact(contact: Contact, actor_id: int | None, data: dict) -> Contact:
+def update_contact(
+    contact: Contact, actor_id: int | None, data: dict, *, commit: bool = True
+) -> Contact:
     """Change the given fields; each changed field is audited (old → new) on the timeline."""
     with db.session.no_autoflush:
         changes = _apply(contact, data)
@@ -173,7 +181,8 @@ def update_contact(contact: Contact, actor_id: int | None, data: dict) -> Contac
             changes=changes,
             contact_ids=[contact.id],
         )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return contact
 
 

@@ -17,7 +17,9 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.imports import csvio, writer
 from crm.models import (
+    Activity,
     ActivityContact,
+    ActivityKind,
     Company,
     Contact,
     ContactEmail,
@@ -397,6 +399,7 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
             contact.deleted_at, contact.deleted_by_id = now, actor_id
             counts["trashed"] += 1
         else:
+            _delete_audit_entries(contact.id)
             db.session.delete(contact)
             counts["removed"] += 1
     db.session.flush()
@@ -414,14 +417,36 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
 
 
 def _has_history(contact_id: int) -> bool:
+    """Work done on the contact: timeline entries people wrote, deals, tasks.
+
+    Its own audit entries (created, changed by the import) are not history of that kind.
+    """
     return bool(
         db.session.scalar(
             select(
-                exists().where(ActivityContact.contact_id == contact_id)
+                exists().where(
+                    ActivityContact.contact_id == contact_id,
+                    ActivityContact.activity_id == Activity.id,
+                    Activity.kind != ActivityKind.SYSTEM,
+                )
                 | exists().where(deal_contact.c.contact_id == contact_id)
                 | exists().where(Task.contact_id == contact_id)
             )
         )
+    )
+
+
+def _delete_audit_entries(contact_id: int) -> None:
+    """The system timeline entries of a contact about to be removed (its AuditEvents stay)."""
+    db.session.execute(
+        delete(Activity)
+        .where(
+            Activity.kind == ActivityKind.SYSTEM,
+            Activity.id.in_(
+                select(ActivityContact.activity_id).where(ActivityContact.contact_id == contact_id)
+            ),
+        )
+        .execution_options(synchronize_session=False)
     )
 
 

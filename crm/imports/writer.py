@@ -1,26 +1,25 @@
-"""A small adapter that creates and updates contacts from row dicts.
+"""The import's adapter to the contacts services: rows become create/update calls.
 
-The data keys follow the contacts feature's services (first_name, last_name, title, company_id,
+The data keys follow `crm.contacts.services` (first_name, last_name, title, company_id,
 emails [{"email", "label"}], phones [{"phone", "label"}], website, social, tags, owner_id,
 lifecycle, source, street, city, region, postal_code, country, notes), plus `company` (a name,
-found or created). When that feature lands, create()/update() can call its services instead.
-The caller commits.
+found or created). create() and update() go through the same services as the forms, so an
+imported contact gets the same normalization, duplicate-email rule and audit trail; they do not
+commit (the import writes each row in a savepoint and commits in batches).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 
 from crm.contacts import normalize
+from crm.contacts import services as contacts
 from crm.extensions import db
 from crm.models import (
     AuditEvent,
     Company,
     Contact,
-    ContactEmail,
-    ContactPhone,
     Lifecycle,
-    Tag,
     contact_tag,
 )
 
@@ -108,74 +107,24 @@ def company_id_for(team_id: int, name: str | None, *, create: bool = True) -> in
     return company.id
 
 
-def _tag_ids(team_id: int, names: list[str]) -> list[int]:
-    if not names:
-        return []
-    existing = dict(
-        db.session.execute(
-            select(Tag.name, Tag.id).where(Tag.team_id == team_id, Tag.name.in_(names))
-        ).all()
-    )
-    for name in names:
-        if name not in existing:
-            tag = Tag(team_id=team_id, name=name)
-            db.session.add(tag)
-            db.session.flush()
-            existing[name] = tag.id
-    return [existing[n] for n in names]
-
-
-def _add_tags(contact: Contact, team_id: int, names: list[str]) -> None:
-    have = set(
-        db.session.scalars(
-            select(contact_tag.c.tag_id).where(contact_tag.c.contact_id == contact.id)
-        )
-    )
-    new = [t for t in _tag_ids(team_id, names) if t not in have]
-    if new:
-        db.session.execute(
-            insert(contact_tag), [{"contact_id": contact.id, "tag_id": t} for t in new]
-        )
-
-
 def _resolve_company(team_id: int, data: dict) -> None:
     if "company" in data and "company_id" not in data:
         data["company_id"] = company_id_for(team_id, data.pop("company"))
 
 
-def create(team_id: int, actor_id: int | None, data: dict, *, source: str = "import") -> Contact:
+def _service_data(data: dict) -> dict:
+    """The keys the contacts services take, from a cleaned row."""
+    out = {k: data[k] for k in SCALARS if k in data}
+    for key in ("emails", "phones", "tags", "social"):
+        if data.get(key):
+            out[key] = data[key]
+    return out
+
+
+def create(team_id: int, actor_id: int | None, data: dict) -> Contact:
+    """A new contact through `contacts.create_contact` (owner: the importer unless mapped)."""
     _resolve_company(team_id, data)
-    contact = Contact(team_id=team_id, social=data.get("social") or {})
-    for key in SCALARS:
-        if key in data:
-            setattr(contact, key, data[key])
-    contact.first_name = contact.first_name or ""
-    contact.last_name = contact.last_name or ""
-    contact.sort_name = normalize.sort_name(contact.first_name, contact.last_name) or (
-        data["emails"][0]["email"] if data.get("emails") else ""
-    )
-    contact.emails = [
-        ContactEmail(team_id=team_id, email=e["email"], label=e["label"], position=i)
-        for i, e in enumerate(data.get("emails", []))
-    ]
-    contact.phones = [
-        ContactPhone(team_id=team_id, e164=p["phone"], label=p["label"], position=i)
-        for i, p in enumerate(data.get("phones", []))
-    ]
-    db.session.add(contact)
-    db.session.flush()
-    _add_tags(contact, team_id, data.get("tags", []))
-    db.session.add(
-        AuditEvent(
-            team_id=team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="create",
-            changes={"via": [None, source]},
-        )
-    )
-    return contact
+    return contacts.create_contact(team_id, actor_id, _service_data(data), commit=False)
 
 
 def _plain(value):
@@ -197,59 +146,36 @@ def snapshot(contact: Contact) -> dict:
     }
 
 
-def update(contact: Contact, actor_id: int | None, data: dict, *, source: str = "import") -> dict:
+def update(contact: Contact, actor_id: int | None, data: dict) -> None:
     """Fill in what the row has (non-empty values win), add new emails, phones and tags.
 
-    Returns {field: [old, new]} of what changed.
+    Through `contacts.update_contact`: only what changed is audited, old → new.
     """
-    team_id = contact.team_id
-    _resolve_company(team_id, data)
-    changes: dict = {}
-    for key in SCALARS:
-        if key in data and getattr(contact, key) != data[key]:
-            old = getattr(contact, key)
-            changes[key] = [old.value if isinstance(old, Lifecycle) else old, str(data[key])]
-            setattr(contact, key, data[key])
+    _resolve_company(contact.team_id, data)
+    wanted = _service_data(data)
     if data.get("social"):
-        contact.social = {**(contact.social or {}), **data["social"]}
-    contact.sort_name = (
-        normalize.sort_name(contact.first_name, contact.last_name) or contact.sort_name
-    )
+        wanted["social"] = {**(contact.social or {}), **data["social"]}
     have_emails = {e.email for e in contact.emails}
-    for e in data.get("emails", []):
-        if e["email"] not in have_emails:
-            contact.emails.append(
-                ContactEmail(
-                    team_id=team_id,
-                    email=e["email"],
-                    label=e["label"],
-                    position=len(contact.emails),
-                )
-            )
-            changes.setdefault("emails", [None, []])[1].append(e["email"])
+    new_emails = [e for e in data.get("emails", []) if e["email"] not in have_emails]
+    if new_emails:
+        wanted["emails"] = [{"email": e.email, "label": e.label} for e in contact.emails]
+        wanted["emails"] += new_emails
+    else:
+        wanted.pop("emails", None)
     have_phones = {p.e164 for p in contact.phones}
-    for p in data.get("phones", []):
-        if p["phone"] not in have_phones:
-            contact.phones.append(
-                ContactPhone(
-                    team_id=team_id, e164=p["phone"], label=p["label"], position=len(contact.phones)
-                )
-            )
-            changes.setdefault("phones", [None, []])[1].append(p["phone"])
-    db.session.flush()
-    _add_tags(contact, team_id, data.get("tags", []))
-    if changes:
-        db.session.add(
-            AuditEvent(
-                team_id=team_id,
-                actor_id=actor_id,
-                entity_type="contact",
-                entity_id=contact.id,
-                action="update",
-                changes=changes | {"via": [None, source]},
-            )
-        )
-    return changes
+    new_phones = [p for p in data.get("phones", []) if p["phone"] not in have_phones]
+    if new_phones:
+        wanted["phones"] = [{"phone": p.e164, "label": p.label} for p in contact.phones]
+        wanted["phones"] += new_phones
+    else:
+        wanted.pop("phones", None)
+    have_tags = [t.name for t in contact.tags]
+    new_tags = [t for t in data.get("tags", []) if t not in have_tags]
+    if new_tags:
+        wanted["tags"] = have_tags + new_tags
+    else:
+        wanted.pop("tags", None)
+    contacts.update_contact(contact, actor_id, wanted, commit=False)
 
 
 def restore(contact: Contact, before: dict, actor_id: int | None = None) -> None:

@@ -102,6 +102,10 @@ def _collect(session, _flush_context) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue(session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released (each CSV import row has one): nothing is committed yet, so
+        # keep the changes for the real commit instead of indexing rows no one can read.
+        return
     changed = session.info.pop(_INFO_KEY, None)
     if not changed:
         return
@@ -123,6 +127,10 @@ def _enqueue(session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session) -> None:
+    if session.in_nested_transaction():
+        # Only a savepoint rolled back: the rows written before it still commit (and need
+        # indexing); what it collected itself resolves to "gone" and changes nothing.
+        return
     session.info.pop(_INFO_KEY, None)
 
 

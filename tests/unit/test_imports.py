@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.imports import csvio, services, writer
+from crm.imports import csvio, services
 from crm.models import (
     AuditEvent,
     Company,
@@ -177,7 +177,7 @@ def test_update_policy_fills_in_the_existing_contact(team, owner, run_jobs):
     assert [t.name for t in existing.tags] == ["newtag"]
     assert db.session.scalars(
         select(AuditEvent).where(AuditEvent.entity_id == existing.id, AuditEvent.action == "update")
-    ).one().changes["notes"] == ["Old note", "Updated note"]
+    ).one().changes["Notes"] == ["Old note", "Updated note"]  # the forms' audit format
 
 
 def test_create_policy_refuses_a_second_owner_of_an_email(team, owner, run_jobs):
@@ -190,14 +190,16 @@ def test_create_policy_refuses_a_second_owner_of_an_email(team, owner, run_jobs)
 
 
 def test_a_row_that_fails_while_writing_writes_nothing(team, owner, run_jobs, monkeypatch):
-    real = writer._add_tags
+    from crm.contacts import services as contact_services
 
-    def explode(contact, team_id, names):
+    real = contact_services.resolve_tags  # rows are written through the contacts services
+
+    def explode(team_id, names):
         if "vip" in names:
             raise RuntimeError("disk on fire")
-        return real(contact, team_id, names)
+        return real(team_id, names)
 
-    monkeypatch.setattr(writer, "_add_tags", explode)
+    monkeypatch.setattr(contact_services, "resolve_tags", explode)
     job = _import(team, owner, MESSY.encode(), "skip", run_jobs=run_jobs)
     assert (job.created_count, job.error_count) == (3, 2)  # Zoë, Existing, Renée
     assert "disk on fire" in job.errors[0]["error"]
@@ -287,6 +289,26 @@ def test_revert_restores_earlier_values_and_removes_created_records(team, owner,
     assert db.session.get(ImportJob, job.id).status == ImportStatus.REVERTED
     with pytest.raises(Conflict):
         services.revert(db.session.get(ImportJob, job.id), owner.id)
+
+
+def test_imported_contacts_go_through_the_contact_services(team, owner, run_jobs):
+    """The same rules as the form: owner defaults to the importer, E.164 phones, an audit entry
+    on the timeline; a revert removes the contact and that entry (it is not new history)."""
+    from crm.models import Activity, ActivityKind
+
+    raw = b"name,email,phone\nAnn Lee,Ann@Example.com,(415) 555-0100\n"
+    job = _import(team, owner, raw, run_jobs=run_jobs)
+    ann = db.session.scalars(select(Contact).where(Contact.first_name == "Ann")).one()
+    assert ann.owner_id == owner.id
+    assert [e.email for e in ann.emails] == ["ann@example.com"]
+    assert [p.e164 for p in ann.phones] == ["+14155550100"]
+    entries = db.session.scalars(
+        select(Activity).where(Activity.team_id == team.id, Activity.kind == ActivityKind.SYSTEM)
+    ).all()
+    assert [a.body for a in entries] == ["created this record"]
+    assert services.revert(job, owner.id) == {"removed": 1, "trashed": 0, "restored": 0}
+    assert _count(Contact, team) == 0
+    assert not db.session.scalars(select(Activity).where(Activity.team_id == team.id)).all()
 
 
 def test_revert_keeps_created_contacts_with_new_history_in_the_trash(team, owner, run_jobs):
