@@ -286,13 +286,17 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
     if job.dry_run:
         return outcome | {"action": action}
     try:
+        company = data.get("company")
         with db.session.begin_nested():
-            _write_row(
+            written_company_id = _write_row(
                 job, number, data, company_id, dupes[0] if dupes and action == "updated" else None
             )
     except Exception as error:  # the savepoint is rolled back: this row wrote nothing
         log.info("import %s row %s failed: %s", job.id, number, error)
         return outcome | {"action": "error", "error": "Could not be saved: " + str(error)[:200]}
+    if company and written_company_id:
+        # Remembered only once its row is written: a rolled-back row takes its company along.
+        memory.companies[company.strip().lower()] = written_company_id
     return outcome | {"action": action}
 
 
@@ -316,7 +320,10 @@ def _email_clash(job: ImportJob, data: dict) -> str | None:
     )
 
 
-def _write_row(job: ImportJob, number: int, data: dict, company_id, existing: Contact | None):
+def _write_row(
+    job: ImportJob, number: int, data: dict, company_id, existing: Contact | None
+) -> int | None:
+    """Write one row (the caller holds its savepoint); returns the company id it used."""
     if data.get("company") and not company_id:
         company_id = writer.company_id_for(job.team_id, data["company"])
         db.session.add(
@@ -350,6 +357,7 @@ def _write_row(job: ImportJob, number: int, data: dict, company_id, existing: Co
             )
         )
     db.session.flush()
+    return company_id
 
 
 def error_report(job: ImportJob) -> str:
