@@ -208,6 +208,7 @@ def main(argv=None) -> int:
             ("as-you-type filter 'j' (htmx)", "/contacts?q=j", typed),
             ("as-you-type filter 'jo' (htmx)", "/contacts?q=jo", typed),
             ("as-you-type filter 'john' (htmx)", "/contacts?q=john", typed),
+            ("as-you-type 'j' + tag (htmx)", f"/contacts?q=j&tag={tag_id}", typed),
             (f"contact page ({timeline:,} entries)", f"/contacts/{contact_id}", {}),
             (f"company page ({people:,} people)", f"/companies/{company_id}", {}),
             ("company list", "/companies", {}),

@@ -134,13 +134,19 @@ def _at_least(stmt, n: int) -> bool:
 COMMON_TAG = 2000
 
 
-def _tagged(tag_id: int):
+def _tagged(tag_id: int, *, searching: bool = False):
     """Contacts with a tag, in the plan that suits how common the tag is.
 
     A common tag: walk the list's own sort index and probe contact_tag's primary key per row
     (a page fills after a few hundred probes). A rare tag: take its few contacts from the tag
     index and sort them. Counting the tag's rows is one covering-index range.
+    Together with a typed prefix the tag is always a list: the walk would need a match of both,
+    which can be rare (measured: 60 ms for "j" + a 7,000-contact tag, 18 ms as a list).
     """
+    if searching:
+        return Contact.id.in_(
+            select(contact_tag.c.contact_id).where(contact_tag.c.tag_id == tag_id)
+        )
     count = db.session.scalar(
         select(func.count()).select_from(contact_tag).where(contact_tag.c.tag_id == tag_id)
     )
@@ -211,7 +217,7 @@ def contact_page(
     if filters.company:
         stmt = stmt.where(Contact.company_id == filters.company)
     if filters.tag:
-        stmt = stmt.where(_tagged(filters.tag))
+        stmt = stmt.where(_tagged(filters.tag, searching=bool(filters.q)))
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))

@@ -385,3 +385,17 @@ def test_prefix_search_in_both_plans(logged_in, team, htmx_headers, monkeypatch,
         more.replace("&amp;", "&"), headers={**htmx_headers, "HX-Target": "contacts-more"}
     ).get_data(as_text=True)
     assert "Jo Zed" in rest and "Jim Gone" not in rest and "Ann Jones" not in rest
+
+
+def test_prefix_search_with_a_tag(logged_in, team, owner, htmx_headers):
+    from crm.contacts import services as contacts
+
+    tagged = factories.make_contact(team, first_name="Jan", last_name="Tagged")
+    factories.make_contact(team, first_name="Joe", last_name="Plain")
+    factories.make_contact(team, first_name="Kim", last_name="Tagged2")
+    contacts.update_contact(tagged, owner.id, {"tags": ["vip"]})
+    tag_id = tagged.tags[0].id
+    html = logged_in.get(
+        f"/contacts?q=j&tag={tag_id}", headers={**htmx_headers, "HX-Target": "contact-results"}
+    ).get_data(as_text=True)
+    assert "Jan Tagged" in html and "Joe Plain" not in html and "Kim Tagged2" not in html
