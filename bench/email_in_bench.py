@@ -97,6 +97,26 @@ def start_workers(data_dir: Path, redis_url: str) -> list[subprocess.Popen]:
     ]
 
 
+THREAD_NAMES: dict[int, str] = {}
+
+
+def threads_cpu() -> dict[str, float]:
+    """CPU seconds per thread of this process (Linux /proc), by thread name."""
+    THREAD_NAMES.update({t.native_id: t.name for t in threading.enumerate()})
+    names = THREAD_NAMES
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(task.name), "other")
+        name = name.rstrip("0123456789").rstrip("-_") if name.startswith("Thread") else name
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def seed(app):
     from crm.auth.services import signup
     from crm.extensions import db
@@ -165,12 +185,15 @@ def main() -> None:
     redis_url, children = start_scaled(data_dir) if SCALED else (None, [])
     app = build_app(data_dir, redis_url)
     token, emails = seed(app)
+    from crm.queue import run_pending
+
+    while run_pending(app):  # index the seeded contacts now: not part of the measurement
+        pass
     if SCALED:
         children += start_workers(data_dir, redis_url)
         time.sleep(3)  # workers import the app
     raw = messages(emails, N)
     from crm.inbound.smtp import start_listener
-    from crm.queue import run_pending
 
     listener = start_listener(app)
     rcpt = f"{token}@in.bench.test"
@@ -181,19 +204,33 @@ def main() -> None:
             if not run_pending(app):
                 time.sleep(0.02)
 
-    worker = threading.Thread(target=work, daemon=True)
+    worker = threading.Thread(target=work, daemon=True, name="worker")
+
+    sender_cpu: dict[str, float] = {}
 
     def send(chunk: list[bytes]):
         with smtplib.SMTP(listener.hostname, listener.port) as smtp:
             for data in chunk:
                 smtp.sendmail("rep@acme-sales.com", [rcpt], data)
+        sender_cpu[threading.current_thread().name] = time.thread_time()
 
+    profile = None
+    if "--profile" in sys.argv:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if not SCALED:
         worker.start()
-    threads = [threading.Thread(target=send, args=(raw[i::SENDERS],)) for i in range(SENDERS)]
+    threads = [
+        threading.Thread(target=send, args=(raw[i::SENDERS],), name=f"smtp-client-{i}")
+        for i in range(SENDERS)
+    ]
     for t in threads:
         t.start()
+    cpu_start = threads_cpu()
     for t in threads:
         t.join()
     accepted = time.perf_counter() - started
@@ -202,6 +239,7 @@ def main() -> None:
 
     from crm.extensions import db
     from crm.models import Activity, InboundMessage, InboundStatus
+    from crm.queue import queue
 
     with app.app_context():
         while True:
@@ -215,6 +253,15 @@ def main() -> None:
                 break
             time.sleep(0.05)
         done = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        cpu_at_done = threads_cpu()
+        # The search queue is worked after the default queue: wait for it to catch up too.
+        indexed = None
+        if not SCALED:
+            while any(len(q) for q in (queue("default", app), queue("search", app))):
+                time.sleep(0.05)
+            indexed = time.perf_counter() - started
+        cpu_end = threads_cpu()
         stop.set()
         if not SCALED:
             worker.join()
@@ -242,6 +289,23 @@ def main() -> None:
         f"per-message latency accept → processed: p50 {statistics.median(latencies):.2f} s, "
         f"p95 {statistics.quantiles(latencies, n=20)[-1]:.2f} s"
     )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"CPU of this process: {cpu:.1f} s ({cpu / N * 1000:.1f} ms/msg); load average {load}")
+    cpu_end.update(sender_cpu)
+    cpu_at_done.update(sender_cpu)
+    print("  CPU s by thread: until the last message was processed (until the index caught up)")
+    for name in sorted(cpu_end, key=lambda k: -cpu_end[k]):
+        used = cpu_end[name] - cpu_start.get(name, 0.0)
+        if used > 0.05:
+            at_done = cpu_at_done.get(name, 0.0) - cpu_start.get(name, 0.0)
+            print(f"    {name:<28} {at_done:6.1f} ({used:.1f})")
+    if indexed is not None:
+        print(f"search index caught up at {indexed:.1f} s (the worker runs search jobs last)")
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
     print(f"outcomes: { {k.value: v for k, v in statuses.items()} }; activities: {activities}")
 
 

@@ -102,6 +102,8 @@ def _collect(session, _flush_context) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue(session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: its changes go with the outer commit, in one job
     changed = session.info.pop(_INFO_KEY, None)
     if not changed:
         return
@@ -123,7 +125,10 @@ def _enqueue(session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session) -> None:
-    session.info.pop(_INFO_KEY, None)
+    # A SAVEPOINT rolled back keeps what the outer transaction collected; indexing a few
+    # records too many is harmless (the job reads the database for the truth).
+    if not session.in_nested_transaction():
+        session.info.pop(_INFO_KEY, None)
 
 
 def index_changes(items) -> int:
