@@ -28,13 +28,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+ARGS = [a for a in sys.argv[1:] if a.isdigit()][:1]
 N = int(ARGS[0]) if ARGS else 1000
 SCALED = "--scaled" in sys.argv
 WORKERS = 2
 ROOT = Path(__file__).resolve().parents[1]
 CONTACTS = 1000
-SENDERS = 2
+
+def _option(name: str, default: int) -> int:
+    for i, arg in enumerate(sys.argv):
+        if arg == name and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+        if arg.startswith(name + "="):
+            return int(arg.split("=", 1)[1])
+    return default
+
+
+# Concurrent SMTP sessions: each waits for its 250 before sending the next message, so with
+# few of them the test measures the reply latency rather than what the server can take.
+SENDERS = _option("--senders", 2)
 
 
 def free_port() -> int:
@@ -70,6 +82,7 @@ def start_scaled(data_dir: Path) -> tuple[str, list[subprocess.Popen]]:
     redis = subprocess.Popen(
         ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
     return f"redis://127.0.0.1:{port}/0", [redis]
@@ -180,9 +193,23 @@ def messages(emails: list[str], n: int) -> list[bytes]:
     return out
 
 
+CHILDREN: list[subprocess.Popen] = []
+
+
 def main() -> None:
+    try:
+        run()
+    finally:
+        for child in CHILDREN:  # never leave redis or workers behind, even after an error
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
+
+
+def run() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     redis_url, children = start_scaled(data_dir) if SCALED else (None, [])
+    CHILDREN.extend(children)
     app = build_app(data_dir, redis_url)
     token, emails = seed(app)
     from crm.queue import run_pending
@@ -191,6 +218,7 @@ def main() -> None:
         pass
     if SCALED:
         children += start_workers(data_dir, redis_url)
+        CHILDREN.extend(children)
         time.sleep(3)  # workers import the app
     raw = messages(emails, N)
     from crm.inbound.smtp import start_listener
@@ -245,7 +273,7 @@ def main() -> None:
         while True:
             left = db.session.scalar(
                 select(func.count(InboundMessage.id)).where(
-                    InboundMessage.status == InboundStatus.RECEIVED
+                    InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.PROCESSING))
                 )
             )
             db.session.remove()
