@@ -308,6 +308,10 @@ class Lookups:
         self.emails: dict[tuple[int, str], EmailMessage | None] = {}
         self.contacts: dict[tuple[int, str], Contact | None] = {}
         self.companies: dict[tuple[int, str], Company] = {}
+        self.open_deals: dict[int, list[Deal]] = {}  # contact id → up to 2 open deals
+        self.thread_of: dict[tuple[int, str], str] = {}  # (team, Message-ID) → thread key
+        self.thread_of_reply_to: dict[tuple[int, str], str] = {}  # (team, In-Reply-To) → key
+        self.threads_known: set[int] = set()  # teams whose thread keys were prefetched
 
     def prefetch(self, messages: list[InboundMessage], parsed: dict[int, ParsedMail]) -> None:
         team_ids = {m.team_id for m in messages if m.team_id}
@@ -332,6 +336,7 @@ class Lookups:
             self.never_log[team_id].add(pattern)
         addresses: dict[int, set[str]] = {}
         message_ids: dict[int, set[str]] = {}
+        related: dict[int, set[str]] = {}
         for message in messages:
             try:
                 result = self.plan(message, parsed[message.id])
@@ -341,6 +346,7 @@ class Lookups:
                 a.email for a in result.participants
             )
             message_ids.setdefault(message.team_id, set()).add(result.message_id[:300])
+            related.setdefault(message.team_id, set()).update(i[:300] for i in result.thread_ids)
         for team_id, mids in message_ids.items():
             found = {
                 e.message_id: e
@@ -356,11 +362,75 @@ class Lookups:
             found_contacts = self._contacts_by_email(team_id, emails)
             for email in emails:
                 self.contacts[(team_id, email)] = found_contacts.get(email)
+            self._prefetch_open_deals(team_id, {c.id for c in found_contacts.values()})
+        for team_id, mids in message_ids.items():
+            self._prefetch_threads(team_id, mids, related.get(team_id, set()))
+
+    def _prefetch_open_deals(self, team_id: int, contact_ids: set[int]) -> None:
+        for contact_id in contact_ids:
+            self.open_deals[contact_id] = []
+        if not contact_ids:
+            return
+        for contact_id, deal in db.session.execute(
+            select(deal_contact.c.contact_id, Deal)
+            .join(Deal, Deal.id == deal_contact.c.deal_id)
+            .where(
+                deal_contact.c.contact_id.in_(contact_ids),
+                Deal.team_id == team_id,
+                Deal.status == DealStatus.OPEN,
+                Deal.deleted_at.is_(None),
+            )
+        ):
+            self.open_deals[contact_id].append(deal)
+
+    def _prefetch_threads(self, team_id: int, message_ids: set[str], related: set[str]) -> None:
+        """Thread keys of the batch's relatives, both ways, in two queries (see _thread_key)."""
+        if related:
+            for message_id, key in db.session.execute(
+                select(EmailMessage.message_id, EmailMessage.thread_key).where(
+                    EmailMessage.team_id == team_id, EmailMessage.message_id.in_(related)
+                )
+            ):
+                self.thread_of[(team_id, message_id)] = key
+        for reply_to, key in db.session.execute(
+            select(EmailMessage.in_reply_to, EmailMessage.thread_key).where(
+                EmailMessage.team_id == team_id, EmailMessage.in_reply_to.in_(message_ids)
+            )
+        ):
+            self.thread_of_reply_to.setdefault((team_id, reply_to), key)
+        self.threads_known.add(team_id)
+
+    def single_open_deal(self, team_id: int, contact_id: int) -> Deal | None:
+        if contact_id not in self.open_deals:
+            return _single_open_deal(team_id, contact_id)
+        deals = self.open_deals[contact_id]
+        return deals[0] if len(deals) == 1 else None
+
+    def thread_key(self, team_id: int, parsed: ParsedMail, result: Plan) -> str:
+        if team_id not in self.threads_known:
+            return _thread_key(team_id, parsed, result)
+        related = [i[:300] for i in result.thread_ids]
+        if related:
+            for message_id in related:
+                if known := self.thread_of.get((team_id, message_id)):
+                    return known
+            return parsed.references[0] if parsed.references else related[0]
+        return self.thread_of_reply_to.get((team_id, result.message_id)) or result.message_id
+
+    def logged(self, email: EmailMessage) -> None:
+        """An email written in this batch: later messages of the batch thread and dedupe on it."""
+        self.emails[(email.team_id, email.message_id)] = email
+        self.thread_of[(email.team_id, email.message_id)] = email.thread_key
+        if email.in_reply_to:
+            self.thread_of_reply_to.setdefault((email.team_id, email.in_reply_to), email.thread_key)
 
     def forget(self) -> None:
         self.emails.clear()
         self.contacts.clear()
         self.companies.clear()
+        self.thread_of.clear()
+        self.thread_of_reply_to.clear()
+        self.threads_known.clear()
 
     def team(self, team_id: int | None) -> Team | None:
         if not team_id:
@@ -519,7 +589,7 @@ def _process(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> O
         contacts[0] if contacts else None
     )
     if deal is None and primary is not None and primary.id not in created:
-        deal = _single_open_deal(team.id, primary.id)
+        deal = lookups.single_open_deal(team.id, primary.id)
     activity = _log(
         message,
         parsed,
@@ -664,7 +734,7 @@ def _log(
     email = EmailMessage(
         team_id=team_id,
         message_id=result.message_id[:300],
-        thread_key=_thread_key(team_id, parsed, result)[:300],
+        thread_key=lookups.thread_key(team_id, parsed, result)[:300],
         in_reply_to=(parsed.in_reply_to or "")[:300] or None,
         subject=(result.subject or "")[:300],
         from_addr=_addr(source["from"]),
@@ -679,7 +749,7 @@ def _log(
     )
     db.session.add(email)
     db.session.flush()
-    lookups.emails[(team_id, email.message_id)] = email
+    lookups.logged(email)
     for attachment in source["attachments"]:
         db.session.add(_store_attachment(team_id, email.id, attachment))
 

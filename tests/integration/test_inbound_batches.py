@@ -107,6 +107,21 @@ def test_a_new_person_in_two_mails_of_one_batch_becomes_one_contact(app):
     assert count(Activity) == 2
 
 
+def test_replies_in_one_batch_share_a_thread_key_in_any_order(app):
+    rep, _ = rep_and_boss()
+    root = mail(message_id="<root@x>", subject="Plan")
+    reply = mail(
+        message_id="<reply@x>",
+        subject="Re: Plan",
+        headers={"In-Reply-To": "<root@x>", "References": "<root@x>"},
+    )
+    late = mail(message_id="<late@x>", subject="Re: Plan", headers={"In-Reply-To": "<reply@x>"})
+    for raw in (reply, root, late):
+        receive(rep, raw)
+    assert processing.process_pending() == 3
+    assert len(set(db.session.scalars(select(EmailMessage.thread_key)))) == 1
+
+
 def test_a_claimed_message_is_not_processed_by_another_worker(app):
     rep, _ = rep_and_boss()
     inbound_id = receive(rep, mail())
