@@ -4,8 +4,10 @@ Standalone: a temporary SQLite database built by the migrations, a team with 1,0
 the SMTP listener on a free port, N varied messages sent through smtplib from 2 threads while
 one worker thread processes them (as `crm serve` does). Prints messages per second.
 
-    python bench/email_in_bench.py [N] [--scaled] [--senders K] [--reuse DIR] [--profile]
+    python bench/email_in_bench.py [N] [--scaled] [--senders K] [--reuse DIR]
+                                   [--database-url URL] [--profile]
 
+--database-url URL runs on that (empty, PostgreSQL) database instead of a SQLite file.
 --senders K: concurrent SMTP sessions (default 2). --reuse DIR keeps the seeded database and
 search index in DIR and starts later runs from a copy of it. --profile: cProfile of the main
 thread (little, since the work happens in the listener and worker threads).
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ARGS = [
     a
     for i, a in enumerate(sys.argv[1:], 1)
-    if a.isdigit() and sys.argv[i - 1] not in ("--senders", "--reuse")
+    if a.isdigit() and sys.argv[i - 1] not in ("--senders", "--reuse", "--database-url")
 ][:1]
 N = int(ARGS[0]) if ARGS else 1000
 SCALED = "--scaled" in sys.argv
@@ -58,6 +60,31 @@ def _option(name: str, default: int) -> int:
 # Concurrent SMTP sessions: each waits for its 250 before sending the next message, so with
 # few of them the test measures the reply latency rather than what the server can take.
 SENDERS = _option("--senders", 2)
+
+
+def _text_option(name: str) -> str | None:
+    for i, arg in enumerate(sys.argv):
+        if arg == name and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+    return None
+
+
+# --database-url postgresql+psycopg://…: an empty database of its own (its schema is dropped).
+DATABASE_URL = _text_option("--database-url")
+
+
+def database_url(data_dir: Path) -> str:
+    return DATABASE_URL or f"sqlite:///{data_dir / 'bench.db'}"
+
+
+def _reset_postgres() -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def _reuse_dir() -> Path | None:
@@ -81,7 +108,7 @@ def build_app(data_dir: Path, redis_url: str | None = None):
 
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{data_dir / 'bench.db'}",
+            "SQLALCHEMY_DATABASE_URI": database_url(data_dir),
             "CRM_DATA_DIR": str(data_dir),
             "SECRET_KEY": "bench",
             "INBOUND_DOMAIN": "in.bench.test",
@@ -110,7 +137,7 @@ def start_workers(data_dir: Path, redis_url: str) -> list[subprocess.Popen]:
     env = dict(
         os.environ,
         CRM_DATA_DIR=str(data_dir),
-        DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
+        DATABASE_URL=database_url(data_dir),
         REDIS_URL=redis_url,
         INBOUND_DOMAIN="in.bench.test",
         SECRET_KEY="bench",
@@ -239,7 +266,9 @@ def main() -> None:
 
 def run() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
-    reuse = _reuse_dir()
+    reuse = None if DATABASE_URL else _reuse_dir()
+    if DATABASE_URL:
+        _reset_postgres()
     if reuse is not None and (reuse / "bench.db").exists():
         # A seeded database and index from an earlier run: every run starts from a copy.
         shutil.copytree(reuse, data_dir, dirs_exist_ok=True)
@@ -354,7 +383,8 @@ def run() -> None:
         child.terminate()
         child.wait()
     mode = f"scaled: redis + {WORKERS} worker processes" if SCALED else "embedded: 1 worker thread"
-    print(f"messages: {N} from {SENDERS} SMTP threads; {CONTACTS} contacts; SQLite; {mode}")
+    db_name = "PostgreSQL" if DATABASE_URL else "SQLite"
+    print(f"messages: {N} from {SENDERS} SMTP threads; {CONTACTS} contacts; {db_name}; {mode}")
     print(f"SMTP accept (stored raw + enqueued): {N / accepted:7.1f} msg/s ({accepted:.1f} s)")
     print(f"accept → timeline entry, end to end: {N / done:7.1f} msg/s ({done:.1f} s)")
     print(

@@ -37,8 +37,8 @@ from time import monotonic
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import outbox, queue, sweeps
 from crm.extensions import db
@@ -184,6 +184,7 @@ def _process_batch(ids: list[int]) -> list[OutboundEmail]:
     ).all()
     parsed = {m.id: parse_message(m.raw) for m in messages}
     lookups = Lookups()
+    lookups.defer_touches = True
     lookups.prefetch(messages, parsed)
     # Take the write lock now, before the first SAVEPOINT: on SQLite a savepoint opened
     # outside a write transaction reads a snapshot, and its first write then fails at once
@@ -199,6 +200,7 @@ def _process_batch(ids: list[int]) -> list[OutboundEmail]:
         notice = _process_one(message, parsed[message.id], lookups)
         if notice is not None:
             notices.append(notice)
+    _apply_touches(lookups.touches)
     db.session.commit()
     return notices
 
@@ -214,10 +216,12 @@ def _process_one(
                 # Flushes happen where ids are needed; autoflush before every SELECT cost a third.
                 with db.session.no_autoflush:
                     outcome = _process(message, parsed, lookups)
-                return _finish(message, outcome)
-        except IntegrityError:
-            # Another worker logged the same Message-ID at the same moment: try once more,
-            # which finds its EmailMessage and links to it.
+                notice = _finish(message, outcome)
+            lookups.keep_touches()
+            return notice
+        except (IntegrityError, OperationalError):
+            # Another worker logged the same Message-ID (or took the same row lock) at the
+            # same moment: try once more, which finds its EmailMessage and links to it.
             lookups.forget()
             if last_try:
                 _mark_failed(message, attempts, traceback.format_exc(limit=6))
@@ -226,6 +230,36 @@ def _process_one(
             _mark_failed(message, attempts, traceback.format_exc(limit=6))
             return None
     return None
+
+
+def _apply_touches(touches: dict[tuple[str, int, int], datetime]) -> None:
+    """Move last_activity_at forward for the batch, one statement per table, in id order.
+
+    Row locks taken in the same order by every worker cannot deadlock (PostgreSQL); per
+    message and in message order, two batches sharing contacts did.
+    """
+    for name, model in (("contact", Contact), ("company", Company), ("deal", Deal)):
+        rows = sorted(
+            (record_id, team_id, when)
+            for (kind, team_id, record_id), when in touches.items()
+            if kind == name
+        )
+        if not rows:
+            continue
+        table = model.__table__
+        db.session.execute(
+            update(table)
+            .where(
+                table.c.id == bindparam("t_id"),
+                table.c.team_id == bindparam("t_team"),
+                or_(
+                    table.c.last_activity_at.is_(None),
+                    table.c.last_activity_at < bindparam("t_when"),
+                ),
+            )
+            .values(last_activity_at=bindparam("t_when")),
+            [{"t_id": i, "t_team": t, "t_when": w} for i, t, w in rows],
+        )
 
 
 def retry(message: InboundMessage) -> None:
@@ -312,6 +346,20 @@ class Lookups:
         self.thread_of: dict[tuple[int, str], str] = {}  # (team, Message-ID) → thread key
         self.thread_of_reply_to: dict[tuple[int, str], str] = {}  # (team, In-Reply-To) → key
         self.threads_known: set[int] = set()  # teams whose thread keys were prefetched
+        # last_activity_at moves: the current message's, then the batch's (see _apply_touches)
+        self.defer_touches = False  # True in a batch: applied once, before its commit
+        self.pending_touches: list[tuple[str, int, int, datetime]] = []
+        self.touches: dict[tuple[str, int, int], datetime] = {}
+
+    def touch(self, kind: str, team_id: int, ids: Iterable[int | None], when: datetime) -> None:
+        self.pending_touches.extend((kind, team_id, i, when) for i in ids if i)
+
+    def keep_touches(self) -> None:
+        for kind, team_id, record_id, when in self.pending_touches:
+            key = (kind, team_id, record_id)
+            if key not in self.touches or self.touches[key] < when:
+                self.touches[key] = when
+        self.pending_touches.clear()
 
     def prefetch(self, messages: list[InboundMessage], parsed: dict[int, ParsedMail]) -> None:
         team_ids = {m.team_id for m in messages if m.team_id}
@@ -425,6 +473,7 @@ class Lookups:
             self.thread_of_reply_to.setdefault((email.team_id, email.in_reply_to), email.thread_key)
 
     def forget(self) -> None:
+        self.pending_touches.clear()
         self.emails.clear()
         self.contacts.clear()
         self.companies.clear()
@@ -785,8 +834,14 @@ def _log(
         body=email.text,
         occurred_at=occurred_at,
         data=data,
+        touch=not lookups.defer_touches,
         **fields,
     )
+    if lookups.defer_touches:
+        when = activity.occurred_at
+        lookups.touch("contact", team_id, [c.id for c in contacts], when)
+        lookups.touch("company", team_id, [company_id], when)
+        lookups.touch("deal", team_id, [deal.id if deal else None], when)
     db.session.flush()
     email.activity_id = activity.id
     message.email_message_id, message.activity_id = email.id, activity.id

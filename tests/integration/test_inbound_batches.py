@@ -105,6 +105,9 @@ def test_a_new_person_in_two_mails_of_one_batch_becomes_one_contact(app):
     ).all()
     assert len(contacts) == 1
     assert count(Activity) == 2
+    # last_activity_at moves forward once per batch (in id order), to the newest mail's date
+    assert contacts[0].last_activity_at is not None
+    assert contacts[0].last_activity_at.year == 2024
 
 
 def test_replies_in_one_batch_share_a_thread_key_in_any_order(app):
