@@ -86,7 +86,10 @@ class GroupWriter:
                 group.append(item)
             replies = self._store([envelope for envelope, _, _ in group])
             for (_, loop, future), reply in zip(group, replies, strict=True):
-                loop.call_soon_threadsafe(_resolve, future, reply)
+                try:
+                    loop.call_soon_threadsafe(_resolve, future, reply)
+                except RuntimeError:  # the listener's loop has closed: nobody is waiting
+                    pass
 
     def _store(self, envelopes: list[intake.Envelope]) -> list[str]:
         try:
