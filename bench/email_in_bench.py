@@ -8,6 +8,7 @@ one worker thread processes them (as `crm serve` does). Prints messages per seco
                                    [--database-url URL] [--profile]
 
 --database-url URL runs on that (empty, PostgreSQL) database instead of a SQLite file.
+--batch B: messages per processing transaction (INBOUND_BATCH_SIZE, default 25).
 --senders K: concurrent SMTP sessions (default 2). --reuse DIR keeps the seeded database and
 search index in DIR and starts later runs from a copy of it. --profile: cProfile of the main
 thread (little, since the work happens in the listener and worker threads).
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ARGS = [
     a
     for i, a in enumerate(sys.argv[1:], 1)
-    if a.isdigit() and sys.argv[i - 1] not in ("--senders", "--reuse", "--database-url")
+    if a.isdigit() and sys.argv[i - 1] not in ("--senders", "--reuse", "--database-url", "--batch")
 ][:1]
 N = int(ARGS[0]) if ARGS else 1000
 SCALED = "--scaled" in sys.argv
@@ -115,6 +116,7 @@ def build_app(data_dir: Path, redis_url: str | None = None):
             "SMTP_LISTEN": f"127.0.0.1:{free_port()}",
             "REDIS_URL": redis_url,
             "MAIL_SERVER": None,
+            "INBOUND_BATCH_SIZE": _option("--batch", 25),
         }
     )
     with app.app_context():
@@ -141,6 +143,7 @@ def start_workers(data_dir: Path, redis_url: str) -> list[subprocess.Popen]:
         REDIS_URL=redis_url,
         INBOUND_DOMAIN="in.bench.test",
         SECRET_KEY="bench",
+        INBOUND_BATCH_SIZE=str(_option("--batch", 25)),
     )
     flask = str(Path(sys.executable).with_name("flask"))
     return [

@@ -108,8 +108,9 @@ def enqueue_drain() -> None:
         raise
 
 
-def process_pending(limit: int = BATCH_SIZE, seconds: float = DRAIN_SECONDS) -> int:
+def process_pending(limit: int | None = None, seconds: float = DRAIN_SECONDS) -> int:
     """Process every RECEIVED message, a batch (one transaction) at a time; returns the count."""
+    limit = limit or current_app.config.get("INBOUND_BATCH_SIZE") or BATCH_SIZE
     queue.connection().delete(_DRAIN_QUEUED)
     started = monotonic()
     done = 0
