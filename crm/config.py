@@ -49,6 +49,7 @@ def load() -> dict:
         "INBOUND_DOMAIN": os.environ.get("INBOUND_DOMAIN", "in.rapport.localhost"),
         "INBOUND_SECRET": os.environ.get("INBOUND_SECRET") or None,
         "INBOUND_MAX_BYTES": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)),
+        "INBOUND_BATCH_SIZE": int(os.environ.get("INBOUND_BATCH_SIZE", 25)),
         "SMTP_LISTEN": os.environ.get("SMTP_LISTEN", "127.0.0.1:2525"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", 587)),

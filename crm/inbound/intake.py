@@ -7,12 +7,13 @@ anything a sender was told we accepted survives a crash; processing happens in a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
 
-from crm import queue
 from crm.extensions import db
+from crm.inbound import processing
 from crm.models import InboundMessage, Membership, User
 
 LOCAL_PART = re.compile(r"^(?P<token>[a-z0-9]{8,32})(?:\+(?P<command>[a-z0-9-]{1,40}))?$")
@@ -48,8 +49,66 @@ def check_size(size: int) -> None:
 
 def accept(raw: bytes, *, envelope_to: str, envelope_from: str | None, via: str) -> InboundMessage:
     """Store one received message for one of our addresses and enqueue its processing."""
+    message = _stored(raw, envelope_to, envelope_from, via, {})
+    db.session.commit()
+    processing.enqueue_drain()
+    return message
+
+
+@dataclass
+class Envelope:
+    """One SMTP transaction: the bytes, and every recipient the RCPT stage accepted."""
+
+    raw: bytes
+    rcpt_tos: list[str]
+    mail_from: str | None
+    via: str = "smtp"
+
+
+def accept_many(envelopes: list[Envelope]) -> list[str]:
+    """Store several received messages in one transaction; the SMTP reply for each envelope.
+
+    The listener hands over what arrived while the previous commit ran (a group commit), so
+    concurrent sessions share one commit instead of queueing for the write lock one by one.
+    Nothing is answered 250 before the commit that stores it; if the commit fails, every
+    envelope of the group is told to try again.
+    """
+    users: dict[str, User | None] = {}
+    replies = []
+    stored = 0
+    for envelope in envelopes:
+        kept, refusal = 0, None
+        for rcpt in envelope.rcpt_tos:
+            try:
+                _stored(envelope.raw, rcpt, envelope.mail_from, envelope.via, users)
+                kept += 1
+            except Rejected as error:
+                refusal = refusal or f"{error.code} {error.message}"
+        stored += kept
+        if refusal and not kept:
+            replies.append(refusal)
+        elif refusal:
+            replies.append("250 2.0.0 Accepted for some recipients")
+        else:
+            replies.append("250 2.0.0 Message accepted")
+    if stored:
+        db.session.commit()
+        processing.enqueue_drain()
+    return replies
+
+
+def _stored(
+    raw: bytes,
+    envelope_to: str,
+    envelope_from: str | None,
+    via: str,
+    users: dict[str, User | None],
+) -> InboundMessage:
+    """Add (not commit) the log row of one message for one address, or raise Rejected."""
     check_size(len(raw))
-    user = user_for_address(envelope_to)
+    if envelope_to not in users:
+        users[envelope_to] = user_for_address(envelope_to)
+    user = users[envelope_to]
     if user is None:
         raise Rejected(550, f"No such Rapport address: {envelope_to}")
     team_id = user.last_team_id or db.session.scalar(
@@ -65,6 +124,4 @@ def accept(raw: bytes, *, envelope_to: str, envelope_from: str | None, via: str)
         envelope_from=(envelope_from or "")[:254] or None,
     )
     db.session.add(message)
-    db.session.commit()
-    queue.enqueue("jobs.inbound.process_inbound", message.id, job_id=f"inbound-{message.id}")
     return message

@@ -28,15 +28,17 @@ import logging
 import os
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import outbox, queue, sweeps
 from crm.extensions import db
@@ -84,38 +86,181 @@ class Outcome:
 
 # --- Entry points -------------------------------------------------------------------------------
 
+BATCH_SIZE = 25  # messages per transaction: bigger batches hold SQLite's write lock longer
+DRAIN_SECONDS = 20.0  # one drain job hands over to a fresh one after this (RQ job timeouts)
+STALE_CLAIM = timedelta(minutes=10)
+_DRAIN_QUEUED = "rapport:inbound-drain-queued"
+
+
+def enqueue_drain() -> None:
+    """Make sure a drain job is waiting: at most one is queued at a time, however much arrives.
+
+    The flag is cleared when the job starts (before it claims anything), so mail committed
+    after that wakes another job (the second worker), and none is ever left without one.
+    """
+    conn = queue.connection()
+    if not conn.set(_DRAIN_QUEUED, 1, nx=True, ex=60):
+        return
+    try:
+        queue.enqueue("jobs.inbound.process_pending")
+    except Exception:
+        conn.delete(_DRAIN_QUEUED)
+        raise
+
+
+def process_pending(limit: int | None = None, seconds: float = DRAIN_SECONDS) -> int:
+    """Process every RECEIVED message, a batch (one transaction) at a time; returns the count."""
+    limit = limit or current_app.config.get("INBOUND_BATCH_SIZE") or BATCH_SIZE
+    queue.connection().delete(_DRAIN_QUEUED)
+    started = monotonic()
+    done = 0
+    while ids := _claim(limit=limit):
+        process_batch(ids)
+        done += len(ids)
+        if monotonic() - started > seconds:
+            enqueue_drain()
+            break
+    return done
+
 
 def process(inbound_id: int) -> InboundStatus | None:
     """Process one stored message; never raises for a problem in the message itself."""
-    message = db.session.get(InboundMessage, inbound_id)
-    if message is None:
-        return None
-    if message.status != InboundStatus.RECEIVED:
-        return message.status
+    if _claim(ids=[inbound_id]):
+        process_batch([inbound_id])
+    status = db.session.scalar(select(InboundMessage.status).where(InboundMessage.id == inbound_id))
+    return status
+
+
+def _claim(*, ids: list[int] | None = None, limit: int = BATCH_SIZE) -> list[int]:
+    """RECEIVED → PROCESSING with one conditional UPDATE, so two workers never share a message."""
+    pick = (
+        select(InboundMessage.id)
+        .where(InboundMessage.status == InboundStatus.RECEIVED)
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        pick = pick.where(InboundMessage.id.in_(ids))
+    claimed = db.session.scalars(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id.in_(pick.scalar_subquery()),
+            InboundMessage.status == InboundStatus.RECEIVED,
+        )
+        .values(status=InboundStatus.PROCESSING, updated_at=utcnow())
+        .returning(InboundMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
+def process_batch(ids: list[int]) -> None:
+    """Process claimed messages in one transaction, each in its own SAVEPOINT.
+
+    A message that raises is rolled back alone and marked FAILED (retryable); the others
+    commit. Per-batch lookups (users, teams, teammates, never-log lists, contacts by address,
+    already-logged Message-IDs) are read once for the whole batch.
+    """
+    try:
+        notices = _process_batch(ids)
+    except Exception:
+        # The batch as a whole could not commit (a database error): one at a time instead.
+        db.session.rollback()
+        if len(ids) == 1:
+            _fail(ids[0])
+            return
+        for inbound_id in ids:
+            process_batch([inbound_id])
+        return
+    for notice in notices:
+        outbox.enqueue(notice)
+
+
+def _process_batch(ids: list[int]) -> list[OutboundEmail]:
+    messages = db.session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.id.in_(ids), InboundMessage.status == InboundStatus.PROCESSING)
+        .order_by(InboundMessage.id)
+    ).all()
+    parsed = {m.id: parse_message(m.raw) for m in messages}
+    lookups = Lookups()
+    lookups.defer_touches = True
+    lookups.prefetch(messages, parsed)
+    # Take the write lock now, before the first SAVEPOINT: on SQLite a savepoint opened
+    # outside a write transaction reads a snapshot, and its first write then fails at once
+    # ("database is locked") if the listener committed meanwhile, instead of waiting.
+    db.session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id.in_([m.id for m in messages]))
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    notices = []
+    for message in messages:
+        notice = _process_one(message, parsed[message.id], lookups)
+        if notice is not None:
+            notices.append(notice)
+    _apply_touches(lookups.touches)
+    db.session.commit()
+    return notices
+
+
+def _process_one(
+    message: InboundMessage, parsed: ParsedMail, lookups: Lookups
+) -> OutboundEmail | None:
     attempts = (message.attempts or 0) + 1
-    notice = None
     for last_try in (False, True):
         try:
-            message.attempts = attempts
-            # Flushes happen where ids are needed; autoflush before every SELECT cost a third.
-            with db.session.no_autoflush:
-                outcome = _process(message)
-            notice = _finish(message, outcome)
-            db.session.commit()
-            break
-        except IntegrityError:
-            # Another worker logged the same Message-ID at the same moment: try once more,
-            # which finds its EmailMessage and links to it.
-            db.session.rollback()
-            message = db.session.get(InboundMessage, inbound_id)
+            with db.session.begin_nested():
+                message.attempts = attempts
+                # Flushes happen where ids are needed; autoflush before every SELECT cost a third.
+                with db.session.no_autoflush:
+                    outcome = _process(message, parsed, lookups)
+                notice = _finish(message, outcome)
+            lookups.keep_touches()
+            return notice
+        except (IntegrityError, OperationalError):
+            # Another worker logged the same Message-ID (or took the same row lock) at the
+            # same moment: try once more, which finds its EmailMessage and links to it.
+            lookups.forget()
             if last_try:
-                return _fail(inbound_id, attempts)
+                _mark_failed(message, attempts, traceback.format_exc(limit=6))
         except Exception:
-            db.session.rollback()
-            return _fail(inbound_id, attempts)
-    if notice is not None:
-        outbox.enqueue(notice)
-    return message.status
+            lookups.forget()
+            _mark_failed(message, attempts, traceback.format_exc(limit=6))
+            return None
+    return None
+
+
+def _apply_touches(touches: dict[tuple[str, int, int], datetime]) -> None:
+    """Move last_activity_at forward for the batch, one statement per table, in id order.
+
+    Row locks taken in the same order by every worker cannot deadlock (PostgreSQL); per
+    message and in message order, two batches sharing contacts did.
+    """
+    for name, model in (("contact", Contact), ("company", Company), ("deal", Deal)):
+        rows = sorted(
+            (record_id, team_id, when)
+            for (kind, team_id, record_id), when in touches.items()
+            if kind == name
+        )
+        if not rows:
+            continue
+        table = model.__table__
+        db.session.execute(
+            update(table)
+            .where(
+                table.c.id == bindparam("t_id"),
+                table.c.team_id == bindparam("t_team"),
+                or_(
+                    table.c.last_activity_at.is_(None),
+                    table.c.last_activity_at < bindparam("t_when"),
+                ),
+            )
+            .values(last_activity_at=bindparam("t_when")),
+            [{"t_id": i, "t_team": t, "t_when": w} for i, t, w in rows],
+        )
 
 
 def retry(message: InboundMessage) -> None:
@@ -142,8 +287,11 @@ def discard(message: InboundMessage, by: User) -> None:
 def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Activity:
     """File a held message on one contact chosen by a person (the review queue's one click)."""
     parsed = parse_message(message.raw)
-    result = _plan_for(message, parsed)
-    activity = _log(message, parsed, result, [contact], primary=contact, deal=None, by=by)
+    lookups = Lookups()
+    result = lookups.plan(message, parsed)
+    activity = _log(
+        message, parsed, result, [contact], primary=contact, deal=None, by=by, lookups=lookups
+    )
     message.status = InboundStatus.PROCESSED
     message.reason = f"filed on {contact.name} by {by.name}"[:300]
     message.error = None
@@ -154,31 +302,274 @@ def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Acti
 
 @sweeps.sweep
 def sweep_received() -> int:
-    """Re-enqueue messages stuck in RECEIVED (a lost queue, a crashed worker)."""
-    cutoff = utcnow() - timedelta(minutes=2)
-    ids = db.session.scalars(
-        select(InboundMessage.id).where(
-            InboundMessage.status == InboundStatus.RECEIVED, InboundMessage.updated_at < cutoff
+    """Re-enqueue messages stuck in RECEIVED (a lost queue) or PROCESSING (a crashed worker)."""
+    now = utcnow()
+    db.session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.status == InboundStatus.PROCESSING,
+            InboundMessage.updated_at < now - STALE_CLAIM,
         )
-    ).all()
-    for inbound_id in ids:
-        queue.enqueue("jobs.inbound.process_inbound", inbound_id, job_id=f"inbound-{inbound_id}")
-    return len(ids)
+        .values(status=InboundStatus.RECEIVED, updated_at=now - timedelta(minutes=5))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    stuck = db.session.scalar(
+        select(func.count(InboundMessage.id)).where(
+            InboundMessage.status == InboundStatus.RECEIVED,
+            InboundMessage.updated_at < now - timedelta(minutes=2),
+        )
+    )
+    if stuck:
+        queue.enqueue("jobs.inbound.process_pending")
+    return stuck or 0
+
+
+# --- Per-batch lookups --------------------------------------------------------------------------
+
+
+class Lookups:
+    """What processing reads, read once per batch; each getter falls back to a query on a miss.
+
+    Caches of rows written in the batch (emails, contacts, companies) are dropped by forget()
+    when a message's savepoint is rolled back, since they may name rows that no longer exist.
+    """
+
+    def __init__(self) -> None:
+        self.teams: dict[int, Team | None] = {}
+        self.members: dict[int, dict[int, str]] = {}  # team id → {user id: email}
+        self.never_log: dict[int, set[str]] = {}
+        self.plans: dict[int, Plan] = {}
+        self.emails: dict[tuple[int, str], EmailMessage | None] = {}
+        self.contacts: dict[tuple[int, str], Contact | None] = {}
+        self.companies: dict[tuple[int, str], Company] = {}
+        self.open_deals: dict[int, list[Deal]] = {}  # contact id → up to 2 open deals
+        self.thread_of: dict[tuple[int, str], str] = {}  # (team, Message-ID) → thread key
+        self.thread_of_reply_to: dict[tuple[int, str], str] = {}  # (team, In-Reply-To) → key
+        self.threads_known: set[int] = set()  # teams whose thread keys were prefetched
+        # last_activity_at moves: the current message's, then the batch's (see _apply_touches)
+        self.defer_touches = False  # True in a batch: applied once, before its commit
+        self.pending_touches: list[tuple[str, int, int, datetime]] = []
+        self.touches: dict[tuple[str, int, int], datetime] = {}
+
+    def touch(self, kind: str, team_id: int, ids: Iterable[int | None], when: datetime) -> None:
+        self.pending_touches.extend((kind, team_id, i, when) for i in ids if i)
+
+    def keep_touches(self) -> None:
+        for kind, team_id, record_id, when in self.pending_touches:
+            key = (kind, team_id, record_id)
+            if key not in self.touches or self.touches[key] < when:
+                self.touches[key] = when
+        self.pending_touches.clear()
+
+    def prefetch(self, messages: list[InboundMessage], parsed: dict[int, ParsedMail]) -> None:
+        team_ids = {m.team_id for m in messages if m.team_id}
+        user_ids = {m.user_id for m in messages if m.user_id}
+        if not team_ids:
+            return
+        db.session.scalars(select(User).where(User.id.in_(user_ids))).all()  # identity map
+        for team in db.session.scalars(select(Team).where(Team.id.in_(team_ids))):
+            self.teams[team.id] = team
+        for team_id in team_ids:
+            self.members.setdefault(team_id, {})
+            self.never_log.setdefault(team_id, set())
+        for team_id, user_id, email in db.session.execute(
+            select(Membership.team_id, Membership.user_id, User.email)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.team_id.in_(team_ids))
+        ):
+            self.members[team_id][user_id] = email.lower()
+        for team_id, pattern in db.session.execute(
+            select(NeverLog.team_id, NeverLog.pattern).where(NeverLog.team_id.in_(team_ids))
+        ):
+            self.never_log[team_id].add(pattern)
+        addresses: dict[int, set[str]] = {}
+        message_ids: dict[int, set[str]] = {}
+        related: dict[int, set[str]] = {}
+        for message in messages:
+            try:
+                result = self.plan(message, parsed[message.id])
+            except Exception:  # noqa: BLE001 - it fails again in its savepoint, and is marked
+                continue
+            addresses.setdefault(message.team_id, set()).update(
+                a.email for a in result.participants
+            )
+            message_ids.setdefault(message.team_id, set()).add(result.message_id[:300])
+            related.setdefault(message.team_id, set()).update(i[:300] for i in result.thread_ids)
+        for team_id, mids in message_ids.items():
+            found = {
+                e.message_id: e
+                for e in db.session.scalars(
+                    select(EmailMessage).where(
+                        EmailMessage.team_id == team_id, EmailMessage.message_id.in_(mids)
+                    )
+                )
+            }
+            for mid in mids:
+                self.emails[(team_id, mid)] = found.get(mid)
+        for team_id, emails in addresses.items():
+            found_contacts = self._contacts_by_email(team_id, emails)
+            for email in emails:
+                self.contacts[(team_id, email)] = found_contacts.get(email)
+            self._prefetch_open_deals(team_id, {c.id for c in found_contacts.values()})
+        for team_id, mids in message_ids.items():
+            self._prefetch_threads(team_id, mids, related.get(team_id, set()))
+
+    def _prefetch_open_deals(self, team_id: int, contact_ids: set[int]) -> None:
+        for contact_id in contact_ids:
+            self.open_deals[contact_id] = []
+        if not contact_ids:
+            return
+        for contact_id, deal in db.session.execute(
+            select(deal_contact.c.contact_id, Deal)
+            .join(Deal, Deal.id == deal_contact.c.deal_id)
+            .where(
+                deal_contact.c.contact_id.in_(contact_ids),
+                Deal.team_id == team_id,
+                Deal.status == DealStatus.OPEN,
+                Deal.deleted_at.is_(None),
+            )
+        ):
+            self.open_deals[contact_id].append(deal)
+
+    def _prefetch_threads(self, team_id: int, message_ids: set[str], related: set[str]) -> None:
+        """Thread keys of the batch's relatives, both ways, in two queries (see _thread_key)."""
+        if related:
+            for message_id, key in db.session.execute(
+                select(EmailMessage.message_id, EmailMessage.thread_key).where(
+                    EmailMessage.team_id == team_id, EmailMessage.message_id.in_(related)
+                )
+            ):
+                self.thread_of[(team_id, message_id)] = key
+        for reply_to, key in db.session.execute(
+            select(EmailMessage.in_reply_to, EmailMessage.thread_key).where(
+                EmailMessage.team_id == team_id, EmailMessage.in_reply_to.in_(message_ids)
+            )
+        ):
+            self.thread_of_reply_to.setdefault((team_id, reply_to), key)
+        self.threads_known.add(team_id)
+
+    def single_open_deal(self, team_id: int, contact_id: int) -> Deal | None:
+        if contact_id not in self.open_deals:
+            return _single_open_deal(team_id, contact_id)
+        deals = self.open_deals[contact_id]
+        return deals[0] if len(deals) == 1 else None
+
+    def thread_key(self, team_id: int, parsed: ParsedMail, result: Plan) -> str:
+        if team_id not in self.threads_known:
+            return _thread_key(team_id, parsed, result)
+        related = [i[:300] for i in result.thread_ids]
+        if related:
+            for message_id in related:
+                if known := self.thread_of.get((team_id, message_id)):
+                    return known
+            return parsed.references[0] if parsed.references else related[0]
+        return self.thread_of_reply_to.get((team_id, result.message_id)) or result.message_id
+
+    def logged(self, email: EmailMessage) -> None:
+        """An email written in this batch: later messages of the batch thread and dedupe on it."""
+        self.emails[(email.team_id, email.message_id)] = email
+        self.thread_of[(email.team_id, email.message_id)] = email.thread_key
+        if email.in_reply_to:
+            self.thread_of_reply_to.setdefault((email.team_id, email.in_reply_to), email.thread_key)
+
+    def forget(self) -> None:
+        self.pending_touches.clear()
+        self.emails.clear()
+        self.contacts.clear()
+        self.companies.clear()
+        self.thread_of.clear()
+        self.thread_of_reply_to.clear()
+        self.threads_known.clear()
+
+    def team(self, team_id: int | None) -> Team | None:
+        if not team_id:
+            return None
+        if team_id not in self.teams:
+            self.teams[team_id] = db.session.get(Team, team_id)
+        return self.teams[team_id]
+
+    def team_members(self, team_id: int) -> dict[int, str]:
+        if team_id not in self.members:
+            self.members[team_id] = {
+                user_id: email.lower()
+                for user_id, email in db.session.execute(
+                    select(Membership.user_id, User.email)
+                    .join(User, User.id == Membership.user_id)
+                    .where(Membership.team_id == team_id)
+                )
+            }
+        return self.members[team_id]
+
+    def never_log_for(self, team_id: int) -> set[str]:
+        if team_id not in self.never_log:
+            self.never_log[team_id] = set(
+                db.session.scalars(select(NeverLog.pattern).where(NeverLog.team_id == team_id))
+            )
+        return self.never_log[team_id]
+
+    def plan(self, message: InboundMessage, parsed: ParsedMail) -> Plan:
+        if message.id not in self.plans:
+            user = message.user
+            self.plans[message.id] = plan(
+                parsed,
+                {user.email.lower()} if user else set(),
+                set(self.team_members(message.team_id).values()),
+                self.never_log_for(message.team_id),
+                current_app.config["INBOUND_DOMAIN"],
+            )
+        return self.plans[message.id]
+
+    def existing_email(self, team_id: int, message_id: str) -> EmailMessage | None:
+        key = (team_id, message_id[:300])
+        if key not in self.emails:
+            self.emails[key] = db.session.scalars(
+                select(EmailMessage).where(
+                    EmailMessage.team_id == team_id, EmailMessage.message_id == key[1]
+                )
+            ).first()
+        return self.emails[key]
+
+    def contacts_by_email(self, team_id: int, emails: list[str]) -> dict[str, Contact]:
+        missing = [e for e in emails if (team_id, e) not in self.contacts]
+        if missing:
+            found = self._contacts_by_email(team_id, missing)
+            for email in missing:
+                self.contacts[(team_id, email)] = found.get(email)
+        return {e: contact for e in emails if (contact := self.contacts[(team_id, e)]) is not None}
+
+    @staticmethod
+    def _contacts_by_email(team_id: int, emails: Iterable[str]) -> dict[str, Contact]:
+        rows = db.session.execute(
+            select(ContactEmail.email, Contact)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(
+                ContactEmail.team_id == team_id,
+                ContactEmail.email.in_(list(emails)),
+                Contact.deleted_at.is_(None),
+            )
+        ).all()
+        return {email: contact for email, contact in rows}
 
 
 # --- The pipeline -------------------------------------------------------------------------------
 
 
-def _fail(inbound_id: int, attempts: int) -> InboundStatus:
+def _fail(inbound_id: int) -> None:
+    """Mark one message FAILED in a transaction of its own (its batch could not commit)."""
     error = traceback.format_exc(limit=6)
-    log.warning("processing inbound message %s failed:\n%s", inbound_id, error)
     message = db.session.get(InboundMessage, inbound_id)
+    if message is not None:
+        _mark_failed(message, (message.attempts or 0) + 1, error)
+        db.session.commit()
+
+
+def _mark_failed(message: InboundMessage, attempts: int, error: str) -> None:
+    log.warning("processing inbound message %s failed:\n%s", message.id, error)
     message.status = InboundStatus.FAILED
     message.error = error[-4000:]
     message.attempts = attempts
     message.processed_at = utcnow()
-    db.session.commit()
-    return InboundStatus.FAILED
 
 
 def _finish(message: InboundMessage, outcome: Outcome) -> OutboundEmail | None:
@@ -194,12 +585,11 @@ def _finish(message: InboundMessage, outcome: Outcome) -> OutboundEmail | None:
     return _queue_notice(message, outcome)
 
 
-def _process(message: InboundMessage) -> Outcome:
-    parsed = parse_message(message.raw)
+def _process(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Outcome:
     message.subject = (parsed.subject or "")[:300] or None
     message.from_addr = parsed.from_.email[:254] if parsed.from_ else None
-    user, team = message.user, db.session.get(Team, message.team_id) if message.team_id else None
-    if user is None or team is None or not _is_member(user, team):
+    user, team = message.user, lookups.team(message.team_id)
+    if user is None or team is None or user.id not in lookups.team_members(team.id):
         return Outcome(InboundStatus.REJECTED, "the address's owner is no longer in this team")
     if parsed.is_bounce:
         return Outcome(InboundStatus.REJECTED, "bounce")
@@ -219,14 +609,14 @@ def _process(message: InboundMessage) -> Outcome:
         ).first()
         if deal is None:
             return Outcome(InboundStatus.REVIEW, f"deal #{recipient.arg} is not in your team")
-    result = _plan_for(message, parsed)
+    result = lookups.plan(message, parsed)
     if not result.sender_verified and result.ambiguous:
         sender = parsed.from_.email if parsed.from_ else "(none)"
         return Outcome(InboundStatus.UNVERIFIED, f"the sender {sender} is not your address")
     if result.ambiguous and deal is None:
         return Outcome(InboundStatus.REVIEW, result.reason)
 
-    existing = _existing_email(team.id, result.message_id)
+    existing = lookups.existing_email(team.id, result.message_id)
     if existing is not None and existing.activity_id is not None:
         message.email_message_id = existing.id
         message.activity_id = existing.activity_id
@@ -239,7 +629,7 @@ def _process(message: InboundMessage) -> Outcome:
 
     # Only the user's own mail may create contacts; auto-forwarded mail could come from anyone.
     may_create = team.auto_create_contacts and result.sender_verified
-    contacts, created, by_email = _contacts_for(team, result.participants, may_create)
+    contacts, created, by_email = _contacts_for(team, result.participants, may_create, lookups)
     if not contacts and deal is None:
         why = "no known contact among " + ", ".join(a.email for a in result.participants[:5])
         if not team.auto_create_contacts:
@@ -249,7 +639,7 @@ def _process(message: InboundMessage) -> Outcome:
         contacts[0] if contacts else None
     )
     if deal is None and primary is not None and primary.id not in created:
-        deal = _single_open_deal(team.id, primary.id)
+        deal = lookups.single_open_deal(team.id, primary.id)
     activity = _log(
         message,
         parsed,
@@ -258,55 +648,17 @@ def _process(message: InboundMessage) -> Outcome:
         primary=primary,
         deal=deal,
         by=user,
-        check_existing=existing is not None,
+        lookups=lookups,
     )
     if recipient is not None and recipient.command == "task":
         _follow_up(team, user, result.subject, primary, deal)
     return Outcome(InboundStatus.PROCESSED, "" if activity else "nothing to log")
 
 
-def _plan_for(message: InboundMessage, parsed: ParsedMail) -> Plan:
-    user = message.user
-    teammates = db.session.scalars(
-        select(User.email)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == message.team_id)
-    ).all()
-    never_log = db.session.scalars(
-        select(NeverLog.pattern).where(NeverLog.team_id == message.team_id)
-    ).all()
-    return plan(
-        parsed,
-        {user.email.lower()} if user else set(),
-        {email.lower() for email in teammates},
-        set(never_log),
-        current_app.config["INBOUND_DOMAIN"],
-    )
-
-
 def _is_our_notice(parsed: ParsedMail) -> bool:
     """Our own notice, come back through a user's auto-forward filter: answering it would loop."""
     ours = parseaddr(current_app.config.get("MAIL_FROM") or "")[1].lower()
     return bool(ours) and parsed.from_ is not None and parsed.from_.email == ours
-
-
-def _is_member(user: User, team: Team) -> bool:
-    return (
-        db.session.scalar(
-            select(Membership.id).where(
-                Membership.user_id == user.id, Membership.team_id == team.id
-            )
-        )
-        is not None
-    )
-
-
-def _existing_email(team_id: int, message_id: str) -> EmailMessage | None:
-    return db.session.scalars(
-        select(EmailMessage).where(
-            EmailMessage.team_id == team_id, EmailMessage.message_id == message_id[:300]
-        )
-    ).first()
 
 
 def _first_contact(activity_id: int) -> Contact | None:
@@ -317,43 +669,31 @@ def _first_contact(activity_id: int) -> Contact | None:
 
 
 def _contacts_for(
-    team: Team, participants: list[Address], may_create: bool
+    team: Team, participants: list[Address], may_create: bool, lookups: Lookups
 ) -> tuple[list[Contact], set[int], dict[str, Contact]]:
     """Every participant's contact, matched by address; new ones for strangers if allowed."""
-    emails = [a.email for a in participants]
-    found: dict[str, Contact] = {}
-    if emails:
-        rows = db.session.execute(
-            select(ContactEmail.email, Contact)
-            .join(Contact, Contact.id == ContactEmail.contact_id)
-            .where(
-                ContactEmail.team_id == team.id,
-                ContactEmail.email.in_(emails),
-                Contact.deleted_at.is_(None),
-            )
-        ).all()
-        found = {email: contact for email, contact in rows}
+    found = lookups.contacts_by_email(team.id, [a.email for a in participants])
     contacts: list[Contact] = []
     created: set[int] = set()
-    companies: dict[str, Company] = {}
     for address in participants:
         contact = found.get(address.email)
         if contact is None and may_create:
-            contact = _new_contact(team, address, companies)
+            contact = _new_contact(team, address, lookups)
             created.add(contact.id)
             found[address.email] = contact
+            lookups.contacts[(team.id, address.email)] = contact
         if contact is not None and contact not in contacts:
             contacts.append(contact)
     return contacts, created, found
 
 
-def _new_contact(team: Team, address: Address, companies: dict[str, Company]) -> Contact:
+def _new_contact(team: Team, address: Address, lookups: Lookups) -> Contact:
     first, last = _split_name(address.name, address.email)
     domain = company_domain(address.email)
     company = None
     if domain:
-        company = companies.get(domain) or _company_for(team, domain)
-        companies[domain] = company
+        company = lookups.companies.get((team.id, domain)) or _company_for(team, domain)
+        lookups.companies[(team.id, domain)] = company
     contact = Contact(
         team_id=team.id,
         first_name=first[:100],
@@ -424,10 +764,10 @@ def _log(
     primary: Contact | None,
     deal: Deal | None,
     by: User,
-    check_existing: bool = True,
+    lookups: Lookups,
 ) -> Activity:
     team_id = message.team_id
-    existing = _existing_email(team_id, result.message_id) if check_existing else None
+    existing = lookups.existing_email(team_id, result.message_id)
     if existing is not None and existing.activity_id is not None:
         activity = db.session.get(Activity, existing.activity_id)
         linked = {link.contact_id for link in activity.links}
@@ -444,7 +784,7 @@ def _log(
     email = EmailMessage(
         team_id=team_id,
         message_id=result.message_id[:300],
-        thread_key=_thread_key(team_id, parsed, result)[:300],
+        thread_key=lookups.thread_key(team_id, parsed, result)[:300],
         in_reply_to=(parsed.in_reply_to or "")[:300] or None,
         subject=(result.subject or "")[:300],
         from_addr=_addr(source["from"]),
@@ -459,6 +799,7 @@ def _log(
     )
     db.session.add(email)
     db.session.flush()
+    lookups.logged(email)
     for attachment in source["attachments"]:
         db.session.add(_store_attachment(team_id, email.id, attachment))
 
@@ -494,8 +835,14 @@ def _log(
         body=email.text,
         occurred_at=occurred_at,
         data=data,
+        touch=not lookups.defer_touches,
         **fields,
     )
+    if lookups.defer_touches:
+        when = activity.occurred_at
+        lookups.touch("contact", team_id, [c.id for c in contacts], when)
+        lookups.touch("company", team_id, [company_id], when)
+        lookups.touch("deal", team_id, [deal.id if deal else None], when)
     db.session.flush()
     email.activity_id = activity.id
     message.email_message_id, message.activity_id = email.id, activity.id

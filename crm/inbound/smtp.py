@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
+import threading
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
@@ -17,6 +20,7 @@ log = logging.getLogger(__name__)
 class InboundHandler:
     def __init__(self, app: Flask):
         self.app = app
+        self.writer = GroupWriter(app)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         try:
@@ -35,23 +39,73 @@ class InboundHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        stored = 0
+        item = intake.Envelope(raw, list(envelope.rcpt_tos), envelope.mail_from)
+        return await self.writer.store(item)
+
+
+class GroupWriter:
+    """Stores received mail from a thread of its own, a group per commit.
+
+    aiosmtpd runs every session in one event loop, so a commit made in the loop stalls all
+    sessions while it waits for the database. Here each DATA waits (asynchronously) for its
+    group's commit; whatever arrives during a commit goes into the next one together.
+    """
+
+    MAX_GROUP = 64
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="email-in-writer", daemon=True)
+        self._thread.start()
+
+    async def store(self, envelope: intake.Envelope) -> str:
+        loop = asyncio.get_running_loop()
+        reply = loop.create_future()
+        self._inbox.put((envelope, loop, reply))
+        return await reply
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._inbox.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._inbox.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.MAX_GROUP:
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._inbox.put(None)  # stop after this group
+                    break
+                group.append(item)
+            replies = self._store([envelope for envelope, _, _ in group])
+            for (_, loop, future), reply in zip(group, replies, strict=True):
+                try:
+                    loop.call_soon_threadsafe(_resolve, future, reply)
+                except RuntimeError:  # the listener's loop has closed: nobody is waiting
+                    pass
+
+    def _store(self, envelopes: list[intake.Envelope]) -> list[str]:
         try:
             with self.app.app_context():
-                for rcpt in envelope.rcpt_tos:
-                    intake.accept(
-                        raw, envelope_to=rcpt, envelope_from=envelope.mail_from, via="smtp"
-                    )
-                    stored += 1
-                db.session.remove()
-        except intake.Rejected as error:
-            return f"{error.code} {error.message}"
+                try:
+                    return intake.accept_many(envelopes)
+                finally:
+                    db.session.remove()
         except Exception:
             log.exception("storing inbound mail failed")
-            if stored:
-                return "250 2.0.0 Accepted for some recipients"
-            return "451 4.3.0 Could not store the message, try again later"
-        return "250 2.0.0 Message accepted"
+            return ["451 4.3.0 Could not store the message, try again later"] * len(envelopes)
+
+
+def _resolve(future: asyncio.Future, reply: str) -> None:
+    if not future.done():  # the session may have gone away (client timeout)
+        future.set_result(reply)
 
 
 class SizedController(Controller):
@@ -64,6 +118,10 @@ class SizedController(Controller):
         return SMTP(
             self.handler, data_size_limit=self.max_bytes, enable_SMTPUTF8=True, hostname="rapport"
         )
+
+    def stop(self, *args, **kwargs):
+        super().stop(*args, **kwargs)
+        self.handler.writer.stop()
 
 
 def start_listener(app: Flask) -> SizedController:

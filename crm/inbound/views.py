@@ -6,7 +6,16 @@ is for every member (their own held mail; admins see everyone's).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,7 +23,16 @@ from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
 from crm.inbound import bp, processing, queries
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
-from crm.models import Contact, EmailAttachment, InboundMessage, InboundStatus, NeverLog, new_token
+from crm.inbound.text import sanitize_html
+from crm.models import (
+    Contact,
+    EmailAttachment,
+    EmailMessage,
+    InboundMessage,
+    InboundStatus,
+    NeverLog,
+    new_token,
+)
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
 from crm.settings import bp as settings_bp
 
@@ -45,6 +63,37 @@ def attachment(attachment_id: int):
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- The formatted (HTML) part of a logged email ------------------------------------------------
+
+# The frame's own policy: a sandbox (no scripts, no forms, an opaque origin, so no cookies or
+# requests as the user), nothing fetched from anywhere (remote images and tracking pixels stay
+# unloaded), and framed only by our own pages.
+FRAME_CSP = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src data:; "
+    "style-src {origin}/static/css/; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+@bp.get("/emails/<int:email_message_id>/formatted")
+def formatted(email_message_id: int):
+    """The sanitized HTML of a logged email, for a sandboxed <iframe> on the timeline."""
+    email = get_or_404(EmailMessage, email_message_id)
+    if not email.html:
+        abort(404)
+    # Sanitized when stored; cleaned again here so an older row or a changed rule is covered.
+    response = make_response(
+        render_template("inbound/formatted.html", email=email, html=sanitize_html(email.html))
+    )
+    # Named by URL: in the sandbox's opaque origin 'self' would match nothing.
+    response.headers["Content-Security-Policy"] = FRAME_CSP.format(
+        origin=request.host_url.rstrip("/")
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

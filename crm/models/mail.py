@@ -56,6 +56,7 @@ class OutboundEmail(Timestamps, db.Model):
 
 class InboundStatus(enum.StrEnum):
     RECEIVED = "received"  # stored raw, waiting for the processing job
+    PROCESSING = "processing"  # claimed by a worker's batch; a sweep reclaims it if it died
     PROCESSED = "processed"
     UNVERIFIED = "unverified"  # held for review
     REVIEW = "review"  # could not be matched with confidence

@@ -23,12 +23,14 @@ def record(
     body: str | None = None,
     occurred_at: datetime | None = None,
     data: dict | None = None,
+    touch: bool = True,
     **fields,
 ) -> Activity:
     """Add an activity linked to contacts (and a company, a deal); the caller commits.
 
     Also moves last_activity_at forward on everything it is linked to, which the lists
-    ("no activity for N days") and the deal board (rotting) read.
+    ("no activity for N days") and the deal board (rotting) read; `touch=False` leaves that to
+    the caller (email-in does it once per batch, in id order, so workers never deadlock).
     """
     occurred_at = occurred_at or utcnow()
     contact_ids = list(dict.fromkeys(contact_ids))
@@ -48,7 +50,7 @@ def record(
         ActivityContact(contact_id=cid, occurred_at=occurred_at) for cid in contact_ids
     ]
     db.session.add(activity)
-    if kind != ActivityKind.SYSTEM:
+    if touch and kind != ActivityKind.SYSTEM:
         _touch(Contact, contact_ids, team_id, occurred_at)
         _touch(Company, [company_id] if company_id else [], team_id, occurred_at)
         _touch(Deal, [deal_id] if deal_id else [], team_id, occurred_at)

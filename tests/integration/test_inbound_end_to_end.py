@@ -148,3 +148,31 @@ def test_the_listener_answers_any_bytes_and_keeps_serving(listener, owner, data,
         assert raw.recv(1024)[:1] in b"2345"
     with smtplib.SMTP(listener.hostname, listener.port, timeout=10) as smtp:
         assert smtp.noop()[0] == 250
+
+
+def test_concurrent_sessions_are_all_stored_before_their_250(listener, owner):
+    """The listener's writer commits what arrives together in one transaction (a group):
+    every message a session was told 250 about is in the database, each one once."""
+    import threading
+
+    rcpt = f"{owner.inbound_token}@in.rapport.test"
+    raws = [mail(frm=f"Olive <{owner.email}>", subject=f"Mail {i}") for i in range(12)]
+    refused: list = []
+
+    def send(chunk):
+        with smtplib.SMTP(listener.hostname, listener.port, timeout=30) as smtp:
+            for raw in chunk:
+                refused.append(smtp.sendmail(owner.email, [rcpt], raw))
+
+    threads = [threading.Thread(target=send, args=(raws[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [{}] * 12
+    db.session.expire_all()
+    subjects = sorted(
+        m.raw.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+        for m in db.session.scalars(select(InboundMessage))
+    )
+    assert subjects == sorted(f"Mail {i}" for i in range(12))

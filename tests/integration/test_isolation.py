@@ -65,6 +65,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     ),
     "pipeline_id": lambda team, user: factories.make_pipeline(team).id,
     "attachment_id": lambda team, user: factories.make_email_attachment(team).id,
+    "email_message_id": lambda team, user: _with_html(
+        factories.make_email_attachment(team).email_message
+    ),
     "never_log_id": lambda team, user: _add(NeverLog(team_id=team.id, pattern="x.example")),
     "stage_id": lambda team, user: factories.make_pipeline(team).stages[0].id,
     "other_id": lambda team, user: factories.make_contact(team).id,
@@ -75,6 +78,12 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
 NOT_RECORD_ROUTES = {"static", "auth.reset", "auth.accept_invite", "tasks.calendar_feed"}
+
+
+def _with_html(email) -> int:
+    email.html = "<p>formatted</p>"
+    db.session.commit()
+    return email.id
 
 
 def _add(row) -> int:
