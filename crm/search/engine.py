@@ -36,12 +36,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from whoosh import index, qparser, sorting
 from whoosh.analysis import (
     CharsetFilter,
+    Filter,
     LowercaseFilter,
     NgramFilter,
     RegexTokenizer,
@@ -64,13 +66,47 @@ from whoosh.query import (
 from whoosh.support.charset import accent_map
 
 # Bump whenever SCHEMA or the analyzers change: open_or_create() then asks for a rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 KINDS = ("contact", "company", "deal", "task", "note", "call", "meeting", "email")
+
+
+class _WordPairs(Filter):
+    """Index each word and also each pair of neighbouring words as one term "w1 w2".
+
+    A quoted phrase is then one term lookup per pair of its words instead of a check of
+    word positions in every document holding all its words (seconds for two common
+    words at a million documents), and the text fields need no positions at all. Pairs
+    are emitted when indexing (and when the highlighter re-reads stored text, so a
+    phrase is marked as a whole), never for queries: the query side builds pair terms
+    itself in ``_pair_query``. Stop words (already removed when indexing) do not break a
+    pair, exactly as they did not break a positional phrase.
+    """
+
+    def __call__(self, tokens):
+        previous: str | None = None
+        previous_start = 0
+        for token in tokens:
+            yield token
+            if token.stopped or token.mode == "query":
+                continue
+            text = token.text
+            start = token.startchar if token.chars else 0
+            if previous is not None:
+                token.text = previous + _PAIR_SEP + text
+                if token.chars:
+                    token.startchar = previous_start
+                yield token
+            previous, previous_start = text, start
+
+
+_PAIR_SEP = " "  # no analyzer keeps a space inside a word, so pairs never meet words
 
 # Names are split on every non-word character ("Smith-Jones", "j.smith") and folded
 # to ASCII so that "jose" finds "José".
 _NAME_ANALYZER = RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(accent_map)
+_NAME_PAIRS_ANALYZER = _NAME_ANALYZER | _WordPairs()
+_BODY_ANALYZER = StemmingAnalyzer() | _WordPairs()
 # Edge n-grams make as-you-type a single term lookup; Whoosh wildcards ("jo*") expand
 # over the whole term list and took seconds at 100k contacts.
 _PREFIX_MIN, _PREFIX_MAX = 2, 20
@@ -90,14 +126,14 @@ SCHEMA = Schema(
     team_id=ID(stored=True),
     kind=ID(stored=True, sortable=True),
     id=STORED(),
-    title=TEXT(analyzer=_NAME_ANALYZER, stored=True),
-    # Positions are kept so that quoted phrases can run over every text field.
-    title_prefix=TEXT(analyzer=_PREFIX_ANALYZER),
+    # No positions anywhere: quoted phrases look up the word-pair terms of _WordPairs.
+    title=TEXT(analyzer=_NAME_PAIRS_ANALYZER, stored=True, phrase=False),
+    title_prefix=TEXT(analyzer=_PREFIX_ANALYZER, phrase=False),
     emails=KEYWORD(lowercase=True, commas=True, scorable=True),
-    email_parts=TEXT(analyzer=_EMAIL_PARTS_ANALYZER),
+    email_parts=TEXT(analyzer=_EMAIL_PARTS_ANALYZER, phrase=False),
     phones=TEXT(analyzer=_PHONE_ANALYZER, phrase=False),
-    company=TEXT(analyzer=_NAME_ANALYZER),
-    body=TEXT(analyzer=StemmingAnalyzer(), stored=True),
+    company=TEXT(analyzer=_NAME_PAIRS_ANALYZER, phrase=False),
+    body=TEXT(analyzer=_BODY_ANALYZER, stored=True, phrase=False),
     owner=ID(),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True),
     url=STORED(),
@@ -235,17 +271,33 @@ def _parse(parser: qparser.QueryParser, text: str) -> Query | None:
     return None if query is NullQuery else query
 
 
-# A quoted phrase is looked for in names, companies and bodies only: checking positions
-# in the n-gram and email-part fields too made common two-word phrases slow.
+# A quoted phrase is looked for in names, companies and bodies only (the fields that
+# index word pairs), not in the n-gram, email-part or phone fields.
 _PHRASE_FIELDS = frozenset({"title", "company", "body"})
 
 
 def _limit_phrases(query: Query) -> Query:
     if isinstance(query, Phrase):
-        return query if query.fieldname in _PHRASE_FIELDS else NullQuery
+        return _pair_query(query) if query.fieldname in _PHRASE_FIELDS else NullQuery
     if query.is_leaf():
         return query
     return query.apply(_limit_phrases)
+
+
+def _pair_query(phrase: Phrase) -> Query:
+    """A phrase as the AND of its word-pair terms: "a b c" is "a b" and "b c".
+
+    Two words are exact; longer phrases match records holding each consecutive pair
+    (almost always the phrase itself). The slop of "a b"~N is ignored.
+    """
+    words = [w for w in phrase.words if w]
+    if not words:
+        return NullQuery
+    if len(words) == 1:
+        return Term(phrase.fieldname, words[0], boost=phrase.boost)
+    pairs = dict.fromkeys(a + _PAIR_SEP + b for a, b in pairwise(words))
+    terms = [Term(phrase.fieldname, pair, boost=phrase.boost) for pair in pairs]
+    return terms[0] if len(terms) == 1 else And(terms)
 
 
 def _phone_term(text: str) -> Term | None:
@@ -495,8 +547,6 @@ class SearchEngine:
         blocks that cannot reach the top; the counts walk matching documents without
         scoring them and stop at the cap, so very common words cost a bounded time.
         """
-        if _has_phrase(query):
-            return self._phrase_page(searcher, team_id, query, kind_filter, page, pagelen)
         limit = page * pagelen
         try:
             if kind_filter is None:
@@ -539,7 +589,9 @@ class SearchEngine:
         """Every match is in ``results``: facets from them, ties newest first."""
         results.formatter = HtmlFormatter(tagname="mark", classname="match")
         results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
-        every = list(results)
+        # Not list(results): list() asks len(), and Results.__len__ re-runs the whole
+        # query without a limit to count matches (it walked the team's every document).
+        every = [results[i] for i in range(results.scored_length())]
         facets: dict[str, int] = {}
         for h in every:
             kind = h.fields()["kind"]
@@ -548,34 +600,6 @@ class SearchEngine:
         start = (page - 1) * pagelen
         hits = [_hit(h, snippet=_snippet(h)) for h in every[start : start + pagelen]]
         return SearchPage(hits=hits, total=len(every), page=page, pagelen=pagelen, facets=facets)
-
-    def _phrase_page(
-        self,
-        searcher: Any,
-        team_id: int,
-        query: Query,
-        kind_filter: Query | None,
-        page: int,
-        pagelen: int,
-    ) -> SearchPage | None:
-        """Phrases check word positions in every candidate: do it in one pass, not two."""
-        facet = {"kind": sorting.FieldFacet("kind", maptype=sorting.Count)}
-        try:
-            results = self._run(
-                searcher, team_id, query, limit=page * pagelen, groupedby=facet, terms=False
-            )
-            facets = dict(results.groups("kind"))
-            if kind_filter is not None and facets:
-                results = self._run(
-                    searcher, team_id, And([query, kind_filter]), limit=page * pagelen
-                )
-        except QueryError:
-            return None
-        results.formatter = HtmlFormatter(tagname="mark", classname="match")
-        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
-        start = (page - 1) * pagelen
-        hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
-        return SearchPage(hits=hits, total=len(results), page=page, pagelen=pagelen, facets=facets)
 
     def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
         if searcher.doc_count_all() == 0:
@@ -675,10 +699,6 @@ class SearchEngine:
 
 def _timestamp(value: Any) -> float:
     return value.timestamp() if value is not None else 0.0
-
-
-def _has_phrase(query: Query) -> bool:
-    return isinstance(query, Phrase) or any(_has_phrase(q) for q in query.children())
 
 
 def _kinds_of(kind_filter: Query) -> set[str]:
