@@ -255,7 +255,7 @@ _SCORE_BUDGET_S = 0.025
 _COUNT_BUDGET_S = 0.010
 _WALK_BEFORE_BUDGET = 1024  # matches always walked in full, however slow the machine
 _PROGRESS_EVERY = 1000
-_REBUILD_LIMIT_MB = 128  # per indexing process
+_REBUILD_LIMIT_MB = 256  # per indexing process: fewer runs to merge at the end
 _KEEP_GENERATIONS = 2  # the live index and the one before it (other processes may lag)
 
 _VERSION_FILE = "schema_version"
