@@ -56,7 +56,7 @@ from whoosh.analysis import (
 )
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.analysis.tokenizers import default_pattern
-from whoosh.collectors import FilterCollector
+from whoosh.collectors import CollapseCollector, FilterCollector
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.idsets import DocIdSet
@@ -253,6 +253,7 @@ _COUNT_CAP = 5000  # matches counted for totals and facets; beyond it they read 
 # the budget the page shows the best of the matches scored so far and counts read "N+".
 _SCORE_BUDGET_S = 0.025
 _COUNT_BUDGET_S = 0.010
+_SUGGEST_BUDGET_S = 0.025  # as-you-type: the best of the prefix matches seen in 25 ms
 _WALK_BEFORE_BUDGET = 1024  # matches always walked in full, however slow the machine
 _PROGRESS_EVERY = 1000
 _REBUILD_LIMIT_MB = 256  # per indexing process: fewer runs to merge at the end
@@ -615,6 +616,7 @@ class SearchEngine:
                 collapse="kind",
                 collapse_limit=per_kind,
                 sortedby=_BY_SCORE_THEN_NEWEST,
+                budget_s=_SUGGEST_BUDGET_S,
             )
             for hit in results:
                 grouped.setdefault(hit.fields()["kind"], []).append(_hit(hit, snippet=""))
@@ -636,14 +638,17 @@ class SearchEngine:
         ``budget_s`` stops collecting after that many seconds: the results are then the
         best of the matches seen so far, and ``results.collector.timed_out`` is True.
         """
-        if "collapse" in kwargs:
-            # Whoosh's collapsing collector bypasses filter collectors (the pair would
-            # leak other teams' records): AND the team into the query instead.
-            return searcher.search(And([Term("team_id", str(team_id)), query]), **kwargs)
         deadline = time.perf_counter() + budget_s if budget_s is not None else None
-        collector = _TeamCollector(
-            searcher.collector(**kwargs), self._team_filter(searcher, team_id), deadline
-        )
+        team = self._team_filter(searcher, team_id)
+        if "collapse" in kwargs:
+            # Whoosh's collapsing collector and its filter collector bypass each other
+            # when stacked, so one collector does both.
+            collapse, per_key = kwargs.pop("collapse"), kwargs.pop("collapse_limit", 1)
+            collector: Any = _TeamCollapseCollector(
+                searcher.collector(**kwargs), collapse, per_key, team, deadline
+            )
+        else:
+            collector = _TeamCollector(searcher.collector(**kwargs), team, deadline)
         searcher.search_with_collector(query, collector)
         return collector.results()
 
@@ -893,6 +898,50 @@ class _TeamCollector(FilterCollector):
             ):
                 self.timed_out = True
                 return
+
+
+class _TeamCollapseCollector(CollapseCollector):
+    """CollapseCollector.collect_matches with the team filter and an optional deadline."""
+
+    def __init__(
+        self, child: Any, keyfacet: Any, limit: int, team: _TeamDocs, deadline: float | None
+    ) -> None:
+        super().__init__(child, keyfacet, limit=limit)
+        self.team = team
+        self.deadline = deadline
+        self.timed_out = False
+
+    def collect_matches(self) -> None:
+        if self.timed_out:
+            return
+        child, team, deadline = self.child, self.team, self.deadline
+        matcher, offset = child.matcher, child.offset
+        for seen, sub_docnum in enumerate(child.matches(), 1):
+            if (
+                deadline is not None
+                and not seen & 63
+                and seen >= _WALK_BEFORE_BUDGET
+                and time.perf_counter() > deadline
+            ):
+                self.timed_out = True
+                return
+            global_docnum = offset + sub_docnum
+            if global_docnum not in team:
+                continue
+            key = self.keyer.key_to_name(self.keyer.key_for(matcher, sub_docnum))
+            if not key:
+                child.collect(sub_docnum)
+                continue
+            sort_key = child.sort_key(sub_docnum)
+            best = self.lists[key]
+            if len(best) >= self.limit:
+                if sort_key >= best[-1][0]:
+                    self.collapsed_counts[key] += 1
+                    self.collapsed_total += 1
+                    continue
+                child.remove(best.pop()[1])
+            bisect.insort(best, (sort_key, global_docnum))
+            child.collect(sub_docnum)
 
 
 class _TeamDocs(DocIdSet):
