@@ -231,6 +231,7 @@ def test_out_of_time_pages_still_show_hits(
     monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
+    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
     page = engine.search(T1, "common words")
     assert page.hits and page.partial and page.capped
     assert ("note", 1000) not in found(page)
