@@ -660,6 +660,7 @@ class SearchEngine:
         query: Query,
         *,
         budget_s: float | None = None,
+        count_kinds: bool = False,
         **kwargs: Any,
     ) -> Any:
         """The one place queries reach the index: each is confined to its team.
@@ -677,7 +678,14 @@ class SearchEngine:
                 searcher.collector(**kwargs), collapse, per_key, team, deadline
             )
         else:
-            collector = _TeamCollector(searcher.collector(**kwargs), team, deadline)
+            if count_kinds:  # every match must reach the collector: no block skipping
+                kwargs["optimize"] = False
+            collector = _TeamCollector(
+                searcher.collector(**kwargs),
+                team,
+                deadline,
+                self._kinds_column(searcher) if count_kinds and searcher.doc_count_all() else None,
+            )
         searcher.search_with_collector(query, collector)
         return collector.results()
 
@@ -734,12 +742,22 @@ class SearchEngine:
             if kind_filter is None:
                 # A first scored pass that is not full holds every match: no count pass.
                 first = self._run(
-                    searcher, team_id, query, limit=limit, terms=False, budget_s=_SCORE_BUDGET_S
+                    searcher,
+                    team_id,
+                    query,
+                    limit=limit,
+                    terms=False,
+                    budget_s=_SCORE_BUDGET_S,
+                    count_kinds=True,
                 )
                 partial = first.collector.timed_out
                 if not partial and first.scored_length() < limit:
                     return self._small_page(first, page, pagelen)
-            facets, capped = self._count_kinds(searcher, team_id, query)
+            if kind_filter is None and not partial:
+                # The scoring pass saw every match: its per-kind tally is exact.
+                facets, capped = dict(first.collector.kind_counts), False
+            else:
+                facets, capped = self._count_kinds(searcher, team_id, query)
             if not facets and capped and kind_filter is None and first.scored_length():
                 # Out of time before the count saw one of the team's records.
                 for hit in first:
@@ -804,13 +822,16 @@ class SearchEngine:
         hits = [_hit(h, snippet=_snippet(h)) for h in every[start : start + pagelen]]
         return SearchPage(hits=hits, total=len(every), page=page, pagelen=pagelen, facets=facets)
 
-    def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
-        if searcher.doc_count_all() == 0:
-            return {}, False
+    def _kinds_column(self, searcher: Any) -> Any:
         if self._kind_column is None or self._kind_column[0] is not searcher:
             # Building a column reader costs O(documents): once per opened searcher.
             self._kind_column = (searcher, searcher.reader().column_reader("kind"))
-        kinds = self._kind_column[1]
+        return self._kind_column[1]
+
+    def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
+        if searcher.doc_count_all() == 0:
+            return {}, False
+        kinds = self._kinds_column(searcher)
         counts: dict[str, int] = {}
         team = self._team_filter(searcher, team_id)
         deadline = time.perf_counter() + _COUNT_BUDGET_S
@@ -920,18 +941,27 @@ def _matching_docs(searcher: Any, query: Query) -> Iterator[int]:
 class _TeamCollector(FilterCollector):
     """Lets through only the team's documents; optionally stops at a deadline."""
 
-    def __init__(self, child: Any, team: _TeamDocs, deadline: float | None) -> None:
+    def __init__(
+        self, child: Any, team: _TeamDocs, deadline: float | None, kinds: Any = None
+    ) -> None:
         super().__init__(child, allow=team)
         self.deadline = deadline
         self.timed_out = False
+        self.kinds = kinds  # a "kind" column reader: count the team's matches per kind
+        self.kind_counts: dict[str, int] = {}
 
     def collect_matches(self) -> None:
         if self.timed_out:
             return
         child, team, offset, deadline = self.child, self._allow, self.offset, self.deadline
+        kinds, counts = self.kinds, self.kind_counts
         for seen, sub_docnum in enumerate(child.matches(), 1):
             if offset + sub_docnum in team:
                 child.collect(sub_docnum)
+                if kinds is not None:
+                    kind = kinds[offset + sub_docnum]
+                    kind = kind.decode() if isinstance(kind, bytes) else kind
+                    counts[kind] = counts.get(kind, 0) + 1
             if (
                 deadline is not None
                 and not seen & 63
