@@ -2,6 +2,14 @@
 
     python bench/search_bench.py --contacts 100000 --activities 100000
     python bench/search_bench.py --contacts 2000 --activities 5000 --queries 50   # quick
+    python bench/search_bench.py --contacts 100000 --activities 1000000 --dir DIR  # keep it
+    python bench/search_bench.py --contacts 100000 --activities 1000000 --reuse DIR  # queries only
+
+With ``--dir DIR`` the built index is kept in DIR and the rebuild's numbers are written to
+DIR/bench_rebuild.txt; ``--reuse DIR`` skips data generation and the rebuild and only runs
+the queries (same --contacts/--activities, so the query strings match the data). Every
+timing prints wall time next to CPU time, plus the load average: wall time is inflated on a
+shared machine, CPU time much less so.
 
 Documents are spread over 3 teams. Note bodies draw from a Zipf-weighted vocabulary, so
 there are common words, two-word phrases and rare words to look for. Latencies are for a
@@ -12,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import random
 import shutil
 import statistics
@@ -159,18 +168,34 @@ def percentile(samples: list[float], pct: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[int(pct) - 1]
 
 
-def time_queries(engine: SearchEngine, scenario: str, qs: list[tuple[int, str]]) -> list[float]:
+def time_queries(
+    engine: SearchEngine, scenario: str, qs: list[tuple[int, str]]
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds per query."""
     run: Callable[[int, str], Any] = (
         engine.suggest if scenario.startswith("suggest") else engine.search
     )
     for team, q in qs[:5]:  # warm caches
         run(team, q)
-    timings = []
+    wall, cpu = [], []
     for team, q in qs:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         run(team, q)
-        timings.append((time.perf_counter() - t0) * 1000)
-    return timings
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return wall, cpu
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def children_cpu() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def dir_size_mb(path: Path) -> float:
@@ -182,42 +207,65 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200, help="per scenario")
-    parser.add_argument("--dir", type=Path, help="index directory (default: a temp dir)")
+    parser.add_argument("--dir", type=Path, help="keep the index in DIR (default: a temp dir)")
+    parser.add_argument(
+        "--reuse", type=Path, metavar="DIR", help="query an index built with --dir DIR"
+    )
     parser.add_argument("--procs", type=int, default=2, help="indexing processes for rebuild")
+    parser.add_argument("--only", help="run only scenarios whose name contains this")
     args = parser.parse_args()
 
-    path = args.dir or Path(tempfile.mkdtemp(prefix="rapport-search-bench-"))
+    path = args.reuse or args.dir or Path(tempfile.mkdtemp(prefix="rapport-search-bench-"))
     corpus = Corpus(args.contacts, args.activities)
     total = args.contacts + args.activities
     engine = SearchEngine(path, procs=args.procs)
-    engine.open_or_create()
-
     print(f"{args.contacts:,} contacts + {args.activities:,} activities, 3 teams -> {path}")
-    t0 = time.perf_counter()
-    engine.rebuild(
-        corpus.documents(),
-        total=total,
-        progress=lambda n: print(f"  indexed {n:,}", file=sys.stderr, flush=True),
-    )
-    built = time.perf_counter() - t0
-    print(
-        f"rebuild: {built:.1f} s ({total / built:,.0f} docs/s), "
-        f"index {dir_size_mb(path):.0f} MB on disk"
-    )
-
-    t0 = time.perf_counter()
-    engine.update([next(corpus.documents())])
-    print(f"one update + commit + reopen: {(time.perf_counter() - t0) * 1000:.0f} ms")
-
-    print(f"\n{'query':<24}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    for scenario, qs in queries(corpus, args.queries).items():
-        timings = time_queries(engine, scenario, qs)
-        print(
-            f"{scenario:<24}{percentile(timings, 50):>9.1f}{percentile(timings, 95):>9.1f}"
-            f"{max(timings):>9.1f}"
+    print(f"start: {load()}")
+    record = path / "bench_rebuild.txt"
+    if args.reuse:
+        if engine.open_or_create():
+            sys.exit(f"{path} holds no index of this schema version: build it with --dir")
+        if record.exists():
+            print("as built: " + record.read_text().strip().replace("\n", "\n  "))
+    else:
+        engine.open_or_create()
+        c0, t0 = children_cpu(), time.perf_counter()
+        engine.rebuild(
+            corpus.documents(),
+            total=total,
+            progress=lambda n: print(
+                f"  indexed {n:,} ({time.perf_counter() - t0:.0f} s, {load()})",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
+        built, cpu = time.perf_counter() - t0, children_cpu() - c0
+        line = (
+            f"rebuild: {built:.1f} s wall ({total / built:,.0f} docs/s), "
+            f"{cpu:.1f} s CPU (all processes), index {dir_size_mb(path):.0f} MB on disk, "
+            f"--procs {args.procs}, {args.contacts:,} contacts + {args.activities:,} "
+            f"activities, {load()} at the end"
+        )
+        print(line)
+        if args.dir:
+            record.write_text(line + "\n")
+
+        t0 = time.perf_counter()
+        engine.update([next(corpus.documents())])
+        print(f"one update + commit + reopen: {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+    print(f"\n{'query':<24}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'cpu p50':>9}{'cpu p95':>9}")
+    for scenario, qs in queries(corpus, args.queries).items():
+        if args.only and args.only not in scenario:
+            continue
+        wall, cpu = time_queries(engine, scenario, qs)
+        print(
+            f"{scenario:<24}{percentile(wall, 50):>9.1f}{percentile(wall, 95):>9.1f}"
+            f"{max(wall):>9.1f}{percentile(cpu, 50):>9.1f}{percentile(cpu, 95):>9.1f}"
+        )
+    print(f"end: {load()}")
     engine.close()
-    if args.dir is None:
+    if args.dir is None and args.reuse is None:
         shutil.rmtree(path)
 
 

@@ -27,6 +27,7 @@ Deletes are ``(team_id, kind, id)`` tuples.
 
 from __future__ import annotations
 
+import bisect
 import html
 import os
 import re
@@ -34,22 +35,32 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from whoosh import index, qparser, sorting
 from whoosh.analysis import (
     CharsetFilter,
+    Filter,
     LowercaseFilter,
     NgramFilter,
     RegexTokenizer,
     SpaceSeparatedTokenizer,
     StemmingAnalyzer,
 )
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.analysis.tokenizers import default_pattern
+from whoosh.collectors import CollapseCollector, FilterCollector
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.idsets import DocIdSet
+from whoosh.lang.porter import stem
 from whoosh.query import (
     And,
     FuzzyTerm,
@@ -62,15 +73,62 @@ from whoosh.query import (
     Term,
 )
 from whoosh.support.charset import accent_map
+from whoosh.system import pack_uint
 
 # Bump whenever SCHEMA or the analyzers change: open_or_create() then asks for a rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 KINDS = ("contact", "company", "deal", "task", "note", "call", "meeting", "email")
+
+
+class _WordPairs(Filter):
+    """Index each word and also each pair of neighbouring words as one term "w1 w2".
+
+    A quoted phrase is then one term lookup per pair of its words instead of a check of
+    word positions in every document holding all its words (seconds for two common
+    words at a million documents), and the text fields need no positions at all. Pairs
+    are emitted when indexing (and when the highlighter re-reads stored text, so a
+    phrase is marked as a whole), never for queries: the query side builds pair terms
+    itself in ``_pair_query``. Stop words (already removed when indexing) do not break a
+    pair, exactly as they did not break a positional phrase.
+    """
+
+    def __call__(self, tokens):
+        previous: str | None = None
+        previous_start = 0
+        for token in tokens:
+            yield token
+            if token.stopped or token.mode == "query":
+                continue
+            text = token.text
+            start = token.startchar if token.chars else 0
+            if previous is not None:
+                token.text = _pair_term(previous, text)
+                if token.chars:
+                    token.startchar = previous_start
+                yield token
+            previous, previous_start = text, start
+
+
+# A pair is indexed as one of 2**20 hashed buckets, not as its text: distinct word pairs
+# are many (10 million in 220,000 synthetic notes, which tripled the index), buckets are
+# bounded. A phrase query also requires its words, so a record is a false match only if
+# it holds both words and another pair of its words lands in the same bucket (about
+# 70 pairs per note / 1,048,576 buckets, times the share of records with both words).
+_PAIR_BUCKETS = 1 << 20
+
+
+def _pair_term(first: str, second: str) -> str:
+    # A leading space: no analyzer keeps a space inside a word, so pairs never meet words.
+    bucket = zlib.crc32(f"{first} {second}".encode()) & (_PAIR_BUCKETS - 1)
+    return f" {bucket:05x}"
+
 
 # Names are split on every non-word character ("Smith-Jones", "j.smith") and folded
 # to ASCII so that "jose" finds "José".
 _NAME_ANALYZER = RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(accent_map)
+_NAME_PAIRS_ANALYZER = _NAME_ANALYZER | _WordPairs()
+_BODY_ANALYZER = StemmingAnalyzer() | _WordPairs()
 # Edge n-grams make as-you-type a single term lookup; Whoosh wildcards ("jo*") expand
 # over the whole term list and took seconds at 100k contacts.
 _PREFIX_MIN, _PREFIX_MAX = 2, 20
@@ -85,19 +143,82 @@ _PHONE_ANALYZER = SpaceSeparatedTokenizer() | NgramFilter(
     _PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS, at="end"
 )
 
+# -- indexing without the analyzer chain ----------------------------------------------
+# Whoosh runs every word through a chain of generators (tokenizer, lowercase, stop,
+# stem, pairs), which is most of a rebuild's time. These functions produce exactly the
+# same terms for indexing in plain loops; queries and highlighting still use the
+# analyzers above (test_fast_indexing_matches_the_analyzers guards the equivalence).
+
+_BODY_WORD = re.compile(default_pattern.pattern)
+_NAME_WORD = re.compile(r"\w+")
+_stem = lru_cache(maxsize=100_000)(stem)
+
+
+def _pairs(words: list[str]) -> list[str]:
+    return words + [_pair_term(a, b) for a, b in pairwise(words)]
+
+
+def _name_words(text: str) -> list[str]:
+    return [m.group().lower().translate(accent_map) for m in _NAME_WORD.finditer(text)]
+
+
+def _body_terms(text: str) -> list[str]:
+    words = []
+    for match in _BODY_WORD.finditer(text):
+        word = match.group().lower()
+        if len(word) >= 2 and word not in STOP_WORDS:
+            words.append(_stem(word))
+    return _pairs(words)
+
+
+def _name_terms(text: str) -> list[str]:
+    return _pairs(_name_words(text))
+
+
+def _prefix_terms(text: str) -> list[str]:
+    return [
+        word[:size]
+        for word in _name_words(text)
+        for size in range(_PREFIX_MIN, min(_PREFIX_MAX, len(word)) + 1)
+    ]
+
+
+_FAST_TERMS: dict[str, Callable[[str], list[str]]] = {
+    "body": _body_terms,
+    "name": _name_terms,
+    "prefix": _prefix_terms,
+}
+
+
+class _FastText(TEXT):
+    """A TEXT field (no positions) that indexes through one of ``_FAST_TERMS``."""
+
+    def __init__(self, terms: str, **kwargs: Any) -> None:
+        super().__init__(phrase=False, **kwargs)
+        self.terms = terms
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            yield from super().index(value, **kwargs)
+            return
+        boost = self.format.field_boost
+        for term, freq in Counter(_FAST_TERMS[self.terms](value)).items():
+            yield term.encode("utf-8"), freq, freq * boost, pack_uint(freq)
+
+
 SCHEMA = Schema(
     key=ID(unique=True),
     team_id=ID(stored=True),
     kind=ID(stored=True, sortable=True),
     id=STORED(),
-    title=TEXT(analyzer=_NAME_ANALYZER, stored=True),
-    # Positions are kept so that quoted phrases can run over every text field.
-    title_prefix=TEXT(analyzer=_PREFIX_ANALYZER),
+    # No positions anywhere: quoted phrases look up the word-pair terms of _WordPairs.
+    title=_FastText("name", analyzer=_NAME_PAIRS_ANALYZER, stored=True),
+    title_prefix=_FastText("prefix", analyzer=_PREFIX_ANALYZER),
     emails=KEYWORD(lowercase=True, commas=True, scorable=True),
-    email_parts=TEXT(analyzer=_EMAIL_PARTS_ANALYZER),
+    email_parts=TEXT(analyzer=_EMAIL_PARTS_ANALYZER, phrase=False),
     phones=TEXT(analyzer=_PHONE_ANALYZER, phrase=False),
-    company=TEXT(analyzer=_NAME_ANALYZER),
-    body=TEXT(analyzer=StemmingAnalyzer(), stored=True),
+    company=_FastText("name", analyzer=_NAME_PAIRS_ANALYZER),
+    body=_FastText("body", analyzer=_BODY_ANALYZER, stored=True),
     owner=ID(),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True),
     url=STORED(),
@@ -127,8 +248,18 @@ _WRITER_TIMEOUT_S = 30.0
 _OPEN_ATTEMPTS = 8
 _FULL_SORT_MAX = 1000  # up to this many matches, ties are broken newest first
 _COUNT_CAP = 5000  # matches counted for totals and facets; beyond it they read "5000+"
+# Time budgets of a results page. Two words common in a million notes match tens of
+# thousands of records, and Whoosh scores and counts each of them in Python (~1 s); past
+# the budget the page shows the best of the matches scored so far and counts read "N+".
+_SCORE_BUDGET_S = 0.025
+_COUNT_BUDGET_S = 0.010
+_SUGGEST_BUDGET_S = 0.025  # as-you-type: the best of the prefix matches seen in 25 ms
+# Matches always walked before a budget applies, however slow the machine: counts of up
+# to 2,000 matches are exact; scoring may stop after 256 (each costs ~50 us in Whoosh).
+_WALK_BEFORE_BUDGET = 2000
+_SCORE_BEFORE_BUDGET = 256
 _PROGRESS_EVERY = 1000
-_REBUILD_LIMIT_MB = 128  # per indexing process
+_REBUILD_LIMIT_MB = 256  # per indexing process: fewer runs to merge at the end
 _KEEP_GENERATIONS = 2  # the live index and the one before it (other processes may lag)
 
 _VERSION_FILE = "schema_version"
@@ -164,6 +295,7 @@ class SearchPage:
     facets: dict[str, int] = field(default_factory=dict)  # kind -> matches, all kinds
     relaxed: bool = False  # True when only the any-word or typo-tolerant fallback matched
     capped: bool = False  # counting stopped at _COUNT_CAP matches: total and facets are "N+"
+    partial: bool = False  # scoring ran out of time: best hits of the matches scored so far
 
 
 def _key(team_id: int, kind: str, record_id: int) -> str:
@@ -235,17 +367,60 @@ def _parse(parser: qparser.QueryParser, text: str) -> Query | None:
     return None if query is NullQuery else query
 
 
-# A quoted phrase is looked for in names, companies and bodies only: checking positions
-# in the n-gram and email-part fields too made common two-word phrases slow.
+# A quoted phrase is looked for in names, companies and bodies only (the fields that
+# index word pairs), not in the n-gram, email-part or phone fields.
 _PHRASE_FIELDS = frozenset({"title", "company", "body"})
 
 
 def _limit_phrases(query: Query) -> Query:
     if isinstance(query, Phrase):
-        return query if query.fieldname in _PHRASE_FIELDS else NullQuery
+        return _pair_query(query) if query.fieldname in _PHRASE_FIELDS else NullQuery
     if query.is_leaf():
         return query
     return query.apply(_limit_phrases)
+
+
+def _pair_query(phrase: Phrase) -> Query:
+    """A phrase as the AND of its words and its word-pair terms ("a b", "b c" for "a b c").
+
+    Records holding every pair almost always hold the phrase itself (see _PAIR_BUCKETS).
+    The slop of "a b"~N is ignored.
+    """
+    words = [w for w in phrase.words if w]
+    if not words:
+        return NullQuery
+    if len(words) == 1:
+        return Term(phrase.fieldname, words[0], boost=phrase.boost)
+    pairs = dict.fromkeys(_pair_term(a, b) for a, b in pairwise(words))
+    pair_terms = [Term(phrase.fieldname, pair, boost=phrase.boost) for pair in pairs]
+    word_terms = [
+        _PhraseWord(phrase.fieldname, w, boost=phrase.boost) for w in dict.fromkeys(words)
+    ]
+    return And(pair_terms + word_terms)
+
+
+class _PhraseWord(Term):
+    """A phrase's word, required only to rule out pair-hash collisions.
+
+    Checking a word found in a large share of records walks its whole posting list
+    (Whoosh skips block by block, then id by id), which cost 100 ms for one phrase at
+    55,000 records; ``_drop_common_phrase_words`` leaves such words out, keeping the
+    pair terms (a collision among many true matches is then possible but rare).
+    """
+
+
+_PHRASE_WORD_MAX_SHARE = 0.02  # words in more than 2% of records are not re-checked
+
+
+def _drop_common_phrase_words(query: Query, searcher: Any) -> Query:
+    if isinstance(query, _PhraseWord):
+        limit = max(1000, int(searcher.doc_count_all() * _PHRASE_WORD_MAX_SHARE))
+        if searcher.doc_frequency(query.fieldname, query.text) > limit:
+            return NullQuery
+        return query
+    if query.is_leaf():
+        return query
+    return query.apply(lambda q: _drop_common_phrase_words(q, searcher))
 
 
 def _phone_term(text: str) -> Term | None:
@@ -330,6 +505,8 @@ class SearchEngine:
         self._index: index.Index | None = None
         self._searcher: Any = None  # whoosh Searcher, replaced by refresh()
         self._kind_column: tuple[Any, Any] | None = None  # (searcher, its "kind" column)
+        # (segment id, team_id) -> that team's document numbers in the segment
+        self._team_docs: dict[tuple[str, int], frozenset[int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -468,6 +645,7 @@ class SearchEngine:
                 collapse="kind",
                 collapse_limit=per_kind,
                 sortedby=_BY_SCORE_THEN_NEWEST,
+                budget_s=_SUGGEST_BUDGET_S,
             )
             for hit in results:
                 grouped.setdefault(hit.fields()["kind"], []).append(_hit(hit, snippet=""))
@@ -475,10 +653,70 @@ class SearchEngine:
 
     # -- internals -------------------------------------------------------------------
 
-    @staticmethod
-    def _run(searcher: Any, team_id: int, query: Query, **kwargs: Any) -> Any:
-        """The one place queries reach the index: each is ANDed with its team."""
-        return searcher.search(And([Term("team_id", str(team_id)), query]), **kwargs)
+    def _run(
+        self,
+        searcher: Any,
+        team_id: int,
+        query: Query,
+        *,
+        budget_s: float | None = None,
+        count_kinds: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """The one place queries reach the index: each is confined to its team.
+
+        ``budget_s`` stops collecting after that many seconds: the results are then the
+        best of the matches seen so far, and ``results.collector.timed_out`` is True.
+        """
+        deadline = time.perf_counter() + budget_s if budget_s is not None else None
+        team = self._team_filter(searcher, team_id)
+        if "collapse" in kwargs:
+            # Whoosh's collapsing collector and its filter collector bypass each other
+            # when stacked, so one collector does both.
+            collapse, per_key = kwargs.pop("collapse"), kwargs.pop("collapse_limit", 1)
+            collector: Any = _TeamCollapseCollector(
+                searcher.collector(**kwargs), collapse, per_key, team, deadline
+            )
+        else:
+            if count_kinds:  # every match must reach the collector: no block skipping
+                kwargs["optimize"] = False
+            collector = _TeamCollector(
+                searcher.collector(**kwargs),
+                team,
+                deadline,
+                self._kinds_column(searcher) if count_kinds and searcher.doc_count_all() else None,
+            )
+        searcher.search_with_collector(query, collector)
+        return collector.results()
+
+    def _team_filter(self, searcher: Any, team_id: int) -> _TeamDocs:
+        """The team's documents as a filter (caller locks).
+
+        ANDing a Term("team_id") into the query made every query walk the team's whole
+        posting list in step with its words (a rare word took 9 ms instead of 1.4 ms at
+        220,000 documents). The sets are cached per segment, so a commit only reads the
+        new segments' team postings.
+        """
+        wanted = str(team_id)
+        parts: list[tuple[int, frozenset[int]]] = []
+        live: set[tuple[str, int]] = set()
+        for leaf, offset in searcher.leaf_searchers():
+            reader = leaf.reader()
+            key = (_segment_id(reader), team_id)
+            live.add(key)
+            docs = self._team_docs.get(key)
+            if docs is None:
+                docs = frozenset(
+                    reader.postings("team_id", wanted).all_ids()
+                    if ("team_id", wanted) in reader
+                    else ()
+                )
+                self._team_docs[key] = docs
+            parts.append((offset, docs))
+        if len(self._team_docs) > 4 * len(live) + 64:  # forget merged-away segments
+            keep = {seg for seg, _ in live}
+            self._team_docs = {k: v for k, v in self._team_docs.items() if k[0] in keep}
+        return _TeamDocs(parts)
 
     def _search_page(
         self,
@@ -495,31 +733,58 @@ class SearchEngine:
         blocks that cannot reach the top; the counts walk matching documents without
         scoring them and stop at the cap, so very common words cost a bounded time.
         """
-        if _has_phrase(query):
-            return self._phrase_page(searcher, team_id, query, kind_filter, page, pagelen)
         limit = page * pagelen
+        query = _drop_common_phrase_words(query, searcher).normalize()
+        if query is NullQuery:
+            return None
+        partial = False
         try:
             if kind_filter is None:
                 # A first scored pass that is not full holds every match: no count pass.
-                first = self._run(searcher, team_id, query, limit=limit, terms=False)
-                if first.scored_length() < limit:
+                first = self._run(
+                    searcher,
+                    team_id,
+                    query,
+                    limit=limit,
+                    terms=False,
+                    budget_s=_SCORE_BUDGET_S,
+                    count_kinds=True,
+                )
+                partial = first.collector.timed_out
+                if not partial and first.scored_length() < limit:
                     return self._small_page(first, page, pagelen)
-            facets, capped = self._count_kinds(searcher, team_id, query)
+            if kind_filter is None and not partial:
+                # The scoring pass saw every match: its per-kind tally is exact.
+                facets, capped = dict(first.collector.kind_counts), False
+            else:
+                facets, capped = self._count_kinds(searcher, team_id, query)
+            if not facets and capped and kind_filter is None and first.scored_length():
+                # Out of time before the count saw one of the team's records.
+                for hit in first:
+                    kind = hit.fields()["kind"]
+                    facets[kind] = facets.get(kind, 0) + 1
             if not facets:
                 return SearchPage(hits=[], total=0, page=page, pagelen=pagelen)
             wanted = query if kind_filter is None else And([query, kind_filter])
             # Few matches: sort them all (score, then newest); many: top-N scoring only.
             sort = (
                 {}
-                if capped or sum(facets.values()) > _FULL_SORT_MAX
+                if capped or partial or sum(facets.values()) > _FULL_SORT_MAX
                 else {"sortedby": _BY_SCORE_THEN_NEWEST}
             )
             if kind_filter is None and not sort:
                 results = first  # the same top-N query already ran
             else:
                 results = self._run(
-                    searcher, team_id, wanted, limit=page * pagelen, terms=False, **sort
+                    searcher,
+                    team_id,
+                    wanted,
+                    limit=page * pagelen,
+                    terms=False,
+                    budget_s=_SCORE_BUDGET_S,
+                    **sort,
                 )
+                partial = results.collector.timed_out
         except QueryError:
             return None
         results.formatter = HtmlFormatter(tagname="mark", classname="match")
@@ -531,7 +796,13 @@ class SearchEngine:
         else:
             total = sum(n for k, n in facets.items() if k in _kinds_of(kind_filter))
         return SearchPage(
-            hits=hits, total=total, page=page, pagelen=pagelen, facets=facets, capped=capped
+            hits=hits,
+            total=total,
+            page=page,
+            pagelen=pagelen,
+            facets=facets,
+            capped=capped or partial,
+            partial=partial,
         )
 
     @staticmethod
@@ -539,7 +810,9 @@ class SearchEngine:
         """Every match is in ``results``: facets from them, ties newest first."""
         results.formatter = HtmlFormatter(tagname="mark", classname="match")
         results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
-        every = list(results)
+        # Not list(results): list() asks len(), and Results.__len__ re-runs the whole
+        # query without a limit to count matches (it walked the team's every document).
+        every = [results[i] for i in range(results.scored_length())]
         facets: dict[str, int] = {}
         for h in every:
             kind = h.fields()["kind"]
@@ -549,47 +822,29 @@ class SearchEngine:
         hits = [_hit(h, snippet=_snippet(h)) for h in every[start : start + pagelen]]
         return SearchPage(hits=hits, total=len(every), page=page, pagelen=pagelen, facets=facets)
 
-    def _phrase_page(
-        self,
-        searcher: Any,
-        team_id: int,
-        query: Query,
-        kind_filter: Query | None,
-        page: int,
-        pagelen: int,
-    ) -> SearchPage | None:
-        """Phrases check word positions in every candidate: do it in one pass, not two."""
-        facet = {"kind": sorting.FieldFacet("kind", maptype=sorting.Count)}
-        try:
-            results = self._run(
-                searcher, team_id, query, limit=page * pagelen, groupedby=facet, terms=False
-            )
-            facets = dict(results.groups("kind"))
-            if kind_filter is not None and facets:
-                results = self._run(
-                    searcher, team_id, And([query, kind_filter]), limit=page * pagelen
-                )
-        except QueryError:
-            return None
-        results.formatter = HtmlFormatter(tagname="mark", classname="match")
-        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
-        start = (page - 1) * pagelen
-        hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
-        return SearchPage(hits=hits, total=len(results), page=page, pagelen=pagelen, facets=facets)
+    def _kinds_column(self, searcher: Any) -> Any:
+        if self._kind_column is None or self._kind_column[0] is not searcher:
+            # Building a column reader costs O(documents): once per opened searcher.
+            self._kind_column = (searcher, searcher.reader().column_reader("kind"))
+        return self._kind_column[1]
 
     def _count_kinds(self, searcher: Any, team_id: int, query: Query) -> tuple[dict, bool]:
         if searcher.doc_count_all() == 0:
             return {}, False
-        if self._kind_column is None or self._kind_column[0] is not searcher:
-            # Building a column reader costs O(documents): once per opened searcher.
-            self._kind_column = (searcher, searcher.reader().column_reader("kind"))
-        kinds = self._kind_column[1]
+        kinds = self._kinds_column(searcher)
         counts: dict[str, int] = {}
-        matches = searcher.docs_for_query(And([Term("team_id", str(team_id)), query]))
-        for seen, docnum in enumerate(matches, 1):
+        team = self._team_filter(searcher, team_id)
+        deadline = time.perf_counter() + _COUNT_BUDGET_S
+        seen = 0
+        for walked, docnum in enumerate(_matching_docs(searcher, query), 1):
+            if not walked & 63 and walked >= _WALK_BEFORE_BUDGET and time.perf_counter() > deadline:
+                return counts, True
+            if docnum not in team:
+                continue
             kind = kinds[docnum]
             kind = kind.decode() if isinstance(kind, bytes) else kind
             counts[kind] = counts.get(kind, 0) + 1
+            seen += 1
             if seen >= _COUNT_CAP:
                 return counts, True
         return counts, False
@@ -673,12 +928,125 @@ class SearchEngine:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _matching_docs(searcher: Any, query: Query) -> Iterator[int]:
+    """Matching document numbers, lazily: ``searcher.docs_for_query`` intersects whole
+    id sets before yielding the first one, which no time budget can stop."""
+    for leaf, offset in searcher.leaf_searchers():
+        matcher = query.matcher(leaf)
+        while matcher.is_active():
+            yield offset + matcher.id()
+            matcher.next()
+
+
+class _TeamCollector(FilterCollector):
+    """Lets through only the team's documents; optionally stops at a deadline."""
+
+    def __init__(
+        self, child: Any, team: _TeamDocs, deadline: float | None, kinds: Any = None
+    ) -> None:
+        super().__init__(child, allow=team)
+        self.deadline = deadline
+        self.timed_out = False
+        self.kinds = kinds  # a "kind" column reader: count the team's matches per kind
+        self.kind_counts: dict[str, int] = {}
+
+    def collect_matches(self) -> None:
+        if self.timed_out:
+            return
+        child, team, offset, deadline = self.child, self._allow, self.offset, self.deadline
+        kinds, counts = self.kinds, self.kind_counts
+        for seen, sub_docnum in enumerate(child.matches(), 1):
+            if offset + sub_docnum in team:
+                child.collect(sub_docnum)
+                if kinds is not None:
+                    kind = kinds[offset + sub_docnum]
+                    kind = kind.decode() if isinstance(kind, bytes) else kind
+                    counts[kind] = counts.get(kind, 0) + 1
+            if (
+                deadline is not None
+                and not seen & 63
+                and seen >= _SCORE_BEFORE_BUDGET
+                and time.perf_counter() > deadline
+            ):
+                self.timed_out = True
+                return
+
+
+class _TeamCollapseCollector(CollapseCollector):
+    """CollapseCollector.collect_matches with the team filter and an optional deadline."""
+
+    def __init__(
+        self, child: Any, keyfacet: Any, limit: int, team: _TeamDocs, deadline: float | None
+    ) -> None:
+        super().__init__(child, keyfacet, limit=limit)
+        self.team = team
+        self.deadline = deadline
+        self.timed_out = False
+
+    def collect_matches(self) -> None:
+        if self.timed_out:
+            return
+        child, team, deadline = self.child, self.team, self.deadline
+        matcher, offset = child.matcher, child.offset
+        for seen, sub_docnum in enumerate(child.matches(), 1):
+            if (
+                deadline is not None
+                and not seen & 63
+                and seen >= _SCORE_BEFORE_BUDGET
+                and time.perf_counter() > deadline
+            ):
+                self.timed_out = True
+                return
+            global_docnum = offset + sub_docnum
+            if global_docnum not in team:
+                continue
+            key = self.keyer.key_to_name(self.keyer.key_for(matcher, sub_docnum))
+            if not key:
+                child.collect(sub_docnum)
+                continue
+            sort_key = child.sort_key(sub_docnum)
+            best = self.lists[key]
+            if len(best) >= self.limit:
+                if sort_key >= best[-1][0]:
+                    self.collapsed_counts[key] += 1
+                    self.collapsed_total += 1
+                    continue
+                child.remove(best.pop()[1])
+            bisect.insort(best, (sort_key, global_docnum))
+            child.collect(sub_docnum)
+
+
+class _TeamDocs(DocIdSet):
+    """Global document numbers of one team, from per-segment sets (membership only)."""
+
+    def __init__(self, parts: list[tuple[int, frozenset[int]]]) -> None:
+        self._offsets = [offset for offset, _ in parts]
+        self._sets = [docs for _, docs in parts]
+
+    def __contains__(self, docnum: int) -> bool:
+        at = bisect.bisect_right(self._offsets, docnum) - 1
+        return at >= 0 and docnum - self._offsets[at] in self._sets[at]
+
+    def __bool__(self) -> bool:
+        # Always true: Whoosh skips filtering for a falsy filter, and an empty team must
+        # see nothing, not everything.
+        return True
+
+    def __len__(self) -> int:
+        return sum(len(docs) for docs in self._sets)
+
+    def __iter__(self) -> Iterator[int]:
+        for offset, docs in zip(self._offsets, self._sets, strict=True):
+            yield from sorted(offset + d for d in docs)
+
+
+def _segment_id(reader: Any) -> str:
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else str(id(reader))
+
+
 def _timestamp(value: Any) -> float:
     return value.timestamp() if value is not None else 0.0
-
-
-def _has_phrase(query: Query) -> bool:
-    return isinstance(query, Phrase) or any(_has_phrase(q) for q in query.children())
 
 
 def _kinds_of(kind_filter: Query) -> set[str]:
