@@ -34,7 +34,13 @@ def test_reorder_stages(page, owner):
             box["y"] + (tbox["y"] + 4 - box["y"]) * i / 10,
         )
         page.wait_for_timeout(30)
-    page.mouse.up()
+    # The new order is saved by an htmx request after the drop: wait for its answer before
+    # reloading (a reload while it is in flight would cancel it).
+    with page.expect_response(
+        lambda r: r.url.endswith("/order") and r.request.method == "POST"
+    ) as saved:
+        page.mouse.up()
+    assert saved.value.ok
     expect(names).to_have_text(["Negotiation", "Lead in", "Qualified", "Proposal"])
     page.reload()
     expect(_names(page)).to_have_text(["Negotiation", "Lead in", "Qualified", "Proposal"])
