@@ -63,7 +63,9 @@ from whoosh.idsets import DocIdSet
 from whoosh.lang.porter import stem
 from whoosh.query import (
     And,
+    AndNot,
     FuzzyTerm,
+    Not,
     NullQuery,
     Or,
     Phrase,
@@ -421,6 +423,33 @@ def _drop_common_phrase_words(query: Query, searcher: Any) -> Query:
     if query.is_leaf():
         return query
     return query.apply(lambda q: _drop_common_phrase_words(q, searcher))
+
+
+# The small fields where a record is named: a match there must outrank body mentions even
+# when a big page runs out of time before scoring it (see _search_page).
+_BODY_ONLY_FIELDS = frozenset({"body", "title_prefix"})
+
+
+def _names_only(query: Query) -> Query | None:
+    """``query`` with its body and n-gram alternatives removed, or None if it cannot
+    match on names alone. It matches a subset of ``query``: an And fails as a whole when
+    one of its parts needs the body; an Or keeps the alternatives that do not."""
+    if query is NullQuery:
+        return query
+    if query.is_leaf():
+        return None if query.field() in _BODY_ONLY_FIELDS else query
+    if isinstance(query, Not):
+        return query  # excluding on every field is still a restriction
+    if isinstance(query, AndNot):
+        positive = _names_only(query.a)
+        return None if positive is None else AndNot(positive, query.b)
+    if isinstance(query, And):
+        parts = [_names_only(q) for q in query.subqueries]
+        return None if any(p is None for p in parts) else And(parts, boost=query.boost)
+    if isinstance(query, Or):
+        parts = [p for q in query.subqueries if (p := _names_only(q)) is not None]
+        return Or(parts, boost=query.boost) if parts else None
+    return None  # anything else: no names-only pass
 
 
 def _phone_term(text: str) -> Term | None:
@@ -787,10 +816,21 @@ class SearchEngine:
                 partial = results.collector.timed_out
         except QueryError:
             return None
-        results.formatter = HtmlFormatter(tagname="mark", classname="match")
-        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        _prepare_snippets(results)
         start = (page - 1) * pagelen
-        hits = [_hit(h, snippet=_snippet(h)) for h in results[start : start + pagelen]]
+        shown = results[0:limit]
+        if partial:
+            # Scoring stopped early and walks records oldest first, so a record NAMED by
+            # the words may never have been scored while body mentions filled the page.
+            # The names alone are small posting lists: score them all and put them first.
+            named = self._named(searcher, team_id, wanted, limit)
+            if named:
+                seen = {h.docnum for h in named}
+                shown = named + [h for h in shown if h.docnum not in seen]
+                if capped:  # counts stopped early too: they count at least what is shown
+                    for kind, n in Counter(h.fields()["kind"] for h in named).items():
+                        facets[kind] = max(facets.get(kind, 0), n)
+        hits = [_hit(h, snippet=_snippet(h)) for h in shown[start : start + pagelen]]
         if kind_filter is None:
             total = sum(facets.values())
         else:
@@ -805,11 +845,21 @@ class SearchEngine:
             partial=partial,
         )
 
+    def _named(self, searcher: Any, team_id: int, query: Query, limit: int) -> list[Any]:
+        """The best ``limit`` records matching ``query`` on their names, emails or
+        company alone (no time budget), with snippets highlighting all of ``query``."""
+        names = _names_only(query)
+        if names is None or (names := names.normalize()) is NullQuery:
+            return []
+        results = self._run(searcher, team_id, names, limit=limit, terms=False)
+        results.q = query  # snippets mark the body words too
+        _prepare_snippets(results)
+        return [results[i] for i in range(results.scored_length())]
+
     @staticmethod
     def _small_page(results: Any, page: int, pagelen: int) -> SearchPage:
         """Every match is in ``results``: facets from them, ties newest first."""
-        results.formatter = HtmlFormatter(tagname="mark", classname="match")
-        results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
+        _prepare_snippets(results)
         # Not list(results): list() asks len(), and Results.__len__ re-runs the whole
         # query without a limit to count matches (it walked the team's every document).
         every = [results[i] for i in range(results.scored_length())]
@@ -1066,6 +1116,11 @@ def _hit(hit: Any, snippet: str) -> Hit:
         # Sorted hits (suggest) carry their sort key: ScoreFacet's part is the negated score.
         score=-hit.score[0] if isinstance(hit.score, tuple) else hit.score,
     )
+
+
+def _prepare_snippets(results: Any) -> None:
+    results.formatter = HtmlFormatter(tagname="mark", classname="match")
+    results.fragmenter = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=60)
 
 
 def _snippet(hit: Any) -> str:
