@@ -37,7 +37,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -690,12 +690,16 @@ class SearchEngine:
         *,
         budget_s: float | None = None,
         count_kinds: bool = False,
+        min_hits: int | None = None,
+        named: Container[int] = (),
         **kwargs: Any,
     ) -> Any:
         """The one place queries reach the index: each is confined to its team.
 
         ``budget_s`` stops collecting after that many seconds: the results are then the
         best of the matches seen so far, and ``results.collector.timed_out`` is True.
+        Past it, collecting goes on until ``min_hits`` (default: the limit) of the team's
+        matches not in ``named`` or _SCORE_BEFORE_BUDGET matches of any team were seen.
         """
         deadline = time.perf_counter() + budget_s if budget_s is not None else None
         team = self._team_filter(searcher, team_id)
@@ -715,6 +719,9 @@ class SearchEngine:
                 deadline,
                 self._kinds_column(searcher) if count_kinds and searcher.doc_count_all() else None,
             )
+            if min_hits is not None:
+                collector.min_hits = min_hits
+            collector.named = named
         searcher.search_with_collector(query, collector)
         return collector.results()
 
@@ -776,6 +783,9 @@ class SearchEngine:
             # comes out of the budget), and put them ahead of a partial page's hits.
             named = self._named(searcher, team_id, wanted, limit)
             budget = max(0.0, _SCORE_BUDGET_S - (time.perf_counter() - started))
+            # Past the budget, the body pass need only fill what the names left of a page.
+            min_hits = max(1, limit - len(named))
+            named_docs = {h.docnum for h in named}
             if kind_filter is None:
                 # A first scored pass that is not full holds every match: no count pass.
                 first = self._run(
@@ -785,6 +795,8 @@ class SearchEngine:
                     limit=limit,
                     terms=False,
                     budget_s=budget,
+                    min_hits=min_hits,
+                    named=named_docs,
                     count_kinds=True,
                 )
                 partial = first.collector.timed_out
@@ -826,6 +838,8 @@ class SearchEngine:
                     limit=page * pagelen,
                     terms=False,
                     budget_s=budget,
+                    min_hits=min_hits,
+                    named=named_docs,
                     **sort,
                 )
                 partial = results.collector.timed_out
@@ -835,8 +849,7 @@ class SearchEngine:
         start = (page - 1) * pagelen
         shown = results[0:limit]
         if partial and named:
-            seen = {h.docnum for h in named}
-            shown = named + [h for h in shown if h.docnum not in seen]
+            shown = named + [h for h in shown if h.docnum not in named_docs]
         hits = [_hit(h, snippet=_snippet(h)) for h in shown[start : start + pagelen]]
         if kind_filter is None:
             total = sum(facets.values())
@@ -1007,6 +1020,8 @@ class _TeamCollector(FilterCollector):
         self.kinds = kinds  # a "kind" column reader: count the team's matches per kind
         self.kind_counts: dict[str, int] = {}
         self.seen = self.collected = 0  # matches of any team / of the team, all segments
+        self.min_hits = getattr(child, "limit", None) or _SCORE_BEFORE_BUDGET
+        self.named: Container[int] = ()  # already on the page: not counted in min_hits
 
     def collect_matches(self) -> None:
         if self.timed_out:
@@ -1016,12 +1031,13 @@ class _TeamCollector(FilterCollector):
         # Past the deadline, stop once a full page was collected (or _SCORE_BEFORE_BUDGET
         # matches of any team were seen): matches of two common words are sparse and each
         # costs a leapfrog over big posting lists, so a fixed 256 cost 10-20 ms alone.
-        full = getattr(child, "limit", None) or _SCORE_BEFORE_BUDGET
+        full = self.min_hits
         for sub_docnum in child.matches():
             self.seen += 1
             if offset + sub_docnum in team:
                 child.collect(sub_docnum)
-                self.collected += 1
+                if offset + sub_docnum not in self.named:
+                    self.collected += 1
                 if kinds is not None:
                     kind = kinds[offset + sub_docnum]
                     kind = kind.decode() if isinstance(kind, bytes) else kind
