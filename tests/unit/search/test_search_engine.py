@@ -239,6 +239,42 @@ def test_out_of_time_pages_still_show_hits(
     assert engine.search(T1, "common words", kinds=["note"]).hits
 
 
+def test_a_named_record_leads_an_out_of_time_page(
+    engine: SearchEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Body mentions are indexed (and walked) before the contact, and scoring stops
+    # after the first 64 matches: the contact named Ramirez must still come first.
+    engine.update(
+        [doc("note", i, title="Call", body=f"Ramirez asked about renewal {i}") for i in range(300)]
+    )
+    engine.update(
+        [
+            doc("contact", 900, team_id=T2, title="Ana Ramirez"),
+            doc("company", 901, title="Ramirez Logistics"),
+            doc("contact", 902, title="Ana Ramirez", emails=["ana@ramirez.example"]),
+        ]
+    )
+    monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
+    monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
+    monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
+    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
+
+    first = engine.search(T1, "ramirez", pagelen=10)
+    assert first.partial
+    assert found(first)[:2] == [("contact", 902), ("company", 901)]
+    assert len(first.hits) == 10
+    assert first.facets["contact"] >= 1 and first.facets["company"] >= 1
+    second = engine.search(T1, "ramirez", page=2, pagelen=10)
+    assert len(second.hits) == 10
+    assert not set(found(first)) & set(found(second))  # no record on two pages
+    # The other team's Ramirez never shows, nor do unrelated names.
+    everything = found(engine.search(T1, "ramirez", pagelen=400))
+    assert ("contact", 900) not in everything
+    assert found(engine.search(T1, "ana ramirez"))[0] == ("contact", 902)
+    assert found(engine.search(T1, "ramirez", kinds=["contact"])) == [("contact", 902)]
+    assert found(engine.search(T1, "ramirez", kinds=["note"]))[0][0] == "note"
+
+
 def test_paging(engine: SearchEngine) -> None:
     start = datetime(2025, 1, 1)
     engine.update(
