@@ -92,9 +92,21 @@ def _fresh_g() -> None:
         g.pop(name)
 
 
+BACKGROUND_THREADS = ("rq-worker", "scheduler-tick", "email-in-writer")
+
+
+def _wait_for_background_threads() -> None:
+    """A worker thread an earlier test stopped may still be finishing a job (stop() gives up
+    after a timeout under load): let it end so it never claims this test's jobs."""
+    for thread in threading.enumerate():
+        if thread.name in BACKGROUND_THREADS and thread is not threading.current_thread():
+            thread.join(60)
+
+
 @pytest.fixture(autouse=True)
 def _clean(request, app):
     """Each test starts with an empty database, queue and rate limiter."""
+    _wait_for_background_threads()
     saved = dict(app.config)
     ctx = app.app_context()
     ctx.push()
@@ -212,8 +224,8 @@ def live_server(app):
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = url
     yield url
-    runner.stop()
     server.shutdown()
+    runner.stop(timeout=60)
 
 
 DESKTOP = {"width": 1280, "height": 800}

@@ -128,10 +128,14 @@ def test_a_worker_that_died_mid_send_is_reclaimed_by_the_sweep(smtp_server, run_
 
 
 def test_outbox_page_lists_the_team_mail(logged_in, owner, run_jobs):
-    logged_in.post("/settings/members/invite", data={"email": "new@example.com", "role": "member"})
+    sent = logged_in.post(
+        "/settings/members/invite", data={"email": "new@example.com", "role": "member"}
+    )
+    assert sent.status_code == 200, sent.text
     run_jobs()
+    row = db.session.scalars(select(OutboundEmail)).one()
+    assert row.status == OutboxStatus.KEPT, (row.status, row.last_error)
     page = logged_in.get("/settings/outbox")
     assert "new@example.com" in page.text and "status-kept" in page.text
-    row = db.session.scalars(select(OutboundEmail)).one()
     detail = logged_in.get(f"/settings/outbox/{row.id}")
     assert "/invite/" in detail.text
