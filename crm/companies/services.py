@@ -15,7 +15,7 @@ from crm.contacts.services import (
 )
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.models import Company, utcnow
+from crm.models import Company
 
 LABELS = {
     "name": "Name",
@@ -44,6 +44,18 @@ TEXT_FIELDS = {
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
 
 
+def _audit(company: Company, actor_id: int | None, action: str, changes=None) -> None:
+    audit.write(
+        team_id=company.team_id,
+        actor_id=actor_id,
+        entity_type="company",
+        entity_id=company.id,
+        action=action,
+        changes=changes,
+        company_id=company.id,
+    )
+
+
 def create_company(
     team_id: int, actor_id: int | None, data: dict, *, commit: bool = True
 ) -> Company:
@@ -55,14 +67,7 @@ def create_company(
         _apply(company, data)
     db.session.add(company)
     db.session.flush()
-    audit.write(
-        team_id=team_id,
-        actor_id=actor_id,
-        entity_type="company",
-        entity_id=company.id,
-        action="create",
-        company_id=company.id,
-    )
+    _audit(company, actor_id, "create")
     if commit:
         db.session.commit()
     return company
@@ -72,48 +77,22 @@ def update_company(company: Company, actor_id: int | None, data: dict) -> Compan
     with db.session.no_autoflush:
         changes = _apply(company, data)
     if changes:
-        audit.write(
-            team_id=company.team_id,
-            actor_id=actor_id,
-            entity_type="company",
-            entity_id=company.id,
-            action="update",
-            changes=changes,
-            company_id=company.id,
-        )
+        _audit(company, actor_id, "update", changes)
     db.session.commit()
     return company
 
 
 def delete_company(company: Company, actor_id: int | None) -> Company:
     """Move to the trash; its people stay, still linked, and come back with it on restore."""
-    if company.deleted_at is None:
-        company.deleted_at = utcnow()
-        company.deleted_by_id = actor_id
-        audit.write(
-            team_id=company.team_id,
-            actor_id=actor_id,
-            entity_type="company",
-            entity_id=company.id,
-            action="delete",
-            company_id=company.id,
-        )
+    if company.trash(actor_id):
+        _audit(company, actor_id, "delete")
     db.session.commit()
     return company
 
 
 def restore_company(company: Company, actor_id: int | None) -> Company:
-    if company.deleted_at is not None:
-        company.deleted_at = None
-        company.deleted_by_id = None
-        audit.write(
-            team_id=company.team_id,
-            actor_id=actor_id,
-            entity_type="company",
-            entity_id=company.id,
-            action="restore",
-            company_id=company.id,
-        )
+    if company.untrash():
+        _audit(company, actor_id, "restore")
     db.session.commit()
     return company
 

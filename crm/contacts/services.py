@@ -138,6 +138,18 @@ def team_user_name(user_id: int | None) -> str | None:
 # --- contacts ---------------------------------------------------------------------------------
 
 
+def _audit(contact: Contact, actor_id: int | None, action: str, changes=None) -> None:
+    audit.write(
+        team_id=contact.team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=contact.id,
+        action=action,
+        changes=changes,
+        contact_ids=[contact.id],
+    )
+
+
 def create_contact(
     team_id: int, actor_id: int | None, data: dict, *, commit: bool = True
 ) -> Contact:
@@ -152,14 +164,7 @@ def create_contact(
         _apply(contact, data)
     db.session.add(contact)
     db.session.flush()
-    audit.write(
-        team_id=team_id,
-        actor_id=actor_id,
-        entity_type="contact",
-        entity_id=contact.id,
-        action="create",
-        contact_ids=[contact.id],
-    )
+    _audit(contact, actor_id, "create")
     if commit:
         db.session.commit()
     return contact
@@ -172,15 +177,7 @@ def update_contact(
     with db.session.no_autoflush:
         changes = _apply(contact, data)
     if changes:
-        audit.write(
-            team_id=contact.team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="update",
-            changes=changes,
-            contact_ids=[contact.id],
-        )
+        _audit(contact, actor_id, "update", changes)
     if commit:
         db.session.commit()
     return contact
@@ -188,33 +185,15 @@ def update_contact(
 
 def delete_contact(contact: Contact, actor_id: int | None) -> Contact:
     """Move to the trash (restorable for TRASH_DAYS days); nothing is destroyed."""
-    if contact.deleted_at is None:
-        contact.deleted_at = utcnow()
-        contact.deleted_by_id = actor_id
-        audit.write(
-            team_id=contact.team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="delete",
-            contact_ids=[contact.id],
-        )
+    if contact.trash(actor_id):
+        _audit(contact, actor_id, "delete")
     db.session.commit()
     return contact
 
 
 def restore_contact(contact: Contact, actor_id: int | None) -> Contact:
-    if contact.deleted_at is not None:
-        contact.deleted_at = None
-        contact.deleted_by_id = None
-        audit.write(
-            team_id=contact.team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="restore",
-            contact_ids=[contact.id],
-        )
+    if contact.untrash():
+        _audit(contact, actor_id, "restore")
     db.session.commit()
     return contact
 
@@ -238,8 +217,7 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
         raise Invalid("Type the tag to add.")
     for contact in contacts:
         if action == "delete":
-            contact.deleted_at = utcnow()
-            contact.deleted_by_id = actor_id
+            contact.trash(actor_id)
             changes, act = {}, "delete"
         else:
             if action == "tag":
@@ -253,15 +231,7 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
             act = "update"
             if not changes:
                 continue
-        audit.write(
-            team_id=team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action=act,
-            changes=changes,
-            contact_ids=[contact.id],
-        )
+        _audit(contact, actor_id, act, changes)
     db.session.commit()
     return len(contacts)
 

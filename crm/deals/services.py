@@ -401,17 +401,14 @@ def reopen(deal: Deal, *, actor_id: int | None = None) -> Deal:
 
 def delete_deal(deal: Deal, *, actor_id: int | None = None) -> None:
     """Soft delete: the deal goes to the trash and leaves the board and lists."""
-    deal.deleted_at = utcnow()
-    deal.deleted_by_id = actor_id
-    _audit(deal, actor_id, "delete", {})
+    if deal.trash(actor_id):
+        _audit(deal, actor_id, "delete", {})
     db.session.commit()
 
 
 def restore_deal(deal: Deal, *, actor_id: int | None = None) -> Deal:
     """Bring a deal back from the trash, into the stage and place it had."""
-    if deal.deleted_at is not None:
-        deal.deleted_at = None
-        deal.deleted_by_id = None
+    if deal.untrash():
         _audit(deal, actor_id, "restore", {})
     db.session.commit()
     return deal

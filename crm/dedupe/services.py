@@ -390,7 +390,7 @@ def undo(merge_: ContactMerge, actor_id: int | None) -> Contact:
                 contact_tag.c.contact_id == kept.id, contact_tag.c.tag_id.in_(snap["tags_added"])
             )
         )
-    other.deleted_at = other.deleted_by_id = None
+    other.untrash()
     merge_.undone_at = utcnow()
     db.session.add_all(
         [

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime, str_enum
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, str_enum, utcnow
 
 
 class SoftDelete:
@@ -27,6 +27,20 @@ class SoftDelete:
 
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    def trash(self, actor_id: int | None) -> bool:
+        """Move to the trash; False when it was there already (nothing to audit)."""
+        if self.deleted_at is not None:
+            return False
+        self.deleted_at, self.deleted_by_id = utcnow(), actor_id
+        return True
+
+    def untrash(self) -> bool:
+        """Take out of the trash; False when it was not in it."""
+        if self.deleted_at is None:
+            return False
+        self.deleted_at = self.deleted_by_id = None
+        return True
 
 
 class Lifecycle(enum.StrEnum):

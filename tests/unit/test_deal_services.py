@@ -232,11 +232,15 @@ def test_delete_restore_and_purge_of_deals(team, pipeline, owner):
     deal = new_deal(team, pipeline.stages[1], "Comeback")
     services.delete_deal(deal, actor_id=owner.id)
     assert deal.deleted_at is not None
+    first = deal.deleted_at
+    services.delete_deal(deal, actor_id=owner.id)  # a second click (another tab): no change
+    assert deal.deleted_at == first
     services.restore_deal(deal, actor_id=owner.id)
     assert deal.deleted_at is None and deal.stage_id == pipeline.stages[1].id
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.entity_type == "deal").order_by(AuditEvent.id)
     ).all()
+    assert actions.count("delete") == 1
     assert actions[-2:] == ["delete", "restore"]
 
     old, recent = new_deal(team, pipeline.stages[0], "Old"), new_deal(team, pipeline.stages[0])
