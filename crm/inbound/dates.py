@@ -17,10 +17,22 @@ def _fixed(hours: int) -> timezone:
 # Abbreviations clients print in forwarded headers. Ambiguous ones (IST, CST in
 # China) are left out on purpose: no offset is better than a wrong one.
 _ABBREVIATIONS: dict[str, tzinfo] = {
-    "UTC": UTC, "GMT": UTC, "Z": UTC,
-    "EST": _fixed(-5), "EDT": _fixed(-4), "CST": _fixed(-6), "CDT": _fixed(-5),
-    "MST": _fixed(-7), "MDT": _fixed(-6), "PST": _fixed(-8), "PDT": _fixed(-7),
-    "CET": _fixed(1), "CEST": _fixed(2), "BST": _fixed(1), "EET": _fixed(2), "EEST": _fixed(3),
+    "UTC": UTC,
+    "GMT": UTC,
+    "Z": UTC,
+    "EST": _fixed(-5),
+    "EDT": _fixed(-4),
+    "CST": _fixed(-6),
+    "CDT": _fixed(-5),
+    "MST": _fixed(-7),
+    "MDT": _fixed(-6),
+    "PST": _fixed(-8),
+    "PDT": _fixed(-7),
+    "CET": _fixed(1),
+    "CEST": _fixed(2),
+    "BST": _fixed(1),
+    "EET": _fixed(2),
+    "EEST": _fixed(3),
 }
 # "GMT+1" means UTC+1 in every mail client, but dateutil reads it POSIX-style
 # (as UTC-1), so it is rewritten to a plain numeric offset first.
@@ -63,7 +75,7 @@ def parse_date(value: str | None, assume: tzinfo = UTC) -> datetime | None:
 
 
 def _parse_human(value: str) -> datetime | None:
-    """"Mon, Jan 8, 2024 at 10:15 AM", "8 January 2024 at 10:15:32 GMT+1", …"""
+    """ "Mon, Jan 8, 2024 at 10:15 AM", "8 January 2024 at 10:15:32 GMT+1", …"""
     if not _HAS_YEAR.search(value):
         return None
     # Dotted numeric dates ("08.01.2024") are day-first wherever they are written.

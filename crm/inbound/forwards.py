@@ -66,7 +66,7 @@ class ForwardSplit:
 
 
 def strip_subject_prefixes(subject: str) -> str:
-    """"Fwd: RE: Pricing" → "Pricing"."""
+    """ "Fwd: RE: Pricing" → "Pricing"."""
     return _SUBJECT_PREFIX.sub("", subject).strip()
 
 

@@ -91,9 +91,7 @@ class ParsedMail:
 # The lookbehind makes a match start only at the beginning of a word, which keeps
 # the search linear on long runs of letters that contain no "@".
 _LOCAL_CHAR = r"A-Za-z0-9!#$%&'+/=?^_`{|}~.-"
-EMAIL_RE = re.compile(
-    rf"(?<![{_LOCAL_CHAR}])[{_LOCAL_CHAR}]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-)
+EMAIL_RE = re.compile(rf"(?<![{_LOCAL_CHAR}])[{_LOCAL_CHAR}]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _NAME_JUNK = " \t\"'<>[](),;:*"
 
 

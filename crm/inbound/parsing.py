@@ -143,10 +143,25 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMail:
 
 def _unparsed(raw: bytes, defects: list[str]) -> ParsedMail:
     return ParsedMail(
-        message_id=None, in_reply_to=None, references=[], subject="", from_=None, to=[],
-        cc=[], reply_to=[], date=None, text=decode_bytes(raw, None)[0], html=None,
-        attachments=[], calendar=None, is_auto_reply=False, is_bounce=False, forwarded=[],
-        override_from=None, headers=[], defects=defects,
+        message_id=None,
+        in_reply_to=None,
+        references=[],
+        subject="",
+        from_=None,
+        to=[],
+        cc=[],
+        reply_to=[],
+        date=None,
+        text=decode_bytes(raw, None)[0],
+        html=None,
+        attachments=[],
+        calendar=None,
+        is_auto_reply=False,
+        is_bounce=False,
+        forwarded=[],
+        override_from=None,
+        headers=[],
+        defects=defects,
     )
 
 

@@ -64,7 +64,7 @@ def _is_outlook_header(lines: list[str], index: int) -> bool:
 
 
 def _is_attribution(lines: list[str], index: int) -> bool:
-    """"On Mon, … wrote:", which clients often wrap onto a second line."""
+    """ "On Mon, … wrote:", which clients often wrap onto a second line."""
     line = lines[index]
     if _ATTRIBUTION.match(line):
         return True

@@ -91,10 +91,14 @@ def test_each_client_format_yields_sender_date_subject_and_body(client: str) -> 
         ("Jane Doe <jane@northwind.example>", [("Jane Doe", "jane@northwind.example")]),
         ("Jane Doe [mailto:Jane@Northwind.example]", [("Jane Doe", "jane@northwind.example")]),
         ("jane@northwind.example", [("", "jane@northwind.example")]),
-        ("Jane <jane@northwind.example<mailto:jane@northwind.example>>",
-         [("Jane", "jane@northwind.example")]),
-        ("'Doe, Jane' <jane@northwind.example>; Bob <bob@x.example>",
-         [("Doe, Jane", "jane@northwind.example"), ("Bob", "bob@x.example")]),
+        (
+            "Jane <jane@northwind.example<mailto:jane@northwind.example>>",
+            [("Jane", "jane@northwind.example")],
+        ),
+        (
+            "'Doe, Jane' <jane@northwind.example>; Bob <bob@x.example>",
+            [("Doe, Jane", "jane@northwind.example"), ("Bob", "bob@x.example")],
+        ),
     ],
 )
 def test_address_forms_in_forwarded_headers(header: str, expected: list[tuple[str, str]]) -> None:

@@ -18,18 +18,64 @@ from crm.inbound.routing import company_domain, parse_recipient, plan
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-HEADER_NAMES = st.sampled_from([
-    "From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-    "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
-    "Auto-Submitted", "Precedence", "Return-Path", "MIME-Version",
-])
-TRICKY = st.sampled_from([
-    "=?utf-8?q?", "=?x-bogus?b?AAAA?=", "=?utf-8?b?////?=", "<>", "<<", "\"", "(", ")", "@",
-    ",", ";", ":", "\\", "multipart/mixed; boundary=", "message/rfc822", "text/calendar",
-    "base64", "quoted-printable", "charset=", "filename*=UTF-8''", "\r\n", "\n ", "\t",
-    "--", "> ", "From: ", "Sent: ", "-----Original Message-----",
-    "---------- Forwarded message ---------", "BEGIN:VCALENDAR", "mailto:", "\udcff", "\x00",
-])
+HEADER_NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Cc",
+        "Reply-To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "Content-ID",
+        "Auto-Submitted",
+        "Precedence",
+        "Return-Path",
+        "MIME-Version",
+    ]
+)
+TRICKY = st.sampled_from(
+    [
+        "=?utf-8?q?",
+        "=?x-bogus?b?AAAA?=",
+        "=?utf-8?b?////?=",
+        "<>",
+        "<<",
+        '"',
+        "(",
+        ")",
+        "@",
+        ",",
+        ";",
+        ":",
+        "\\",
+        "multipart/mixed; boundary=",
+        "message/rfc822",
+        "text/calendar",
+        "base64",
+        "quoted-printable",
+        "charset=",
+        "filename*=UTF-8''",
+        "\r\n",
+        "\n ",
+        "\t",
+        "--",
+        "> ",
+        "From: ",
+        "Sent: ",
+        "-----Original Message-----",
+        "---------- Forwarded message ---------",
+        "BEGIN:VCALENDAR",
+        "mailto:",
+        "\udcff",
+        "\x00",
+    ]
+)
 FRAGMENT = st.one_of(TRICKY, st.text(max_size=20))
 VALUE = st.lists(FRAGMENT, max_size=8).map("".join)
 
@@ -37,7 +83,7 @@ VALUE = st.lists(FRAGMENT, max_size=8).map("".join)
 @st.composite
 def mime_ish(draw: st.DrawFn) -> bytes:
     """Header blocks and boundary-delimited parts assembled from hostile pieces."""
-    boundary = draw(st.sampled_from(["b", "==x==", "", "b\"; x"]))
+    boundary = draw(st.sampled_from(["b", "==x==", "", 'b"; x']))
     lines = [f"{draw(HEADER_NAMES)}: {draw(VALUE)}" for _ in range(draw(st.integers(0, 8)))]
     subtype = draw(st.sampled_from(["mixed", "alternative", "related", "report"]))
     lines.append(f'Content-Type: multipart/{subtype}; boundary="{boundary}"')
@@ -60,8 +106,9 @@ def _assert_sane(parsed: ParsedMail) -> None:
     # Everything must be storable: no lone surrogates left from raw bytes.
     for value in [parsed.text, parsed.subject, *(v for _, v in parsed.headers)]:
         value.encode("utf-8")
-    result = plan(parsed, {"rep@acme-sales.com"}, {"boss@acme-sales.com"},
-                  {"example.com"}, "in.rapport.test")
+    result = plan(
+        parsed, {"rep@acme-sales.com"}, {"boss@acme-sales.com"}, {"example.com"}, "in.rapport.test"
+    )
     assert result.message_id
     split_quoted(parsed.text)
 

@@ -28,13 +28,13 @@ CASES = {
         ),
     ),
     "original_message_marker": (
-        "Ok\n-----Original Message-----\nold", "Ok", "-----Original Message-----\nold"
+        "Ok\n-----Original Message-----\nold",
+        "Ok",
+        "-----Original Message-----\nold",
     ),
     "signature_delimiter": ("Thanks\n\n-- \nRep\n+1 555", "Thanks", "-- \nRep\n+1 555"),
     "signature_delimiter_without_space": ("Thanks\n--\nRep", "Thanks", "--\nRep"),
-    "mobile_signature": (
-        "On my way\n\nSent from my iPhone", "On my way", "Sent from my iPhone"
-    ),
+    "mobile_signature": ("On my way\n\nSent from my iPhone", "On my way", "Sent from my iPhone"),
     "get_outlook": ("Ok\n\nGet Outlook for Android", "Ok", "Get Outlook for Android"),
     "german_attribution": (
         "Passt.\n\nAm 08.01.2024 um 10:15 schrieb Jana <j@x.example>:\n> Termin?",
@@ -52,10 +52,7 @@ def test_split_quoted(case: str) -> None:
 
 
 def test_interleaved_answers_stay_visible_and_only_the_trailing_quote_folds() -> None:
-    text = (
-        "On Mon, Jane wrote:\n> Price?\n$10.\n> Start date?\nMonday.\n\n"
-        "> Thanks,\n> Jane"
-    )
+    text = "On Mon, Jane wrote:\n> Price?\n$10.\n> Start date?\nMonday.\n\n> Thanks,\n> Jane"
     visible, folded = split_quoted(text)
     assert visible == "On Mon, Jane wrote:\n> Price?\n$10.\n> Start date?\nMonday."
     assert folded == "> Thanks,\n> Jane"

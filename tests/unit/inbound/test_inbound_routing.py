@@ -63,8 +63,20 @@ def test_company_domain(email: str, expected: str | None) -> None:
 
 
 def test_free_mail_list_covers_the_big_providers() -> None:
-    big = {"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "aol.com",
-           "proton.me", "web.de", "mail.ru", "gmx.net", "yandex.com", "qq.com"}
+    big = {
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "yahoo.com",
+        "icloud.com",
+        "aol.com",
+        "proton.me",
+        "web.de",
+        "mail.ru",
+        "gmx.net",
+        "yandex.com",
+        "qq.com",
+    }
     assert big <= FREE_MAIL_DOMAINS
 
 
@@ -73,12 +85,14 @@ def _mail(headers: str, body: str = "Hello") -> bytes:
 
 
 def test_plan_excludes_user_teammates_never_log_role_and_inbound_addresses() -> None:
-    parsed = parse_message(_mail(
-        "From: rep@acme-sales.com\n"
-        "To: Jane <jane@client.example>, REP@acme-sales.com, boss@acme-sales.com\n"
-        "Cc: legal@client.example, x@vendor.example, y@mail.vendor.example,"
-        " k3x9q2m7@in.rapport.test, no-reply@client.example, jane@client.example"
-    ))
+    parsed = parse_message(
+        _mail(
+            "From: rep@acme-sales.com\n"
+            "To: Jane <jane@client.example>, REP@acme-sales.com, boss@acme-sales.com\n"
+            "Cc: legal@client.example, x@vendor.example, y@mail.vendor.example,"
+            " k3x9q2m7@in.rapport.test, no-reply@client.example, jane@client.example"
+        )
+    )
     result = plan(parsed, USER, TEAM, {"legal@client.example", "@vendor.example"}, DOMAIN)
     assert [a.email for a in result.participants] == ["jane@client.example"]
     assert result.direction == "outgoing" and result.sender_verified
@@ -140,12 +154,29 @@ def test_forward_sent_on_to_a_customer_is_outgoing_to_that_customer() -> None:
 
 
 def test_reforwarding_the_same_inline_message_gives_the_same_synthetic_id() -> None:
-    first = plan(parse_message(_forward("jane@client.example", "rep@acme-sales.com",
-                                        "What does it\ncost?")), USER, TEAM, set(), DOMAIN)
-    again = plan(parse_message(_forward("Jane <jane@client.example>", "rep@acme-sales.com",
-                                        "What does it cost?  ")), USER, TEAM, set(), DOMAIN)
-    other = plan(parse_message(_forward("jane@client.example", "rep@acme-sales.com",
-                                        "Something else")), USER, TEAM, set(), DOMAIN)
+    first = plan(
+        parse_message(_forward("jane@client.example", "rep@acme-sales.com", "What does it\ncost?")),
+        USER,
+        TEAM,
+        set(),
+        DOMAIN,
+    )
+    again = plan(
+        parse_message(
+            _forward("Jane <jane@client.example>", "rep@acme-sales.com", "What does it cost?  ")
+        ),
+        USER,
+        TEAM,
+        set(),
+        DOMAIN,
+    )
+    other = plan(
+        parse_message(_forward("jane@client.example", "rep@acme-sales.com", "Something else")),
+        USER,
+        TEAM,
+        set(),
+        DOMAIN,
+    )
     assert first.message_id == again.message_id
     assert first.message_id.endswith("@" + SYNTHETIC_ID_DOMAIN)
     assert other.message_id != first.message_id
@@ -161,8 +192,9 @@ def test_override_beats_the_forwarded_sender() -> None:
 
 
 def test_override_naming_an_excluded_address_is_ambiguous() -> None:
-    raw = _mail("From: rep@acme-sales.com\nTo: k3x9q2m7@in.rapport.test",
-                "From: boss@acme-sales.com\nnote")
+    raw = _mail(
+        "From: rep@acme-sales.com\nTo: k3x9q2m7@in.rapport.test", "From: boss@acme-sales.com\nnote"
+    )
     result = plan(parse_message(raw), USER, TEAM, set(), DOMAIN)
     assert result.participants == [] and result.ambiguous
 
