@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from crm.contacts import audit
 from crm.contacts import normalize as norm
 from crm.contacts.services import (
     clean_text,
@@ -15,6 +14,7 @@ from crm.contacts.services import (
 )
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import audit
 from crm.models import Company
 
 LABELS = {
@@ -52,6 +52,7 @@ def _audit(company: Company, actor_id: int | None, action: str, changes=None) ->
         entity_id=company.id,
         action=action,
         changes=changes,
+        timeline=True,
         company_id=company.id,
     )
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import delete, func, select
 
-from crm.contacts import audit
 from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import audit
 from crm.models import (
     Company,
     Contact,
@@ -146,6 +146,7 @@ def _audit(contact: Contact, actor_id: int | None, action: str, changes=None) ->
         entity_id=contact.id,
         action=action,
         changes=changes,
+        timeline=True,
         contact_ids=[contact.id],
     )
 

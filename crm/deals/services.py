@@ -9,9 +9,10 @@ from sqlalchemy import delete, func, select, update
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel import audit
+from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
-    AuditEvent,
     Company,
     Contact,
     Deal,
@@ -26,7 +27,6 @@ from crm.models import (
 )
 from crm.security import scoped
 from crm.teams_setup import on_new_team
-from crm.timeline.services import record
 
 # Positions leave gaps so a move rewrites one row; a column is renumbered when a gap runs out.
 GAP = 1 << 16
@@ -72,15 +72,13 @@ def create_default_pipeline(team: Team) -> Pipeline:
 
 
 def _audit(deal: Deal, actor_id: int | None, action: str, changes: dict) -> None:
-    db.session.add(
-        AuditEvent(
-            team_id=deal.team_id,
-            actor_id=actor_id,
-            entity_type="deal",
-            entity_id=deal.id,
-            action=action,
-            changes=changes,
-        )
+    audit.write(
+        team_id=deal.team_id,
+        actor_id=actor_id,
+        entity_type="deal",
+        entity_id=deal.id,
+        action=action,
+        changes=changes,
     )
 
 

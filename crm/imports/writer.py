@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
+from crm.kernel import audit
 from crm.models import (
-    AuditEvent,
     Company,
     Contact,
     Lifecycle,
@@ -194,15 +194,12 @@ def restore(contact: Contact, before: dict, actor_id: int | None = None) -> None
             contact_tag.c.contact_id == contact.id, contact_tag.c.tag_id.not_in(before["tags"])
         )
     )
-    db.session.add(
-        AuditEvent(
-            team_id=contact.team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="revert",
-            changes={},
-        )
+    audit.write(
+        team_id=contact.team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=contact.id,
+        action="revert",
     )
 
 

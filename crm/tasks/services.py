@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel.timeline import record
 from crm.models import (
     Activity,
     ActivityKind,
@@ -27,7 +28,6 @@ from crm.models import (
     utcnow,
 )
 from crm.tasks import dates
-from crm.timeline.services import record
 
 RECORD_TASKS_LIMIT = 50
 LINKS = {"contact": Contact, "company": Company, "deal": Deal}
