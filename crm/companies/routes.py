@@ -12,12 +12,12 @@ from sqlalchemy.orm import selectinload
 from crm.companies import bp
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
-from crm.contacts.routes import members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import members as team_members
 from crm.models import Company, Contact, Tag, company_tag
-from crm.security import get_or_404, scoped
+from crm.security import current_team, get_or_404, scoped
 
 PAGE_SIZE = 50
 PEOPLE_SHOWN = 100
@@ -99,7 +99,7 @@ def index():
         "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
-        people=members(),
+        people=team_members.members(current_team().id),
         **context,
     )
     response.vary.add("HX-Target")
@@ -129,7 +129,7 @@ def current_user_team_id() -> int:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = CompanyForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id
     if request.method == "POST":
@@ -168,7 +168,7 @@ def show(company_id: int):
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
-    form.prepare(members(), company)
+    form.prepare(team_members.members(current_team().id), company)
     if request.method == "POST" and _save(form, company) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("companies.show", company_id=company.id), 303)

@@ -8,13 +8,11 @@ from crm.contacts import normalize as norm
 from crm.contacts.services import (
     clean_text,
     phone_region,
-    resolve_owner,
     resolve_tags,
-    team_user_name,
 )
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, members
 from crm.models import Company
 
 LABELS = {
@@ -156,10 +154,10 @@ def _apply(company: Company, data: dict) -> dict:
         change("phone", show(company.phone), show(value))
         company.phone = value
     if "owner_id" in data:
-        owner = resolve_owner(company.team_id, data["owner_id"])
+        owner = members.check_member(company.team_id, data["owner_id"], field="owner_id")
         change(
             "owner_id",
-            audit.show(team_user_name(company.owner_id)),
+            audit.show(members.user_name(company.owner_id)),
             audit.show(owner.name if owner else None),
         )
         company.owner_id = owner.id if owner else None

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, members
 from crm.models import (
     Company,
     Contact,
@@ -22,9 +22,7 @@ from crm.models import (
     ContactPhone,
     Deal,
     Lifecycle,
-    Membership,
     Tag,
-    User,
     utcnow,
 )
 from crm.sweeps import sweep
@@ -102,19 +100,6 @@ def resolve_tags(team_id: int, names) -> list[Tag]:
     return tags
 
 
-def resolve_owner(team_id: int, owner_id) -> User | None:
-    if owner_id in (None, "", 0):
-        return None
-    user = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == team_id, User.id == int(owner_id))
-    ).first()
-    if user is None:
-        raise Invalid("The owner must be a member of this team.", field="owner_id")
-    return user
-
-
 def resolve_company(team_id: int, company_id) -> Company | None:
     if company_id in (None, "", 0):
         return None
@@ -128,11 +113,6 @@ def resolve_company(team_id: int, company_id) -> Company | None:
     if company is None:
         raise Invalid("That company does not exist.", field="company_id")
     return company
-
-
-def team_user_name(user_id: int | None) -> str | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.name if user else None
 
 
 # --- contacts ---------------------------------------------------------------------------------
@@ -297,10 +277,10 @@ def _apply(contact: Contact, data: dict) -> dict:
         change("lifecycle", old, value.label)
         contact.lifecycle = value
     if "owner_id" in data:
-        owner = resolve_owner(team_id, data["owner_id"])
+        owner = members.check_member(team_id, data["owner_id"], field="owner_id")
         change(
             "owner_id",
-            audit.show(team_user_name(contact.owner_id)),
+            audit.show(members.user_name(contact.owner_id)),
             audit.show(owner.name if owner else None),
         )
         contact.owner_id = owner.id if owner else None

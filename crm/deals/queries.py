@@ -15,11 +15,9 @@ from crm.models import (
     Deal,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
-    User,
     deal_contact,
     deal_tag,
     utcnow,
@@ -110,14 +108,6 @@ def current_pipeline(team_id: int, pipeline_id: int | None) -> Pipeline | None:
     if pipeline_id in by_id:
         return by_id[pipeline_id]
     return next((p for p in all_ if p.is_default), all_[0] if all_ else None)
-
-
-def owners(team_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).join(Membership).where(Membership.team_id == team_id).order_by(User.name)
-        )
-    )
 
 
 def tags(team_id: int) -> list[Tag]:

@@ -15,6 +15,7 @@ from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger
+from crm.kernel import members
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -53,7 +54,7 @@ def _board_context(pipeline_id: int | None = None) -> dict:
         "pipelines": queries.pipelines(team.id),
         "filters": filters,
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "now": utcnow(),
         "deal_base": _deal_base(),
@@ -260,7 +261,7 @@ def list_view():
         "filters": filters,
         "status": status,
         "sort": sort,
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "query": {
             **filters.as_args(),
@@ -356,7 +357,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
             for p in pipelines
             for s in p.stages
         ]
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    form.owner_id.choices = members.choices(team.id, first=[(0, "Nobody")])
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
     for select_field in (form.owner_id, form.company_id):

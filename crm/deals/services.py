@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, members
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
@@ -18,7 +18,6 @@ from crm.models import (
     Deal,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
@@ -110,9 +109,7 @@ def _top_position(team_id: int, stage_id: int, exclude_id: int | None = None) ->
 
 
 def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contact]:
-    if owner_id and not db.session.scalar(
-        select(Membership.id).where(Membership.team_id == team_id, Membership.user_id == owner_id)
-    ):
+    if owner_id and not members.is_member(team_id, owner_id):
         raise Invalid("Choose an owner from your team.", "owner_id")
     if company_id and not db.session.scalar(
         scoped(Company, team_id=team_id)

@@ -10,6 +10,7 @@ from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
 from crm.imports import bp, csvio, services
 from crm.imports.forms import MappingForm, UploadForm
+from crm.kernel import members
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -99,7 +100,7 @@ def error_report(import_id: int):
 @bp.post("/contacts/import/<int:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    if job.user_id != current_user.id and not current_membership().role.can_manage:
+    if job.user_id != current_user.id and not members.can_manage(current_membership()):
         raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
     counts = services.revert(job, current_user.id)
     if not wants_partial():

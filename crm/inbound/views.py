@@ -24,6 +24,7 @@ from crm.htmx import hx_redirect, is_htmx, render, trigger
 from crm.inbound import bp, processing, queries
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
+from crm.kernel import members
 from crm.models import (
     Contact,
     EmailAttachment,
@@ -41,7 +42,7 @@ SAFE_INLINE = frozenset()
 
 
 def _is_admin() -> bool:
-    return current_membership().role.can_manage
+    return members.can_manage(current_membership())
 
 
 # --- Attachments --------------------------------------------------------------------------------

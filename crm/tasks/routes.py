@@ -9,7 +9,8 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Deal, Membership, Task, User, utcnow
+from crm.kernel import members
+from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
 from crm.tasks import bp, calendar, dates, queries, services
 from crm.tasks.forms import FilterForm, PreferencesForm, TaskForm
@@ -46,19 +47,12 @@ def task_overdue(task: Task) -> bool:
 
 
 def _members() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.team_id == current_team().id)
-            .order_by(User.name)
-        )
-    )
+    return members.members(current_team().id)
 
 
 def _task_form(**kwargs) -> TaskForm:
     form = TaskForm(**kwargs)
-    form.assignee_id.choices = [(u.id, u.name) for u in _members()]
+    form.assignee_id.choices = members.choices(current_team().id)
     if form.assignee_id.data is None and not form.is_submitted():
         form.assignee_id.data = current_user.id
     return form
@@ -97,12 +91,12 @@ def _apply_domain_error(form: TaskForm, error: Invalid) -> None:
 
 def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
     form = FilterForm(request.args)
-    members = _members()
-    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in members]
+    people = _members()
+    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in people]
     assignee = current_user.id
     if view == "team":
         wanted = request.args.get("assignee", type=int)
-        assignee = wanted if wanted in {u.id for u in members} else None
+        assignee = wanted if wanted in {u.id for u in people} else None
     filters = queries.Filters(
         assignee_id=assignee,
         done=request.args.get("done") == "1",

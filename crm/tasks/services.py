@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel import members
 from crm.kernel.timeline import record
 from crm.models import (
     Activity,
@@ -21,7 +22,6 @@ from crm.models import (
     Company,
     Contact,
     Deal,
-    Membership,
     Priority,
     Task,
     User,
@@ -39,12 +39,7 @@ def _user_zone(user_id: int | None):
 
 
 def _check_assignee(team_id: int, assignee_id: int) -> None:
-    member = db.session.scalar(
-        select(Membership.id).where(
-            Membership.team_id == team_id, Membership.user_id == assignee_id
-        )
-    )
-    if member is None:
+    if not members.is_member(team_id, assignee_id):
         raise Invalid("Choose someone in your team.", field="assignee_id")
 
 
