@@ -7,6 +7,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from crm.companies.services import SIZES
+from crm.kernel import tags
 
 
 class CompanyForm(FlaskForm):
@@ -42,7 +43,7 @@ class CompanyForm(FlaskForm):
         keys = ("name", "domain", "website", "industry", "size", "phone")
         keys += ("street", "city", "region", "postal_code", "country")
         data = {key: getattr(self, key).data or "" for key in keys}
-        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["tags"] = tags.split(self.tags.data)
         data["owner_id"] = self.owner_id.data or None
         return data
 

@@ -8,11 +8,10 @@ from crm.contacts import normalize as norm
 from crm.contacts.services import (
     clean_text,
     phone_region,
-    resolve_tags,
 )
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members
+from crm.kernel import audit, members, tags
 from crm.models import Company
 
 LABELS = {
@@ -162,11 +161,13 @@ def _apply(company: Company, data: dict) -> dict:
         )
         company.owner_id = owner.id if owner else None
     if "tags" in data:
-        tags = resolve_tags(company.team_id, data["tags"])
+        new_tags = tags.find_or_create(company.team_id, data["tags"])
         change(
-            "tags", audit.show([t.name for t in company.tags]), audit.show([t.name for t in tags])
+            "tags",
+            audit.show([t.name for t in company.tags]),
+            audit.show([t.name for t in new_tags]),
         )
-        company.tags = tags
+        company.tags = new_tags
     if not company.name:
         raise Invalid("Give the company a name.", field="name")
     return {LABELS[k]: [before[k], after[k]] for k in before}

@@ -7,6 +7,7 @@ from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAr
 from wtforms.validators import Length, Optional
 
 from crm.contacts.services import EMAIL_LABELS, PHONE_LABELS
+from crm.kernel import tags
 from crm.models import Lifecycle
 
 STAGE_CHOICES = [(s.value, s.label) for s in Lifecycle]
@@ -108,7 +109,7 @@ class ContactForm(FlaskForm):
             {"phone": p.form.phone.data, "label": p.form.label.data} for p in self.phones.entries
         ]
         data["social"] = {"linkedin": self.linkedin.data, "x": self.x.data}
-        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["tags"] = tags.split(self.tags.data)
         data["owner_id"] = self.owner_id.data or None
         data["lifecycle"] = self.lifecycle.data
         return data

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members
+from crm.kernel import audit, members, tags
 from crm.models import (
     Company,
     Contact,
@@ -22,7 +22,6 @@ from crm.models import (
     ContactPhone,
     Deal,
     Lifecycle,
-    Tag,
     utcnow,
 )
 from crm.sweeps import sweep
@@ -75,29 +74,6 @@ def clean_text(value, max_len: int, field: str) -> str | None:
     if len(value) > max_len:
         raise Invalid(f"Keep this under {max_len} characters.", field=field)
     return value or None
-
-
-def resolve_tags(team_id: int, names) -> list[Tag]:
-    """Tags by name (lower-cased), created on first use."""
-    wanted = []
-    for name in names or []:
-        name = " ".join(str(name).split()).lower()[:60]
-        if name and name not in wanted:
-            wanted.append(name)
-    if not wanted:
-        return []
-    existing = {
-        t.name: t
-        for t in db.session.scalars(select(Tag).where(Tag.team_id == team_id, Tag.name.in_(wanted)))
-    }
-    tags = []
-    for name in wanted:
-        tag = existing.get(name)
-        if tag is None:
-            tag = Tag(team_id=team_id, name=name)
-            db.session.add(tag)
-        tags.append(tag)
-    return tags
 
 
 def resolve_company(team_id: int, company_id) -> Company | None:
@@ -294,11 +270,13 @@ def _apply(contact: Contact, data: dict) -> dict:
         )
         contact.company_id = company.id if company else None
     if "tags" in data:
-        tags = resolve_tags(team_id, data["tags"])
+        new_tags = tags.find_or_create(team_id, data["tags"])
         change(
-            "tags", audit.show([t.name for t in contact.tags]), audit.show([t.name for t in tags])
+            "tags",
+            audit.show([t.name for t in contact.tags]),
+            audit.show([t.name for t in new_tags]),
         )
-        contact.tags = tags
+        contact.tags = new_tags
     if "emails" in data:
         old = [e.email for e in contact.emails]
         _set_emails(contact, data["emails"] or [])

@@ -15,7 +15,7 @@ from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger
-from crm.kernel import members
+from crm.kernel import members, tags
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -402,10 +402,6 @@ def _deal_fields(form: DealForm, currency: str) -> dict:
     }
 
 
-def _tag_names(text: str | None) -> list[str]:
-    return [t for t in (text or "").split(",") if t.strip()]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     team = current_team()
@@ -437,7 +433,7 @@ def new():
                 team_id=team.id,
                 stage=stage,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 actor_id=current_user.id,
                 **_deal_fields(form, form.currency.data),
             )
@@ -488,7 +484,7 @@ def edit(deal_id: int):
                 deal,
                 actor_id=current_user.id,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit, members
+from crm.kernel import audit, members, tags
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
@@ -129,18 +129,8 @@ def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contac
 
 
 def _tags(team_id: int, names: Iterable[str]) -> list[Tag]:
-    wanted = sorted({n.strip().lower()[:60] for n in names if n and n.strip()})
-    if not wanted:
-        return []
-    existing = {
-        t.name: t
-        for t in db.session.scalars(scoped(Tag, team_id=team_id).where(Tag.name.in_(wanted)))
-    }
-    for name in wanted:
-        if name not in existing:
-            existing[name] = Tag(team_id=team_id, name=name)
-            db.session.add(existing[name])
-    return [existing[n] for n in wanted]
+    """A deal's tags, in name order."""
+    return sorted(tags.find_or_create(team_id, names), key=lambda t: t.name)
 
 
 def create_deal(

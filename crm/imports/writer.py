@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, tags
 from crm.models import (
     Company,
     Contact,
@@ -82,7 +82,7 @@ def clean(data: dict, region: str = "US") -> dict:
         if stage is None:
             raise normalize.BadValue(f"{out['lifecycle']!r} is not a lifecycle stage.")
         out["lifecycle"] = stage
-    out["tags"] = sorted({t.strip().lower()[:60] for t in out.get("tags", []) if t.strip()})
+    out["tags"] = sorted(tags.names(out.get("tags", [])))
     if not (out.get("first_name") or out.get("last_name") or out["emails"]):
         raise normalize.BadValue("A contact needs a name or an email address.")
     return out
