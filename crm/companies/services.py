@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from crm.contacts import normalize as norm
 from crm.contacts.services import (
     clean_text,
@@ -93,23 +91,6 @@ def restore_company(company: Company, actor_id: int | None) -> Company:
         _audit(company, actor_id, "restore")
     db.session.commit()
     return company
-
-
-def find_or_create_company(
-    team_id: int, actor_id: int | None, name: str, *, commit: bool = True
-) -> Company | None:
-    """The team's company with this name (case-insensitive), created if there is none."""
-    name = " ".join((name or "").split())
-    if not name:
-        return None
-    company = db.session.scalars(
-        select(Company).where(
-            Company.team_id == team_id,
-            Company.sort_name == name.lower(),
-            Company.deleted_at.is_(None),
-        )
-    ).first()
-    return company or create_company(team_id, actor_id, {"name": name}, commit=commit)
 
 
 def _apply(company: Company, data: dict) -> dict:

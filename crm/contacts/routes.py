@@ -12,6 +12,7 @@ from crm.contacts.queries import SORTS, ContactFilters, contact_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import companies as kernel_companies
 from crm.kernel import members as team_members
 from crm.models import Company, Contact, Tag, User
 from crm.security import current_team, get_or_404, scoped
@@ -99,8 +100,6 @@ def bulk():
 
 def _save(form: ContactForm, contact: Contact | None):
     """Validate, resolve the company by name, call the service; None on success."""
-    from crm.companies.services import find_or_create_company  # companies imports contacts
-
     if not form.validate_on_submit():
         return None
     team = current_team()
@@ -108,7 +107,7 @@ def _save(form: ContactForm, contact: Contact | None):
     try:
         company_name = (form.company_name.data or "").strip()
         if contact is None or company_name != (contact.company.name if contact.company else ""):
-            company = find_or_create_company(team.id, current_user.id, company_name, commit=False)
+            company = kernel_companies.find_or_create(team.id, current_user.id, company_name)
             data["company_id"] = company.id if company else None
         if contact is None:
             return contacts.create_contact(team.id, current_user.id, data)

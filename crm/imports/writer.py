@@ -15,9 +15,8 @@ from sqlalchemy import delete, func, select
 from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
-from crm.kernel import audit, tags
+from crm.kernel import audit, companies, tags
 from crm.models import (
-    Company,
     Contact,
     Lifecycle,
     contact_tag,
@@ -88,28 +87,17 @@ def clean(data: dict, region: str = "US") -> dict:
     return out
 
 
-def company_id_for(team_id: int, name: str | None, *, create: bool = True) -> int | None:
-    name = (name or "").strip()[:200]
-    if not name:
-        return None
-    found = db.session.scalar(
-        select(Company.id).where(
-            Company.team_id == team_id,
-            Company.sort_name == name.lower(),
-            Company.deleted_at.is_(None),
-        )
-    )
-    if found or not create:
-        return found
-    company = Company(team_id=team_id, name=name, sort_name=name.lower())
-    db.session.add(company)
-    db.session.flush()
-    return company.id
+def company_id_for(
+    team_id: int, name: str | None, *, create: bool = True, actor_id: int | None = None
+) -> int | None:
+    """The id of the row's company (see crm.kernel.companies: created ones are audited)."""
+    company = companies.find_or_create(team_id, actor_id, name, create=create)
+    return company.id if company else None
 
 
-def _resolve_company(team_id: int, data: dict) -> None:
+def _resolve_company(team_id: int, data: dict, actor_id: int | None) -> None:
     if "company" in data and "company_id" not in data:
-        data["company_id"] = company_id_for(team_id, data.pop("company"))
+        data["company_id"] = company_id_for(team_id, data.pop("company"), actor_id=actor_id)
 
 
 def _service_data(data: dict) -> dict:
@@ -123,7 +111,7 @@ def _service_data(data: dict) -> dict:
 
 def create(team_id: int, actor_id: int | None, data: dict) -> Contact:
     """A new contact through `contacts.create_contact` (owner: the importer unless mapped)."""
-    _resolve_company(team_id, data)
+    _resolve_company(team_id, data, actor_id)
     return contacts.create_contact(team_id, actor_id, _service_data(data), commit=False)
 
 
@@ -151,7 +139,7 @@ def update(contact: Contact, actor_id: int | None, data: dict) -> None:
 
     Through `contacts.update_contact`: only what changed is audited, old → new.
     """
-    _resolve_company(contact.team_id, data)
+    _resolve_company(contact.team_id, data, actor_id)
     wanted = _service_data(data)
     if data.get("social"):
         wanted["social"] = {**(contact.social or {}), **data["social"]}

@@ -11,6 +11,7 @@ from crm.companies import services as companies
 from crm.contacts import services as contacts
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import companies as kernel_companies
 from crm.models import Activity, ActivityKind, AuditEvent, Company, Contact, Lifecycle, utcnow
 from tests import factories
 
@@ -178,9 +179,9 @@ def test_company_services(team, owner):
         companies.update_company(company, owner.id, {"name": "  "})
     assert error.value.field == "name"
     db.session.rollback()
-    same = companies.find_or_create_company(team.id, owner.id, "initech")
+    same = kernel_companies.find_or_create(team.id, owner.id, "initech")
     assert same.id == company.id
-    new = companies.find_or_create_company(team.id, owner.id, "Globex")
+    new = kernel_companies.find_or_create(team.id, owner.id, "Globex")
     assert new.id != company.id
     companies.delete_company(company, owner.id)
     assert db.session.get(Company, company.id).deleted_at is not None

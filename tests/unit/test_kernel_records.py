@@ -1,0 +1,76 @@
+"""The kernel's record rules, seen from every feature that uses them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.imports import services as imports
+from crm.kernel import companies, tags
+from crm.models import Activity, ActivityKind, AuditEvent, Company
+from tests import factories
+
+
+@pytest.fixture
+def team(owner):
+    return factories.team_of(owner)
+
+
+def _company_audits(team) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.team_id == team.id,
+                AuditEvent.entity_type == "company",
+                AuditEvent.action == "create",
+            )
+        )
+    )
+
+
+def test_a_company_found_or_created_by_name_is_created_once_and_audited(team, owner):
+    first = companies.find_or_create(team.id, owner.id, "  Initech   Corp ")
+    again = companies.find_or_create(team.id, owner.id, "initech corp")
+    db.session.commit()
+    assert first.id == again.id
+    assert first.name == "Initech Corp" and first.owner_id == owner.id
+    [event] = _company_audits(team)
+    assert (event.entity_id, event.actor_id) == (first.id, owner.id)
+    entry = db.session.scalars(select(Activity).where(Activity.company_id == first.id)).one()
+    assert entry.kind == ActivityKind.SYSTEM and entry.body == "created this record"
+
+
+def test_a_company_is_not_created_for_a_blank_name_or_when_only_looking(team, owner):
+    assert companies.find_or_create(team.id, owner.id, "   ") is None
+    assert companies.find_or_create(team.id, owner.id, "Globex", create=False) is None
+    assert db.session.scalars(select(Company)).all() == []
+
+
+def test_a_company_created_by_the_contact_form_is_audited(logged_in, team):
+    response = logged_in.post(
+        "/contacts/new",
+        data={"first_name": "Ada", "company_name": "Analytical Engines", "owner_id": "0"},
+    )
+    assert response.status_code == 303
+    [event] = _company_audits(team)
+    assert db.session.get(Company, event.entity_id).name == "Analytical Engines"
+
+
+def test_a_company_created_by_a_csv_import_is_audited(team, owner, run_jobs):
+    raw = "Name,Email,Company\nJosé Müller,jose@example.com,Café Crème GmbH\n"
+    raw += "Renée Dupont,renee@example.com,café crème gmbh\n"
+    job = imports.create_import(team.id, owner.id, "contacts.csv", raw.encode())
+    imports.start(job, job.mapping, "skip", False)
+    run_jobs()
+    [company] = db.session.scalars(select(Company).where(Company.team_id == team.id)).all()
+    [event] = _company_audits(team)
+    assert event.entity_id == company.id
+
+
+def test_tags_typed_anywhere_land_on_one_spelling(team):
+    assert tags.split("VIP,  big   deal ,,") == ["VIP", "  big   deal "]
+    found = tags.find_or_create(team.id, ["VIP", " vip ", "Big  Deal"])
+    db.session.commit()
+    assert [t.name for t in found] == ["vip", "big deal"]
+    assert [t.id for t in tags.find_or_create(team.id, ["big deal"])] == [found[1].id]
