@@ -46,10 +46,3 @@ class CompanyForm(FlaskForm):
         data["tags"] = tags.split(self.tags.data)
         data["owner_id"] = self.owner_id.data or None
         return data
-
-    def show_error(self, error) -> None:
-        target = self._fields.get(error.field or "")
-        if target is not None:
-            target.errors = [error.message]
-        else:
-            self.form_errors.append(error.message)

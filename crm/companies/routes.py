@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import members as team_members
+from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag, company_tag
 from crm.security import current_team, get_or_404, scoped
 
@@ -116,7 +117,7 @@ def _save(form: CompanyForm, company: Company | None):
         return companies.update_company(company, current_user.id, form.to_data())
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         return None
 
 

@@ -28,6 +28,14 @@ class PhoneEntry(Form):
 
 
 class ContactForm(FlaskForm):
+    # Where the contacts service's field names show on this form (see crm/kernel/forms.py).
+    error_aliases = {
+        "emails.*": "emails.*.email",
+        "phones.*": "phones.*.phone",
+        "social.linkedin": "linkedin",
+        "social.x": "x",
+        "company_id": "company_name",
+    }
     first_name = StringField("First name", validators=[Length(max=100)])
     last_name = StringField("Last name", validators=[Length(max=100)])
     title = StringField("Job title", validators=[Length(max=150)])
@@ -113,28 +121,6 @@ class ContactForm(FlaskForm):
         data["owner_id"] = self.owner_id.data or None
         data["lifecycle"] = self.lifecycle.data
         return data
-
-    def show_error(self, error) -> None:
-        """Put a service's Invalid message on the field it names ("emails.1", "owner_id", …)."""
-        name, _, index = (error.field or "").partition(".")
-        if name in ("emails", "phones") and index.isdigit():
-            entries = getattr(self, name).entries
-            if int(index) < len(entries):
-                sub = entries[int(index)].form
-                getattr(sub, "email" if name == "emails" else "phone").errors = [error.message]
-                return
-        if name == "social":
-            target = {"linkedin": self.linkedin, "x": self.x}.get(index)
-            if target is not None:
-                target.errors = [error.message]
-                return
-        if name == "company_id":
-            name = "company_name"
-        target = self._fields.get(name)
-        if target is not None and name not in ("emails", "phones"):
-            target.errors = [error.message]
-        else:
-            self.form_errors.append(error.message)
 
 
 class FilterForm(FlaskForm):

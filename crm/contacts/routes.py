@@ -14,6 +14,7 @@ from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import companies as kernel_companies
 from crm.kernel import members as team_members
+from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag, User
 from crm.security import current_team, get_or_404, scoped
 
@@ -114,7 +115,7 @@ def _save(form: ContactForm, contact: Contact | None):
         return contacts.update_contact(contact, current_user.id, data)
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         existing = getattr(error, "existing_contact_id", None)
         if existing:
             form.existing_contact_id = existing

@@ -24,7 +24,6 @@ from crm.models import (
     Lifecycle,
     utcnow,
 )
-from crm.sweeps import sweep
 
 TRASH_DAYS = 30
 
@@ -193,7 +192,6 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
     return len(contacts)
 
 
-@sweep
 def purge_trash() -> int:
     """Destroy contacts, companies and deals in the trash for more than TRASH_DAYS."""
     cutoff = utcnow() - timedelta(days=TRASH_DAYS)

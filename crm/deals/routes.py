@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger
 from crm.kernel import members, tags
+from crm.kernel.forms import show_error
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -438,7 +439,7 @@ def new():
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -455,15 +456,6 @@ def new():
         deal=None,
         contacts=contacts,
     )
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        if error.message not in (field.errors or []):
-            field.errors = list(field.errors or []) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
@@ -489,7 +481,7 @@ def edit(deal_id: int):
             )
         except Invalid as error:
             db.session.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),

@@ -25,7 +25,6 @@ from crm.models import (
     utcnow,
 )
 from crm.security import scoped
-from crm.teams_setup import on_new_team
 
 # Positions leave gaps so a move rewrites one row; a column is renumbered when a gap runs out.
 GAP = 1 << 16
@@ -54,7 +53,6 @@ def version_of(deal: Deal) -> str:
 # --- New teams -------------------------------------------------------------------------------
 
 
-@on_new_team
 def create_default_pipeline(team: Team) -> Pipeline:
     pipeline = Pipeline(team_id=team.id, name="Sales", is_default=True, position=0)
     pipeline.stages = [

@@ -11,6 +11,7 @@ from crm.htmx import hx_redirect, render, trigger, wants_partial
 from crm.imports import bp, csvio, services
 from crm.imports.forms import MappingForm, UploadForm
 from crm.kernel import members
+from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -77,7 +78,7 @@ def start(import_id: int):
         try:
             services.start(job, mapping, form.policy.data, form.dry_run.data)
         except Invalid as error:
-            form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             response = hx_redirect(url_for("imports.show", import_id=job.id))
             return trigger(response, "import-started", {"id": job.id})

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, processing, queries
+from crm.inbound import bp, processing, queries, settings_bp
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
 from crm.kernel import members
@@ -35,7 +35,6 @@ from crm.models import (
     new_token,
 )
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
-from crm.settings import bp as settings_bp
 
 # Types a browser would run or render as a page: always served as a download of bytes.
 SAFE_INLINE = frozenset()
@@ -222,7 +221,7 @@ def inbound_retry(inbound_id: int):
         abort(409)
     processing.retry(message)
     flash("Queued again: the log shows the outcome in a moment.", "success")
-    response = hx_redirect(url_for("settings.inbound_show", inbound_id=message.id))
+    response = hx_redirect(url_for("settings_inbound.inbound_show", inbound_id=message.id))
     return trigger(response, "inbound-retried", {"id": message.id})
 
 
@@ -245,7 +244,7 @@ def never_log_add():
             db.session.add(NeverLog(team_id=current_team().id, pattern=pattern))
             db.session.commit()
         if not is_htmx():
-            return redirect(url_for("settings.inbound_log"), 303)
+            return redirect(url_for("settings_inbound.inbound_log"), 303)
         form = NeverLogForm(formdata=None)
         response = render(
             "settings/inbound_log.html",
@@ -278,7 +277,7 @@ def never_log_delete(never_log_id: int):
     db.session.delete(row)
     db.session.commit()
     if not is_htmx():
-        return redirect(url_for("settings.inbound_log"), 303)
+        return redirect(url_for("settings_inbound.inbound_log"), 303)
     response = render(
         "settings/inbound_log.html",
         "settings/_never_log.html",

@@ -10,6 +10,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import members
+from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
 from crm.tasks import bp, calendar, dates, queries, services
@@ -76,14 +77,6 @@ def _form_values(form: TaskForm) -> dict:
 def _assignee_tz(user_id: int | None) -> str | None:
     user = db.session.get(User, user_id) if user_id else None
     return user.timezone if user else None
-
-
-def _apply_domain_error(form: TaskForm, error: Invalid) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is None or isinstance(target.errors, tuple):
-        form.form_errors.append(error.message)
-    else:
-        target.errors.append(error.message)
 
 
 # --- The list ----------------------------------------------------------------------------------
@@ -206,7 +199,7 @@ def new():
                 **_form_values(form),
             )
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
     if created is not None:
         detail = {"id": created.id, "title": created.title}
         if to_record:
@@ -274,7 +267,7 @@ def edit(task_id: int):
         try:
             services.update_task(task, **_form_values(form))
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
         else:
             return redirect(url_for("tasks.index"), 303)
     status = 422 if form.errors or form.form_errors else 200

@@ -21,6 +21,7 @@ from flask_login import current_user
 from crm.contacts.normalize import format_phone
 from crm.errors import Invalid
 from crm.htmx import trigger, wants_partial
+from crm.kernel.forms import show_error
 from crm.models import Activity, Company, Contact, Deal
 from crm.security import get_or_404
 from crm.timeline import bp
@@ -143,11 +144,7 @@ def _add(kind: str, ident: int):
                 target, current_user.id, form.kind.data, _entry_data(form)
             )
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             if not wants_partial():
                 return redirect(request.referrer or url_for("core.dashboard"), 303)
@@ -242,11 +239,7 @@ def update_entry(activity_id: int):
         try:
             timeline.update_entry(activity, current_user.id, _entry_data(form))
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             return trigger(_entry(activity), "activity-changed", {"id": activity.id})
     body = render_template("timeline/_entry_edit.html", a=activity, form=form)

@@ -140,10 +140,10 @@ def test_delete_restore_and_purge(team, owner):
     assert db.session.get(Contact, recent_id) is not None
 
 
-def test_purge_is_a_registered_sweep():
-    from crm.sweeps import SWEEPS
+def test_purge_is_a_declared_sweep(app):
+    from crm.kernel import features
 
-    assert contacts.purge_trash in SWEEPS
+    assert contacts.purge_trash in features.sweeps(app)
 
 
 def test_bulk_actions(team, owner):

@@ -74,3 +74,28 @@ def test_tags_typed_anywhere_land_on_one_spelling(team):
     db.session.commit()
     assert [t.name for t in found] == ["vip", "big deal"]
     assert [t.id for t in tags.find_or_create(team.id, ["big deal"])] == [found[1].id]
+
+
+def test_a_domain_error_lands_on_the_field_it_names(app):
+    from crm.contacts.forms import ContactForm
+    from crm.errors import Invalid
+    from crm.kernel.forms import show_error
+
+    with app.test_request_context(
+        "/contacts/new",
+        method="POST",
+        data={"emails-0-email": "a@example.com", "emails-1-email": "b@example.com"},
+    ):
+        form = ContactForm(meta={"csrf": False})
+        form.validate()
+        show_error(form, Invalid("Taken.", field="emails.1"))
+        show_error(form, Invalid("Taken.", field="emails.1"))
+        show_error(form, Invalid("No such company.", field="company_id"))
+        show_error(form, Invalid("Not a profile.", field="social.linkedin"))
+        show_error(form, Invalid("Out of range.", field="emails.7"))
+        show_error(form, Invalid("Something else."))
+        assert form.emails.entries[1].form.email.errors == ["Taken."]
+        assert form.emails.entries[0].form.email.errors == []
+        assert form.company_name.errors == ["No such company."]
+        assert form.linkedin.errors == ["Not a profile."]
+        assert form.form_errors == ["Out of range.", "Something else."]
