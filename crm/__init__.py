@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from crm import models, queue  # noqa: F401  (models register their tables)
+    from crm.kernel import dates
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -66,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     queue.init_app(app)
+    dates.init_app(app)  # the local_dt / local_day template filters
 
     @login_manager.user_loader
     def load_user(user_key: str):

@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import members as team_members
+from crm.kernel import paging
 from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag, company_tag
 from crm.security import current_team, get_or_404, scoped
@@ -54,23 +55,15 @@ def company_page(filters: CompanyFilters, cursor: str | None):
         )
     if filters.owner:
         stmt = stmt.where(Company.owner_id == filters.owner)
-    if cursor:
-        ident, _, name = cursor.partition(":")
-        if ident.isdigit():
-            stmt = stmt.where(
-                or_(
-                    Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > int(ident)),
-                )
-            )
+    if position := paging.decode(cursor, str, int):
+        stmt = stmt.where(paging.after(Company.sort_name, Company.id, *position))
     rows = db.session.scalars(
         stmt.order_by(Company.sort_name, Company.id)
         .limit(PAGE_SIZE + 1)
         .options(selectinload(Company.tags), selectinload(Company.owner))
     ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (f"{rows[-1].id}:{rows[-1].sort_name}" if more else None)
+    page = paging.take(rows, PAGE_SIZE, lambda c: paging.encode(c.sort_name, c.id))
+    return page.items, page.next_cursor
 
 
 @bp.get("")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from crm.contacts import normalize as norm
-from crm.contacts.services import (
-    clean_text,
-    phone_region,
-)
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import audit, members, tags
+from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
 from crm.models import Company
 
 LABELS = {
@@ -28,13 +25,8 @@ LABELS = {
     "country": "Country",
 }
 TEXT_FIELDS = {
-    "industry": 100,
-    "size": 20,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
+    key: COMPANY_LIMITS[key]
+    for key in ("industry", "size", "street", "city", "region", "postal_code", "country")
 }
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
 
@@ -101,7 +93,7 @@ def _apply(company: Company, data: dict) -> dict:
             before[key], after[key] = old, new
 
     if "name" in data:
-        name = clean_text(data["name"], 200, "name")
+        name = clean_text(data["name"], COMPANY_LIMITS["name"], "name")
         if not name:
             raise Invalid("Give the company a name.", field="name")
         change("name", audit.show(company.name), name)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, func, select
 
 from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import audit, members, tags
+from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
     Company,
     Contact,
@@ -47,32 +47,16 @@ LABELS = {
     "country": "Country",
     "notes": "Notes",
 }
+# Free-text fields the service cleans (limits: crm/kernel/fields.py).
 TEXT_FIELDS = {
-    "title": 150,
-    "source": 100,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
-    "notes": 20_000,
+    key: CONTACT_LIMITS[key]
+    for key in ("title", "source", "street", "city", "region", "postal_code", "country", "notes")
 }
 EMAIL_LABELS = ("work", "personal", "other")
 PHONE_LABELS = ("mobile", "work", "home", "other")
 
 
-# --- shared field helpers (companies use them too) -------------------------------------------
-
-
-def phone_region() -> str:
-    return current_app.config.get("PHONE_REGION", "US") if has_app_context() else "US"
-
-
-def clean_text(value, max_len: int, field: str) -> str | None:
-    value = (str(value) if value is not None else "").strip()
-    if len(value) > max_len:
-        raise Invalid(f"Keep this under {max_len} characters.", field=field)
-    return value or None
+# --- field helpers ------------------------------------------------------------------------------
 
 
 def resolve_company(team_id: int, company_id) -> Company | None:
@@ -221,7 +205,7 @@ def _apply(contact: Contact, data: dict) -> dict:
 
     for key in ("first_name", "last_name"):
         if key in data:
-            value = clean_text(data[key], 100, key) or ""
+            value = clean_text(data[key], CONTACT_LIMITS[key], key) or ""
             change(key, audit.show(getattr(contact, key)), audit.show(value))
             setattr(contact, key, value)
     for key, max_len in TEXT_FIELDS.items():

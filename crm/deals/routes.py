@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
@@ -24,17 +23,6 @@ from crm.security import current_team, get_or_404, scoped
 @bp.app_template_filter("money")
 def money_filter(minor, currency, whole=False):
     return format_money(minor, currency, whole=whole)
-
-
-@bp.app_template_filter("deal_time")
-def deal_time(value, fmt="%b %-d, %Y %H:%M"):
-    if value is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_user.timezone or "UTC")
-    except Exception:  # an unknown zone name must not break a page
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor
@@ -76,10 +64,9 @@ def board():
 def column(stage_id: int):
     """The next cards of a column ("load more")."""
     stage = get_or_404(Stage, stage_id)
-    after = (request.args.get("pos", type=int), request.args.get("id", type=int))
     filters = queries.Filters.from_args(request.args)
     cards, cursor = queries.column_cards(
-        current_team().id, stage, filters, after=after if None not in after else None
+        current_team().id, stage, filters, after=request.args.get("after")
     )
     return render(
         "deals/_cards.html",

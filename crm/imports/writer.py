@@ -16,6 +16,7 @@ from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
 from crm.kernel import audit, companies, tags
+from crm.kernel.fields import CONTACT_LIMITS
 from crm.models import (
     Contact,
     Lifecycle,
@@ -39,16 +40,11 @@ SCALARS = (
     "notes",
 )
 LIFECYCLES = {m.value: m for m in Lifecycle} | {m.label.lower(): m for m in Lifecycle}
+# Checked while reading a row, so the preview names the problem (crm/kernel/fields.py).
 LIMITS = {
-    "first_name": 100,
-    "last_name": 100,
-    "title": 150,
-    "source": 100,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
+    key: CONTACT_LIMITS[key]
+    for key in ("first_name", "last_name", "title", "source", "street", "city", "region")
+    + ("postal_code", "country")
 }
 
 

@@ -111,7 +111,7 @@ def _held_or_404(inbound_id: int) -> InboundMessage:
 @bp.get("/inbound/review")
 def review():
     everyone = _is_admin()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before")
     rows, next_before = queries.review_page(
         current_team().id, None if everyone else current_user.id, before
     )
@@ -182,9 +182,7 @@ def inbound_log():
     status = request.args.get("status") or None
     if status and status not in {s.value for s in InboundStatus}:
         status = None
-    rows, next_before = queries.log_page(
-        current_team().id, status, request.args.get("before", type=int)
-    )
+    rows, next_before = queries.log_page(current_team().id, status, request.args.get("before"))
     return render(
         "settings/inbound_log.html",
         "settings/_inbound_rows.html",
@@ -305,15 +303,6 @@ def regenerate_address():
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
-
-
-@bp.app_template_filter("local_time")
-def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):
-    """A UTC datetime shown in the current user's time zone."""
-    if value is None:
-        return ""
-    zone = processing._zone(getattr(current_user, "timezone", None))
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor

@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from crm import outbox
 from crm.extensions import db
+from crm.kernel import dates
 from crm.models import Membership, Task, User, utcnow
-from crm.tasks import dates
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.kernel import members
+from crm.kernel import dates, members
 from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
-from crm.tasks import bp, calendar, dates, queries, services
+from crm.tasks import bp, calendar, queries, services
 from crm.tasks.forms import FilterForm, PreferencesForm, TaskForm
 from crm.tasks.reminders import due_label
 
@@ -23,16 +23,12 @@ LINK_MODELS = {"contact": Contact, "company": Company, "deal": Deal}
 # --- Template helpers --------------------------------------------------------------------------
 
 
-def _viewer_zone():
-    return dates.zone(current_user.timezone if current_user.is_authenticated else None)
-
-
 @bp.app_template_global()
 def task_due(task: Task) -> str:
     """The due date as the viewer reads it (all-day dates in the assignee's zone)."""
     if task.due_at is None:
         return ""
-    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else _viewer_zone()
+    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else dates.user_zone()
     return due_label(task, tz)
 
 
@@ -42,7 +38,7 @@ def task_overdue(task: Task) -> bool:
         return False
     now = utcnow()
     if task.all_day:
-        _, start_today, _ = dates.day_bounds(now, _viewer_zone())
+        _, start_today, _ = dates.day_bounds(now, dates.user_zone())
         return task.due_at < start_today
     return task.due_at < now
 
@@ -112,7 +108,7 @@ def index():
     view = "team" if request.args.get("view") == "team" else "mine"
     filters, filter_form = _filters(view)
     linked = _linked_record(filters)
-    tz, now, team = _viewer_zone(), utcnow(), current_team()
+    tz, now, team = dates.user_zone(), utcnow(), current_team()
     list_args = {k: v for k, v in request.args.items() if k not in ("group", "after")}
     if (group := request.args.get("group")) and wants_partial():
         page = queries.group_page(team.id, filters, group, now, tz, request.args.get("after"))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import members
+from crm.kernel import dates, members
 from crm.kernel.timeline import record
 from crm.models import (
     Activity,
@@ -27,7 +27,7 @@ from crm.models import (
     User,
     utcnow,
 )
-from crm.tasks import dates
+from crm.tasks import recurrence as recurring
 
 RECORD_TASKS_LIMIT = 50
 LINKS = {"contact": Contact, "company": Company, "deal": Deal}
@@ -84,7 +84,7 @@ def _apply(
     if not title:
         raise Invalid("Give the task a title.", field="title")
     try:
-        task.recurrence = dates.valid_recurrence(recurrence)
+        task.recurrence = recurring.valid_recurrence(recurrence)
         task.priority = Priority(priority or "normal")
     except ValueError as error:
         raise Invalid(str(error)) from None
@@ -95,7 +95,7 @@ def _apply(
     task.due_at, task.all_day = _normalise_due(due_at, all_day, tz)
     if task.recurrence and task.due_at is None:
         raise Invalid("A repeating task needs a due date.", field="due_date")
-    remind_at = dates.remind_moment(task.due_at, task.all_day, remind_before, tz)
+    remind_at = recurring.remind_moment(task.due_at, task.all_day, remind_before, tz)
     if remind_at != task.remind_at:
         task.remind_at = remind_at
         task.reminder_sent_at = None  # a new reminder time is a new reminder
@@ -184,7 +184,7 @@ def remind_before_minutes(task: Task) -> int | None:
     """The lead time a task's reminder was set with (for editing and for recurrence)."""
     if task.remind_at is None or task.due_at is None:
         return None
-    base = dates.remind_moment(task.due_at, task.all_day, 0, _user_zone(task.assignee_id))
+    base = recurring.remind_moment(task.due_at, task.all_day, 0, _user_zone(task.assignee_id))
     return max(0, int((base - task.remind_at).total_seconds() // 60))
 
 
@@ -210,7 +210,7 @@ def complete_task(task: Task, actor_id: int | None, now: datetime | None = None)
         task.done_activity_id = activity.id
     if task.recurrence:
         tz = _user_zone(task.assignee_id)
-        due = dates.next_due(task.due_at, task.all_day, task.recurrence, now, tz)
+        due = recurring.next_due(task.due_at, task.all_day, task.recurrence, now, tz)
         following = Task(
             team_id=task.team_id,
             title=task.title,
@@ -224,7 +224,7 @@ def complete_task(task: Task, actor_id: int | None, now: datetime | None = None)
             company_id=task.company_id,
             deal_id=task.deal_id,
             recurrence=task.recurrence,
-            remind_at=dates.remind_moment(due, task.all_day, remind_before_minutes(task), tz),
+            remind_at=recurring.remind_moment(due, task.all_day, remind_before_minutes(task), tz),
         )
         db.session.add(following)
         db.session.flush()

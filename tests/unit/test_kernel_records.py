@@ -99,3 +99,61 @@ def test_a_domain_error_lands_on_the_field_it_names(app):
         assert form.company_name.errors == ["No such company."]
         assert form.linkedin.errors == ["Not a profile."]
         assert form.form_errors == ["Out of range.", "Something else."]
+
+
+def test_a_cursor_gives_back_its_values_and_a_foreign_one_means_the_first_page():
+    from datetime import UTC, date, datetime
+
+    from crm.kernel import paging
+
+    when = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
+    cursor = paging.encode(when, "o'brien, ann", date(2026, 1, 2), None, 42)
+    assert paging.decode(cursor, datetime, str, date, datetime, int) == (
+        when,
+        "o'brien, ann",
+        date(2026, 1, 2),
+        None,
+        42,
+    )
+    assert cursor.replace("-", "").replace("_", "").isalnum()  # safe in a URL as it is
+    for foreign in ("|0", "12:abc", "", None, paging.encode("x", 1)[:-2], paging.encode(1)):
+        assert paging.decode(foreign, str, int) is None
+    page = paging.take([1, 2, 3], 2, lambda n: paging.encode(n))
+    assert (page.items, paging.decode(page.next_cursor, int)) == ([1, 2], (2,))
+    assert paging.take([1, 2], 2, lambda n: paging.encode(n)).next_cursor is None
+
+
+def test_an_unknown_zone_is_utc_and_local_times_come_back_to_utc():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crm.kernel import dates
+
+    assert dates.zone("Mars/Olympus_Mons") == ZoneInfo("UTC") == dates.zone(None)
+    berlin = ZoneInfo("Europe/Berlin")
+    typed = datetime(2026, 7, 1, 9, 0)  # 09:00 in Berlin (summer: UTC+2)
+    assert dates.from_local(typed, berlin) == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
+    day, start, end = dates.day_bounds(datetime(2026, 7, 1, 23, 30, tzinfo=UTC), berlin)
+    assert (day.isoformat(), start.hour, end.hour) == ("2026-07-02", 22, 22)
+
+
+def test_a_value_the_contact_form_accepts_the_service_and_the_import_accept_too(app, team, owner):
+    from crm.contacts import services as contacts
+    from crm.contacts.forms import ContactForm
+    from crm.imports import writer
+    from crm.kernel.fields import CONTACT_LIMITS
+
+    with app.test_request_context():
+        fields = ContactForm(meta={"csrf": False})._fields
+    form_limits = {
+        name: v.max
+        for name, field in fields.items()
+        for v in field.validators
+        if hasattr(v, "max") and name in CONTACT_LIMITS
+    }
+    assert form_limits["title"] == CONTACT_LIMITS["title"]
+    assert all(form_limits[k] == CONTACT_LIMITS[k] for k in form_limits)
+    longest = "x" * CONTACT_LIMITS["title"]
+    contact = contacts.create_contact(team.id, owner.id, {"first_name": "A", "title": longest})
+    assert contact.title == longest
+    assert writer.clean({"first_name": "A", "title": longest})["title"] == longest
