@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from crm import seed
 from crm.extensions import db
 from crm.models import (
     Activity,
@@ -17,6 +16,7 @@ from crm.models import (
     Team,
     deal_contact,
 )
+from crm.seed import generate
 
 
 def _count(model, team_id):
@@ -91,11 +91,11 @@ def test_seed_command_produces_the_counts_asked(app):
 
 def test_seed_is_deterministic(app):
     def names(seed_value):
-        team, users = seed.ensure_team(
+        team, users = generate.ensure_team(
             f"Det {seed_value}-{db.session.scalar(select(func.count()).select_from(Team))}",
             "pw pw pw pw pw",
         )
-        seed.seed(team, users, contacts=50, companies=5, seed_value=seed_value)
+        generate.seed(team, users, contacts=50, companies=5, seed_value=seed_value)
         return [
             (c.first_name, c.last_name, c.title)
             for c in db.session.scalars(
@@ -108,10 +108,10 @@ def test_seed_is_deterministic(app):
 
 
 def test_add_timeline(app):
-    team, users = seed.ensure_team("Timeline Co", "pw pw pw pw pw")
-    seed.seed(team, users, contacts=3, companies=1)
+    team, users = generate.ensure_team("Timeline Co", "pw pw pw pw pw")
+    generate.seed(team, users, contacts=3, companies=1)
     contact = db.session.scalars(select(Contact).where(Contact.team_id == team.id)).first()
-    seed.add_timeline(team.id, contact.id, 120)
+    generate.add_timeline(team.id, contact.id, 120)
     assert (
         db.session.scalar(
             select(func.count())
