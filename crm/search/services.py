@@ -33,7 +33,7 @@ from crm.models import (
     utcnow,
 )
 from crm.search import indexing
-from crm.search.engine import SearchEngine
+from crm.search.engine import DEFAULT_BUDGETS, UNBOUNDED, SearchEngine
 from crm.search.results import SearchPage
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ def get_engine(app: Flask | None = None) -> SearchEngine:
         with _engine_lock:
             engine = app.extensions.get("search")
             if engine is None:
-                engine = SearchEngine(index_path(app))
+                # Tests turn the time budgets off: their results must not depend on load.
+                timed = app.config.get("SEARCH_TIME_BUDGETS", True)
+                engine = SearchEngine(
+                    index_path(app), budgets=DEFAULT_BUDGETS if timed else UNBOUNDED
+                )
                 app.extensions["search_needs_rebuild"] = engine.open_or_create()
                 app.extensions["search"] = engine
     return engine
