@@ -19,6 +19,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event, func, or_, select
 
 from crm.extensions import db
+from crm.kernel import statistics
 from crm.models import (
     Activity,
     ActivityContact,
@@ -154,6 +155,9 @@ def reindex(progress: Callable[[int], None] | None = None) -> int:
 
     Records changed while it ran are indexed again afterwards, so none are lost.
     """
+    # A freshly seeded or restored database may have no planner statistics: the indexer's
+    # queries would then walk every contact per batch.
+    statistics.ensure()
     engine = get_engine()
     started = utcnow() - timedelta(seconds=1)
     count = 0

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 
 from crm.extensions import db
+from crm.kernel import statistics
 from crm.models import (
     Activity,
     ActivityContact,
@@ -344,6 +345,9 @@ def seed(
                 }
 
         counts["tasks"] = write_rows(Task.__table__, gen_tasks(), progress, "tasks")
+    # Fresh planner statistics, or the first queries over the new rows (the search rebuild's
+    # among them) guess their plans and can walk whole tables.
+    statistics.analyze()
     return counts
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crm.extensions import db
+from crm.kernel import statistics
 from crm.models import (
     Activity,
     ActivityContact,
@@ -120,3 +121,43 @@ def test_add_timeline(app):
         )
         == 120
     )
+
+
+def _forget_statistics() -> None:
+    """A database as a restore or a first start leaves it: no planner statistics."""
+    if db.engine.url.get_backend_name() == "sqlite":
+        db.session.execute(text("ANALYZE"))  # creates sqlite_stat1 if it is missing
+        db.session.execute(text("DELETE FROM sqlite_stat1"))
+        db.session.commit()
+        assert not statistics.present()
+
+
+def _contact_statistics() -> int:
+    """Rows of planner statistics about the contact table."""
+    if db.engine.url.get_backend_name() == "sqlite":
+        return db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'contact'"))
+    return db.session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = 'contact'"
+        )
+    )
+
+
+def test_seed_command_ends_with_planner_statistics(app):
+    _forget_statistics()
+    result = app.test_cli_runner().invoke(
+        args=["crm", "seed", "--team-name", "Stats Co", "--contacts", "50", "--companies", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    # Without them the search indexer's contact-name query walks every contact per batch.
+    assert _contact_statistics() > 0
+
+
+def test_reindex_gathers_statistics_when_there_are_none(app):
+    team, users = generate.ensure_team("Reindex Co", "pw pw pw pw pw")
+    generate.seed(team, users, contacts=20, companies=2)
+    _forget_statistics()
+    result = app.test_cli_runner().invoke(args=["crm", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert statistics.present() and _contact_statistics() > 0
