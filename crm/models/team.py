@@ -17,7 +17,8 @@ from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token
 
 def password_hash_method() -> str:
     """werkzeug's hash method for new passwords: scrypt unless the app configures another
-    (PASSWORD_HASH_METHOD; the test suite uses a cheap one, every hash costing ~70 ms)."""
+    (PASSWORD_HASH_METHOD: the test suite uses a cheap one, since scrypt costs tens of ms per
+    hash and fixtures make thousands)."""
     if has_app_context():
         return current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"
     return "scrypt"
