@@ -6,7 +6,7 @@ order: imports come before contacts so that /contacts/import wins over /contacts
 
 from __future__ import annotations
 
-from crm import outbox, seed
+from crm import outbox
 from crm.auth import bp as auth_bp
 from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
@@ -17,20 +17,21 @@ from crm.deals import settings_bp as pipelines_bp
 from crm.deals.services import create_default_pipeline
 from crm.dedupe import bp as dedupe_bp
 from crm.imports import bp as imports_bp
-from crm.imports.services import requeue_imports
+from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
 from crm.search import bp as search_bp
 from crm.search import cli as search_cli
+from crm.seed import cli as seed_cli
 from crm.settings import bp as settings_bp
 from crm.tasks import bp as tasks_bp
 from crm.tasks.reminders import send_daily_digests, send_due_reminders
 from crm.timeline import bp as timeline_bp
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("core", blueprints=(core_bp,), commands=(seed.register,)),
+    Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
     Feature("auth", blueprints=(auth_bp,)),
     Feature(
         "settings",

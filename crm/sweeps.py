@@ -8,20 +8,11 @@ features declare (crm/features.py); each must be idempotent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from crm.extensions import db
 from crm.kernel import features
 
 log = logging.getLogger(__name__)
-
-
-def sweep(func: Callable[[], object]) -> Callable[[], object]:
-    """Marks a sweep for readers; it runs only once a Feature declares it (crm/features.py).
-
-    Kept for the two modules still being split (imports, inbound); it registers nothing.
-    """
-    return func
 
 
 def run_sweeps() -> dict[str, object]:

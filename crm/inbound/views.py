@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, processing, queries, settings_bp
+from crm.inbound import bp, filing, processing, queries, settings_bp
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
 from crm.kernel import members
@@ -50,7 +50,7 @@ def _is_admin() -> bool:
 @bp.get("/attachments/<int:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
-    path = processing.attachment_path(row.team_id, row.sha256)
+    path = filing.attachment_path(row.team_id, row.sha256)
     if not row.stored or not path.exists():
         abort(404)
     response = send_file(
