@@ -33,7 +33,7 @@ class CompanyForm(FlaskForm):
     def prepare(self, members, company=None) -> None:
         self.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members]
         if company is not None and not self.is_submitted():
-            from crm.contacts.normalize import format_phone
+            from crm.kernel.normalize import format_phone
 
             self.tags.data = ", ".join(t.name for t in company.tags)
             self.owner_id.data = company.owner_id or 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import audit, members, tags
+from crm.kernel import normalize as norm
 from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
 from crm.models import Company
 

@@ -75,7 +75,7 @@ class ContactForm(FlaskForm):
                 self.emails.append_entry({"email": e.email, "label": e.label})
             while len(self.phones.entries):
                 self.phones.pop_entry()
-            from crm.contacts.normalize import format_phone
+            from crm.kernel.normalize import format_phone
 
             for p in contact.phones:
                 self.phones.append_entry({"phone": format_phone(p.e164), "label": p.label})

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
-from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import audit, members, tags
+from crm.kernel import normalize as norm
 from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
     Company,

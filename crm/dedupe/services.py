@@ -7,10 +7,9 @@ from datetime import timedelta
 from rapidfuzz import fuzz
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from crm.contacts import normalize
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, normalize
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityContact,

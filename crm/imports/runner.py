@@ -10,11 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from crm.contacts import normalize
 from crm.dedupe.services import find_duplicates
 from crm.extensions import db
 from crm.imports import csvio, writer
-from crm.kernel import tags
+from crm.kernel import normalize, tags
 from crm.models import (
     Contact,
     ContactEmail,

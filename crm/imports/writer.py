@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
-from crm.kernel import audit, companies, tags
+from crm.kernel import audit, companies, normalize, tags
 from crm.kernel.fields import CONTACT_LIMITS
 from crm.models import (
     Contact,

@@ -4,7 +4,8 @@ Promise: CONTACT_LIMITS and COMPANY_LIMITS are the only place a field's longest 
 written; the forms (Length validators), the services (clean_text) and the CSV import all read
 them, so a value the form accepts is never refused by the service or the import, or the other
 way round. clean_text() trims a value and refuses an over-long one with an error on its field.
-phone_region() is the country a phone number without a country code is read in.
+phone_region() is the country a phone number without a country code is read in. CURRENCIES are
+the currencies a team or a deal may be kept in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,28 @@ from flask import current_app, has_app_context
 
 from crm.errors import Invalid
 
+# ISO 4217 codes offered for a team's default currency and a deal's value.
+CURRENCIES = [
+    "USD",
+    "EUR",
+    "GBP",
+    "CAD",
+    "AUD",
+    "CHF",
+    "JPY",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "INR",
+    "BRL",
+    "MXN",
+    "ZAR",
+    "NZD",
+    "SGD",
+    "HKD",
+]
 ADDRESS_LIMITS = {"street": 200, "city": 100, "region": 100, "postal_code": 20, "country": 100}
 CONTACT_LIMITS = {
     "first_name": 100,

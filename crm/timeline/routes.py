@@ -15,11 +15,11 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.contacts.normalize import format_phone
 from crm.errors import Invalid
 from crm.htmx import trigger, wants_partial
 from crm.kernel import dates
 from crm.kernel.forms import show_error
+from crm.kernel.normalize import format_phone
 from crm.models import Activity, Company, Contact, Deal
 from crm.security import get_or_404
 from crm.timeline import bp

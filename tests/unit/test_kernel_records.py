@@ -157,3 +157,15 @@ def test_a_value_the_contact_form_accepts_the_service_and_the_import_accept_too(
     contact = contacts.create_contact(team.id, owner.id, {"first_name": "A", "title": longest})
     assert contact.title == longest
     assert writer.clean({"first_name": "A", "title": longest})["title"] == longest
+
+
+def test_a_company_email_in_creates_for_a_mail_domain_is_audited(team):
+    from crm.inbound import rules
+
+    company = rules._company_for(team, "northwind-traders.com")
+    again = rules._company_for(team, "northwind-traders.com")
+    db.session.commit()
+    assert company.id == again.id
+    assert (company.name, company.domain) == ("Northwind Traders", "northwind-traders.com")
+    [event] = _company_audits(team)
+    assert event.entity_id == company.id and event.actor_id is None
