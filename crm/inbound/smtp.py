@@ -23,9 +23,14 @@ class InboundHandler:
         self.writer = GroupWriter(app)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        address = intake.normalized(address)
+        if address in envelope.rcpt_tos:  # a repeated recipient gets the message once
+            return "250 2.1.5 OK"
+        if len(envelope.rcpt_tos) >= self.app.config["INBOUND_MAX_RECIPIENTS"]:
+            return "452 4.5.3 Too many recipients"
         try:
             with self.app.app_context():
-                known = intake.user_for_address(address) is not None
+                known = intake.membership_for_address(address) is not None
                 db.session.remove()
         except Exception:
             log.exception("RCPT lookup failed")

@@ -30,6 +30,7 @@ from crm.models import (
     EmailMessage,
     InboundMessage,
     InboundStatus,
+    Membership,
     NeverLog,
     new_token,
 )
@@ -295,13 +296,13 @@ def regenerate_address():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    membership = current_membership()  # the address of this team only
     while True:
         token = new_token()
-        clash = db.session.scalar(select(type(user).id).where(type(user).inbound_token == token))
+        clash = db.session.scalar(select(Membership.id).where(Membership.inbound_token == token))
         if clash is None:
             break
-    user.inbound_token = token
+    membership.inbound_token = token
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
