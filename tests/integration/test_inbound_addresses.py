@@ -172,7 +172,7 @@ def test_an_envelope_names_at_most_the_recipient_cap(app, listener, two_teams):
     assert b"Too many recipients" in codes[3][1]
 
 
-# --- The isolation walk, over SMTP -----------------------------------------------------------------
+# --- The isolation walk, over SMTP ---------------------------------------------------------------
 
 
 def test_smtp_isolation_walk(listener, two_teams, run_jobs):
@@ -221,7 +221,7 @@ def test_smtp_isolation_walk(listener, two_teams, run_jobs):
     assert contacts_with("finn@client.example") == []
 
 
-# --- The migration ---------------------------------------------------------------------------------
+# --- The migration -------------------------------------------------------------------------------
 
 
 def test_the_migration_gives_the_old_address_to_the_last_team_and_new_ones_elsewhere(app):
