@@ -24,6 +24,7 @@ from crm.htmx import hx_redirect, is_htmx, render, trigger
 from crm.inbound import bp, processing, queries
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
+from crm.kernel.filenames import clean_filename
 from crm.models import (
     Contact,
     EmailAttachment,
@@ -59,7 +60,7 @@ def attachment(attachment_id: int):
         # Never let a browser render mail content from our origin (HTML, SVG, …).
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=row.filename,
+        download_name=clean_filename(row.filename),  # rows stored before names were cleaned
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -306,6 +307,12 @@ def regenerate_address():
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
+
+
+@bp.app_template_filter("filename")
+def filename_filter(value: str | None) -> str:
+    """An attachment's name as shown: the same cleaning as when it is stored and served."""
+    return clean_filename(value)
 
 
 @bp.app_template_filter("local_time")
