@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.inbound import processing
+from crm.inbound import authresults, processing
 from crm.models import InboundMessage, Membership
 
 LOCAL_PART = re.compile(r"^(?P<token>[a-z0-9]{8,32})(?:\+(?P<command>[a-z0-9-]{1,40}))?$")
@@ -71,6 +71,7 @@ class Envelope:
     rcpt_tos: list[str]
     mail_from: str | None
     via: str = "smtp"
+    auth: dict | None = None  # authresults.check(raw), done by the listener off this thread
 
 
 def accept_many(envelopes: list[Envelope]) -> list[str]:
@@ -89,7 +90,15 @@ def accept_many(envelopes: list[Envelope]) -> list[str]:
         # One stored message per distinct address, however often the envelope repeats it.
         for rcpt in dict.fromkeys(normalized(r) for r in envelope.rcpt_tos):
             try:
-                _stored(envelope.raw, rcpt, envelope.mail_from, envelope.via, memberships)
+                message = _stored(
+                    envelope.raw,
+                    rcpt,
+                    envelope.mail_from,
+                    envelope.via,
+                    memberships,
+                    auth=envelope.auth,
+                )
+                envelope.auth = message.auth  # checked once per envelope, not per recipient
                 kept += 1
             except Rejected as error:
                 refusal = refusal or f"{error.code} {error.message}"
@@ -112,6 +121,7 @@ def _stored(
     envelope_from: str | None,
     via: str,
     memberships: dict[str, Membership | None],
+    auth: dict | None = None,
 ) -> InboundMessage:
     """Add (not commit) the log row of one message for one address, or raise Rejected."""
     check_size(len(raw))
@@ -128,6 +138,8 @@ def _stored(
         size=len(raw),
         envelope_to=normalized(envelope_to)[:254],
         envelope_from=(envelope_from or "")[:254] or None,
+        # Sender authentication as received (after the address check: no DNS for refused mail).
+        auth=auth if auth is not None else authresults.check(raw),
     )
     db.session.add(message)
     return message

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import outbox, queue, sweeps
 from crm.extensions import db
+from crm.inbound import authresults
 from crm.inbound.mailtypes import Address, Attachment, ParsedMail
 from crm.inbound.parsing import parse_message, split_quoted
 from crm.inbound.routing import Plan, company_domain, parse_recipient, plan
@@ -629,6 +630,10 @@ def _process(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> O
 
     # Only the user's own mail may create contacts; auto-forwarded mail could come from anyone.
     may_create = team.auto_create_contacts and result.sender_verified
+    if may_create and authresults.blocks_new_contacts(team.require_sender_auth, message.auth):
+        known = lookups.contacts_by_email(team.id, [a.email for a in result.participants])
+        if any(a.email not in known for a in result.participants):
+            return Outcome(InboundStatus.UNVERIFIED, authresults.hold_reason(message.auth))
     contacts, created, by_email = _contacts_for(team, result.participants, may_create, lookups)
     if not contacts and deal is None:
         why = "no known contact among " + ", ".join(a.email for a in result.participants[:5])

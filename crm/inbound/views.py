@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, processing, queries
+from crm.inbound import authresults, bp, processing, queries
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
 from crm.kernel.filenames import clean_filename
@@ -307,6 +307,12 @@ def regenerate_address():
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
+
+
+@bp.app_template_filter("sender_auth")
+def sender_auth_filter(auth: dict | None) -> str:
+    """The SPF/DKIM/DMARC verdicts of a received message, in words."""
+    return authresults.summary(auth)
 
 
 @bp.app_template_filter("filename")
