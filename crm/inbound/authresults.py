@@ -140,7 +140,7 @@ def verdicts(
             source = source or f"header {authserv_id}"
             for method, result in results.items():
                 found.setdefault(method, result)  # the topmost trusted verdict wins
-    if source is None and dkim_check:
+    if source is None and dkim_check and headers.get("DKIM-Signature") is not None:
         dkim_result = check_dkim(raw, dnsfunc)
         if dkim_result is not None:
             source = "dkim check"
