@@ -78,5 +78,12 @@ def load() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "JOBS_SYNC": _bool("JOBS_SYNC"),
+        # Not from the environment: only the test suite trades scrypt for a cheap hash.
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # How long a completed task offers Undo before it leaves the task list.
+        "TASK_UNDO_SECONDS": 6,
+        # Search pages stop scoring and counting after a few ms (crm.search.engine.Budgets);
+        # the test suite turns this off so results never depend on the machine's load.
+        "SEARCH_TIME_BUDGETS": True,
         "MAX_CONTENT_LENGTH": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)) + 65536,
     }

@@ -6,11 +6,11 @@ from crm.imports import routes  # noqa: E402,F401
 
 
 def _register_cli() -> None:
-    from crm import seed
     from crm.cli import CLI_HOOKS
+    from crm.seed import cli as seed_cli
 
-    if seed.register not in CLI_HOOKS:
-        CLI_HOOKS.append(seed.register)
+    if seed_cli.register not in CLI_HOOKS:
+        CLI_HOOKS.append(seed_cli.register)
 
 
 _register_cli()

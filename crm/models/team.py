@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.extensions import db
 from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token
+
+
+def password_hash_method() -> str:
+    """werkzeug's hash method for new passwords: scrypt unless the app configures another
+    (PASSWORD_HASH_METHOD: the test suite uses a cheap one, since scrypt costs tens of ms per
+    hash and fixtures make thousands)."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"
+    return "scrypt"
 
 
 class Role(enum.StrEnum):
@@ -75,7 +85,7 @@ class User(UserMixin, Timestamps, db.Model):
         return (memberships.get(self.last_team_id) or memberships[min(memberships)]).inbound_token
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
