@@ -79,8 +79,13 @@ def summary(auth: dict | None) -> str:
     return f"{verdicts or 'no verdicts'} ({source}): {outcome}"
 
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
 def _headers(raw: bytes):
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+    """The header block only: the body can be 25 MB and is not needed here."""
+    end = _HEADER_END.search(raw)
+    return BytesHeaderParser(policy=compat32).parsebytes(raw[: end.end()] if end else raw)
 
 
 def parse(value: str) -> tuple[str, dict[str, dict]]:
