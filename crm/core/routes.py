@@ -32,6 +32,7 @@ NAV = [
     ("Deals", "Deals", "deals.board"),
     ("Tasks", "Tasks", "tasks.index"),
     ("Companies", "Companies", "companies.index"),
+    ("Reports", "Reports", "reports.index"),
     ("Search", "Search", "search.page"),
     ("Settings", "Settings", "settings.profile"),
 ]

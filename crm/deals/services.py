@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import delete, func, select, update
 
+from crm.deals.history import record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import (
@@ -24,7 +25,6 @@ from crm.models import (
     Team,
     utcnow,
 )
-from crm.deals.history import record_stage
 from crm.security import scoped
 from crm.teams_setup import on_new_team
 from crm.timeline.services import record

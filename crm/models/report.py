@@ -8,8 +8,8 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, UTCDateTime, str_enum, utcnow
 from crm.models.activity import Activity
+from crm.models.base import TeamOwned, UTCDateTime, str_enum, utcnow
 from crm.models.deal import Deal, DealStatus
 from crm.models.task import Task
 
