@@ -245,13 +245,15 @@ class Funnel:
     stages: list[Stage]
     created: int  # deals created in the period (in the pipeline, matching the filters)
     reached: dict[int, int]  # stage id → deals that reached it or a later stage
-    won: int
+    won: int  # deals won now, from whichever stage
     median_days: dict[int, float | None]
+    won_from_last: int = 0  # won deals that had reached the last stage
 
     def conversion(self, i: int) -> float | None:
-        """From stage i to the next step (the next stage, or won after the last stage)."""
+        """From stage i to the next step (the next stage; after the last one, won)."""
         here = self.reached.get(self.stages[i].id, 0)
-        nxt = self.reached.get(self.stages[i + 1].id, 0) if i + 1 < len(self.stages) else self.won
+        last = i + 1 >= len(self.stages)
+        nxt = self.won_from_last if last else self.reached.get(self.stages[i + 1].id, 0)
         return nxt / here if here else None
 
 
@@ -292,8 +294,10 @@ def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
     for s in stages:
         values = [days for (stage_id, _), days in spent.items() if stage_id == s.id]
         median_days[s.id] = statistics.median(values) if values else None
-    won = sum(1 for status in deals.values() if status == DealStatus.WON)
-    return Funnel(pipeline, stages, len(deals), reached, won, median_days)
+    won = [deal_id for deal_id, status in deals.items() if status == DealStatus.WON]
+    last = stages[-1].position if stages else None
+    won_from_last = sum(1 for deal_id in won if furthest.get(deal_id) == last)
+    return Funnel(pipeline, stages, len(deals), reached, len(won), median_days, won_from_last)
 
 
 # --- Activity --------------------------------------------------------------------------------
