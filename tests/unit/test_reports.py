@@ -36,7 +36,6 @@ from crm.models import (
     LostReason,
     Pipeline,
     Stage,
-    Task,
 )
 from crm.reports import queries
 from crm.reports.periods import from_args
