@@ -150,3 +150,12 @@ def from_args(
         owner_id=owner_id,
         tag_id=tag_id,
     )
+
+
+def for_period(
+    team_id: int, tz, now: datetime, period: str, *, owner_id: int | None = None
+) -> ReportFilters:
+    """Filters for code that knows what it wants (the dashboard, the weekly email)."""
+    today = now.astimezone(tz).date()
+    first, after = period_days(period, today)
+    return ReportFilters(team_id, tz, today, period, first, after, owner_id=owner_id)

@@ -117,4 +117,5 @@ for _name in REPORTS:
 
 @bp.get("/")
 def index():
+    _filters("forecast")  # another team's ids are a 404 here too, not a redirect to one
     return redirect(url_for("reports.forecast", **request.args), 303)
