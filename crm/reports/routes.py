@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from crm.deals import queries as deal_queries
@@ -14,7 +14,8 @@ from crm.extensions import db
 from crm.htmx import render
 from crm.imports import csvio  # the project's formula-safe cell (moving to crm.kernel.csvio)
 from crm.models import Tag, utcnow
-from crm.reports import bp, help_text, queries, tables
+from crm.reports import bp, help_text, queries, tables, weekly
+from crm.reports.forms import WeeklyEmailForm
 from crm.reports.periods import PERIODS, from_args
 from crm.security import current_team, scoped
 from crm.tasks.dates import zone
@@ -119,3 +120,26 @@ for _name in REPORTS:
 def index():
     _filters("forecast")  # another team's ids are a 404 here too, not a redirect to one
     return redirect(url_for("reports.forecast", **request.args), 303)
+
+
+@bp.app_context_processor
+def weekly_form_context():
+    def weekly_form():
+        team = current_team()
+        return WeeklyEmailForm(weekly=weekly.is_subscribed(team.id, current_user.id))
+
+    return {"weekly_email_form": weekly_form}
+
+
+@bp.post("/weekly-email")
+def weekly_pref():
+    form = WeeklyEmailForm()
+    if form.validate_on_submit():
+        weekly.subscribe(current_team().id, current_user.id, bool(form.weekly.data))
+        flash(
+            "You will get the pipeline email on Mondays at 08:00."
+            if form.weekly.data
+            else "The Monday pipeline email is off.",
+            "success",
+        )
+    return redirect(url_for("settings.profile"), 303)
