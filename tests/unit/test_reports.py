@@ -361,3 +361,74 @@ def test_leaderboard_and_open_by_stage(world):
         "Negotiation": (1, {"USD": usd(1200)}),  # D6
         "A": (1, {"EUR": usd(1500)}),  # P2
     }
+
+
+def test_seeded_history_ends_where_each_seeded_deal_is(app):
+    from crm import seed
+    from crm.models import Deal
+
+    team, users = seed.ensure_team("Seeded", "demo password 123", members=2)
+    counts = seed.seed(team, users, contacts=20, deals=60)
+    assert counts["stage changes"] >= 60
+    deals = {d.id: d for d in db.session.scalars(db.select(Deal).where(Deal.team_id == team.id))}
+    rows = db.session.scalars(
+        db.select(DealStageHistory)
+        .where(DealStageHistory.team_id == team.id)
+        .order_by(DealStageHistory.deal_id, DealStageHistory.entered_at, DealStageHistory.id)
+    ).all()
+    current = {r.deal_id: r for r in rows if r.left_at is None}
+    assert set(current) == set(deals)  # exactly one open-ended row per deal…
+    assert sum(1 for r in rows if r.left_at is None) == len(deals)
+    for deal_id, row in current.items():  # …and it is where the deal is
+        assert (row.stage_id, row.status) == (deals[deal_id].stage_id, deals[deal_id].status)
+    for row in rows:
+        assert row.left_at is None or row.left_at >= row.entered_at
+
+
+def test_the_migration_rebuilds_history_from_the_timeline():
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    path = Path(__file__).parents[2] / "migrations/versions/0004r_reports_stage_history.py"
+    spec = importlib.util.spec_from_file_location("m0004r", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    deal = SimpleNamespace(
+        id=7,
+        team_id=1,
+        pipeline_id=2,
+        stage_id=11,
+        status="won",
+        created_at=at(4, 1),
+        closed_at=at(5, 20),
+        stage_entered_at=at(5, 1),
+    )
+    events = [
+        (at(4, 1), {"to_stage": "Lead in"}),  # "Deal created in Lead in": no id, no move
+        (at(4, 3), {"from_stage_id": 10, "to_stage_id": 11}),
+        (at(4, 9), {"from_stage_id": 11, "to_stage_id": 12}),
+        (at(4, 20), {"status": "won"}),
+        (at(4, 22), {"status": "open"}),  # reopened
+        (at(5, 1), {"from_stage_id": 12, "to_stage_id": 11}),  # back a stage
+        (at(5, 20), {"status": "won"}),
+    ]
+    rows = [
+        (r["stage_id"], r["status"], r["entered_at"].day, r["left_at"] and r["left_at"].day)
+        for r in module._chain(deal, events)
+    ]
+    assert rows == [
+        (10, "open", 1, 3),
+        (11, "open", 3, 9),
+        (12, "open", 9, 20),
+        (12, "won", 20, 22),
+        (12, "open", 22, 1),
+        (11, "open", 1, 20),
+        (11, "won", 20, None),
+    ]
+    # No timeline at all: the current stage since creation, then the close.
+    lost = SimpleNamespace(**{**vars(deal), "status": "lost"})
+    assert [(r["stage_id"], r["status"]) for r in module._chain(lost, [])] == [
+        (11, "open"),
+        (11, "lost"),
+    ]
