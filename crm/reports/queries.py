@@ -8,13 +8,11 @@ are left out everywhere.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
 from crm.models import (
@@ -258,46 +256,85 @@ class Funnel:
 
 
 def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
+    """Three GROUP BY queries; only a handful of rows per stage reach Python."""
     if pipeline is None:
         return Funnel(None, [], 0, {}, 0, {})
     stages = list(pipeline.stages)
-    position = {s.id: s.position for s in stages}
     conds = deal_scope(f) + [
         Deal.pipeline_id == pipeline.id,
         Deal.created_at >= f.start,
         Deal.created_at < f.end,
     ]
-    deals = dict(db.session.execute(select(Deal.id, Deal.status).where(*conds)).all())
-    furthest: dict[int, int] = {}
-    spent: dict[tuple[int, int], float] = defaultdict(float)  # (stage, deal) → closed days
-    if deals:
-        rows = db.session.execute(
-            select(
-                DealStageHistory.deal_id,
-                DealStageHistory.stage_id,
-                DealStageHistory.status,
-                DealStageHistory.entered_at,
-                DealStageHistory.left_at,
-            ).where(
-                DealStageHistory.team_id == f.team_id,
-                DealStageHistory.deal_id.in_(select(Deal.id).where(*conds)),
-            )
+    H = DealStageHistory
+    # Each deal's furthest stage (by position) in this pipeline, with its status now.
+    per_deal = (
+        select(
+            H.deal_id.label("deal_id"),
+            func.max(Stage.position).label("furthest"),
         )
-        for deal_id, stage_id, status, entered, left in rows:
-            if stage_id not in position:
-                continue
-            furthest[deal_id] = max(furthest.get(deal_id, -1), position[stage_id])
-            if status == DealStatus.OPEN and left is not None:
-                spent[(stage_id, deal_id)] += (left - entered).total_seconds() / 86400
-    reached = {s.id: sum(1 for p in furthest.values() if p >= s.position) for s in stages}
-    median_days = {}
-    for s in stages:
-        values = [days for (stage_id, _), days in spent.items() if stage_id == s.id]
-        median_days[s.id] = statistics.median(values) if values else None
-    won = [deal_id for deal_id, status in deals.items() if status == DealStatus.WON]
+        .join(Stage, Stage.id == H.stage_id)
+        .join(Deal, Deal.id == H.deal_id)
+        .where(H.team_id == f.team_id, Stage.pipeline_id == pipeline.id, *conds)
+        .group_by(H.deal_id)
+        .subquery()
+    )
+    by_furthest: dict[int, int] = defaultdict(int)
+    won_at: dict[int, int] = defaultdict(int)
+    for furthest, status, n in db.session.execute(
+        select(per_deal.c.furthest, Deal.status, func.count())
+        .join(Deal, Deal.id == per_deal.c.deal_id)
+        .group_by(per_deal.c.furthest, Deal.status)
+    ):
+        by_furthest[furthest] += n
+        if status == DealStatus.WON:
+            won_at[furthest] += n
+    created_by_status = dict(
+        db.session.execute(
+            select(Deal.status, func.count(Deal.id)).where(*conds).group_by(Deal.status)
+        ).all()
+    )
+    reached = {s.id: sum(n for pos, n in by_furthest.items() if pos >= s.position) for s in stages}
+    # Median of each deal's days in a stage (its finished visits added up), in SQL: rank the
+    # per-deal sums within each stage and average the middle one or two.
+    spent = (
+        select(
+            H.stage_id.label("stage_id"),
+            func.sum(days_between(H.entered_at, H.left_at)).label("days"),
+        )
+        .join(Deal, Deal.id == H.deal_id)
+        .where(
+            H.team_id == f.team_id,
+            H.status == DealStatus.OPEN,
+            H.left_at.is_not(None),
+            H.stage_id.in_([s.id for s in stages]),
+            *conds,
+        )
+        .group_by(H.stage_id, H.deal_id)
+        .subquery()
+    )
+    ranked = select(
+        spent.c.stage_id,
+        spent.c.days,
+        func.row_number().over(partition_by=spent.c.stage_id, order_by=spent.c.days).label("rn"),
+        func.count().over(partition_by=spent.c.stage_id).label("cnt"),
+    ).subquery()
+    medians = dict(
+        db.session.execute(
+            select(ranked.c.stage_id, func.avg(ranked.c.days))
+            .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
+            .group_by(ranked.c.stage_id)
+        ).all()
+    )
     last = stages[-1].position if stages else None
-    won_from_last = sum(1 for deal_id in won if furthest.get(deal_id) == last)
-    return Funnel(pipeline, stages, len(deals), reached, len(won), median_days, won_from_last)
+    return Funnel(
+        pipeline,
+        stages,
+        sum(created_by_status.values()),
+        reached,
+        created_by_status.get(DealStatus.WON, 0),
+        {s.id: (float(medians[s.id]) if s.id in medians else None) for s in stages},
+        won_at.get(last, 0),
+    )
 
 
 # --- Activity --------------------------------------------------------------------------------
@@ -371,9 +408,9 @@ def activity(f: ReportFilters) -> ActivityReport:
 @dataclass
 class Health:
     rotting_count: int
-    rotting: list[Deal]
+    rotting: list  # rows: id, title, stage_name, owner_name, value_minor, currency
     idle_count: int  # open deals with no open task
-    idle: list[Deal]
+    idle: list
     overdue: list[tuple[int, str, int]]  # member id, name, overdue open tasks
 
 
@@ -409,11 +446,20 @@ def health(f: ReportFilters, now: datetime) -> Health:
     last_touch = func.coalesce(Deal.last_activity_at, Deal.stage_entered_at, Deal.created_at)
 
     def listing(where, order):
+        """Plain rows (no ORM objects): id, title, stage_name, owner_name, value, currency."""
         return list(
-            db.session.scalars(
-                select(Deal)
+            db.session.execute(
+                select(
+                    Deal.id,
+                    Deal.title,
+                    Stage.name.label("stage_name"),
+                    User.name.label("owner_name"),
+                    Deal.value_minor,
+                    Deal.currency,
+                )
+                .join(Stage, Stage.id == Deal.stage_id)
+                .outerjoin(User, User.id == Deal.owner_id)
                 .where(*conds, where)
-                .options(selectinload(Deal.stage), selectinload(Deal.owner))
                 .order_by(order, Deal.id)
                 .limit(LIST_LIMIT)
             )

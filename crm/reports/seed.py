@@ -47,9 +47,10 @@ def seed_stage_history(
             order = stages[pipeline_id]
             target = order.index(stage_id) if stage_id in order else 0
             path = list(range(target + 1))
-            if target >= 1 and rng.random() < 0.5:  # a step back, then forward again
+            while target >= 1 and rng.random() < 0.45:  # a step back, then forward again
                 k = rng.randint(1, target)
-                path = path[: k + 1] + [k - 1] + path[k:]
+                i = path.index(k)
+                path = path[: i + 1] + [k - 1] + path[i:]
             end = closed or now
             span = max((end - created).total_seconds(), len(path))
             cuts = sorted(rng.random() * span for _ in range(len(path) - 1))

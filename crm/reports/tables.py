@@ -372,8 +372,8 @@ def health(f: ReportFilters, r: Health) -> list[Section]:
         return [
             [
                 Cell(d.title, d.title, url_for("deals.show", deal_id=d.id)),
-                Cell(d.stage.name),
-                Cell(d.owner.name if d.owner else "Nobody"),
+                Cell(d.stage_name),
+                Cell(d.owner_name or "Nobody"),
                 money(d.value_minor, d.currency),
             ]
             for d in deals
