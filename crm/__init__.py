@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.dedupe import bp as dedupe_bp
     from crm.imports import bp as imports_bp
     from crm.inbound import bp as inbound_bp
+    from crm.reports import bp as reports_bp
     from crm.search import bp as search_bp
     from crm.settings import bp as settings_bp
     from crm.tasks import bp as tasks_bp
@@ -109,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
         pipelines_bp,
         tasks_bp,
         search_bp,
+        reports_bp,
     ):
         app.register_blueprint(bp)
 
