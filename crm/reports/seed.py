@@ -24,7 +24,7 @@ def seed_stage_history(
     seed_value: int = 1,
     progress: Callable[[str, int], None] = lambda label, n: None,
 ) -> int:
-    from crm import seed as bulk  # the bulk writer (crm.seed imports this module lazily)
+    from crm.seed import bulk  # the bulk writer (crm.seed imports this module lazily)
 
     rng = random.Random(seed_value * 7919)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -77,8 +77,8 @@ def seed_stage_history(
                     "left_at": left,
                 }
 
-    total = bulk._write(DealStageHistory.__table__, gen(), progress, "stage changes")
-    for batch in bulk._batches(iter(entered_now)):
+    total = bulk.write_rows(DealStageHistory.__table__, gen(), progress, "stage changes")
+    for batch in bulk.batches(iter(entered_now)):
         db.session.execute(
             update(Deal),
             [{"id": r["id"], "stage_entered_at": r["entered"]} for r in batch],

@@ -317,7 +317,7 @@ def seed(
 
     # Deals (in the team's default pipeline) and tasks
     if deals:
-        first_deal = _next_id(Deal)
+        first_deal = next_id(Deal)
         counts["deals"] = _seed_deals(
             team, rng, deals, user_ids, contact_start, contacts, contact_company, today, progress
         )
