@@ -364,8 +364,8 @@ def test_leaderboard_and_open_by_stage(world):
 
 
 def test_seeded_history_ends_where_each_seeded_deal_is(app):
-    from crm.seed import generate as seed
     from crm.models import Deal
+    from crm.seed import generate as seed
 
     team, users = seed.ensure_team("Seeded", "demo password 123", members=2)
     counts = seed.seed(team, users, contacts=20, deals=60)
