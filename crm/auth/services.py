@@ -40,9 +40,9 @@ def create_team(name: str, owner: User) -> Team:
     db.session.add(Membership(team=team, user=owner, role=Role.OWNER))
     db.session.flush()
     owner.last_team_id = team.id
-    from crm.teams_setup import setup_new_team
+    from crm.kernel.features import set_up_new_team
 
-    setup_new_team(team)
+    set_up_new_team(team)
     return team
 
 

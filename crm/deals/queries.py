@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
+from crm.kernel import paging
 from crm.models import (
     Company,
     Contact,
@@ -16,11 +17,9 @@ from crm.models import (
     DealStageHistory,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
-    User,
     deal_contact,
     deal_tag,
     utcnow,
@@ -156,14 +155,6 @@ class Filters:
         return stmt
 
 
-def after_key(key, id_col, value, id_, *, desc: bool = False):
-    """(key, id) strictly after (value, id_) in the sort order, written with plain comparisons
-    so the bound value takes the column's type (UTCDateTime converts aware datetimes)."""
-    if desc:
-        return or_(key < value, and_(key == value, id_col < id_))
-    return or_(key > value, and_(key == value, id_col > id_))
-
-
 def pipelines(team_id: int) -> list[Pipeline]:
     return list(
         db.session.scalars(
@@ -181,14 +172,6 @@ def current_pipeline(team_id: int, pipeline_id: int | None) -> Pipeline | None:
     if pipeline_id in by_id:
         return by_id[pipeline_id]
     return next((p for p in all_ if p.is_default), all_[0] if all_ else None)
-
-
-def owners(team_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).join(Membership).where(Membership.team_id == team_id).order_by(User.name)
-        )
-    )
 
 
 def tags(team_id: int) -> list[Tag]:
@@ -222,17 +205,16 @@ def column_cards(
     stage: Stage,
     filters: Filters,
     *,
-    after: tuple[int, int] | None = None,
+    after: str | None = None,
     limit: int = COLUMN_PAGE,
-) -> tuple[list[Deal], tuple[int, int] | None]:
+) -> tuple[list[Deal], str | None]:
     """One page of a column's cards in board order; the cursor of the next page or None."""
     stmt = open_in_stage(team_id, stage, filters).options(*_card_options())
-    if after:
-        stmt = stmt.where(after_key(Deal.position, Deal.id, *after))
+    if position := paging.decode(after, int, int):
+        stmt = stmt.where(paging.after(Deal.position, Deal.id, *position))
     rows = list(db.session.scalars(stmt.order_by(Deal.position, Deal.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, ((rows[-1].position, rows[-1].id) if more else None)
+    page = paging.take(rows, limit, lambda deal: paging.encode(deal.position, deal.id))
+    return page.items, page.next_cursor
 
 
 @dataclass
@@ -274,7 +256,7 @@ def column_totals(
 class Column:
     stage: Stage
     cards: list[Deal]
-    cursor: tuple[int, int] | None
+    cursor: str | None
     totals: Totals
 
 
@@ -322,13 +304,10 @@ def list_query(
 
 
 def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAGE):
-    """Keyset pages over (sort key, id); cursor is the last row's "key|id" as text."""
+    """Keyset pages over (sort key, id) (crm.kernel.paging)."""
     key, desc = SORTS.get(sort, SORTS["updated"])
-    if cursor:
-        raw_key, _, raw_id = cursor.rpartition("|")
-        if raw_id.isdigit():
-            value = _cursor_value(sort, raw_key)
-            stmt = stmt.where(after_key(key, Deal.id, value, int(raw_id), desc=desc))
+    if position := paging.decode(cursor, _SORT_TYPES.get(sort, datetime), int):
+        stmt = stmt.where(paging.after(key, Deal.id, *position, desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
     rows = list(
         db.session.scalars(
@@ -337,36 +316,25 @@ def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAG
             .limit(limit + 1)
         )
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_cursor_of(rows[-1], sort) if more else None)
+    page = paging.take(rows, limit, lambda deal: _cursor_of(deal, sort))
+    return page.items, page.next_cursor
+
+
+_SORT_TYPES = {"title": str, "value": int, "close": date, "created": datetime}
 
 
 def _cursor_of(deal: Deal, sort: str) -> str:
     if sort == "title":
         value = deal.title.lower()
     elif sort == "value":
-        value = str(deal.value_minor)
+        value = deal.value_minor
     elif sort == "close":
-        value = (deal.expected_close or date(9999, 12, 31)).isoformat()
+        value = deal.expected_close or date(9999, 12, 31)
     elif sort == "created":
-        value = deal.created_at.isoformat()
+        value = deal.created_at
     else:
-        value = deal.updated_at.isoformat()
-    return f"{value}|{deal.id}"
-
-
-def _cursor_value(sort: str, raw: str):
-    try:
-        if sort == "value":
-            return int(raw)
-        if sort == "close":
-            return date.fromisoformat(raw)
-        if sort in ("created", "updated", ""):
-            return datetime.fromisoformat(raw)
-    except ValueError:
-        return raw
-    return raw
+        value = deal.updated_at
+    return paging.encode(value, deal.id)
 
 
 # --- A deal's page and the deals of a contact or company -------------------------------------

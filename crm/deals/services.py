@@ -10,15 +10,15 @@ from sqlalchemy import delete, func, select, update
 from crm.deals.history import record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel import audit, members, tags
+from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
-    AuditEvent,
     Company,
     Contact,
     Deal,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
@@ -26,8 +26,6 @@ from crm.models import (
     utcnow,
 )
 from crm.security import scoped
-from crm.teams_setup import on_new_team
-from crm.timeline.services import record
 
 # Positions leave gaps so a move rewrites one row; a column is renumbered when a gap runs out.
 GAP = 1 << 16
@@ -56,7 +54,6 @@ def version_of(deal: Deal) -> str:
 # --- New teams -------------------------------------------------------------------------------
 
 
-@on_new_team
 def create_default_pipeline(team: Team) -> Pipeline:
     pipeline = Pipeline(team_id=team.id, name="Sales", is_default=True, position=0)
     pipeline.stages = [
@@ -73,15 +70,13 @@ def create_default_pipeline(team: Team) -> Pipeline:
 
 
 def _audit(deal: Deal, actor_id: int | None, action: str, changes: dict) -> None:
-    db.session.add(
-        AuditEvent(
-            team_id=deal.team_id,
-            actor_id=actor_id,
-            entity_type="deal",
-            entity_id=deal.id,
-            action=action,
-            changes=changes,
-        )
+    audit.write(
+        team_id=deal.team_id,
+        actor_id=actor_id,
+        entity_type="deal",
+        entity_id=deal.id,
+        action=action,
+        changes=changes,
     )
 
 
@@ -113,9 +108,7 @@ def _top_position(team_id: int, stage_id: int, exclude_id: int | None = None) ->
 
 
 def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contact]:
-    if owner_id and not db.session.scalar(
-        select(Membership.id).where(Membership.team_id == team_id, Membership.user_id == owner_id)
-    ):
+    if owner_id and not members.is_member(team_id, owner_id):
         raise Invalid("Choose an owner from your team.", "owner_id")
     if company_id and not db.session.scalar(
         scoped(Company, team_id=team_id)
@@ -135,18 +128,8 @@ def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contac
 
 
 def _tags(team_id: int, names: Iterable[str]) -> list[Tag]:
-    wanted = sorted({n.strip().lower()[:60] for n in names if n and n.strip()})
-    if not wanted:
-        return []
-    existing = {
-        t.name: t
-        for t in db.session.scalars(scoped(Tag, team_id=team_id).where(Tag.name.in_(wanted)))
-    }
-    for name in wanted:
-        if name not in existing:
-            existing[name] = Tag(team_id=team_id, name=name)
-            db.session.add(existing[name])
-    return [existing[n] for n in wanted]
+    """A deal's tags, in name order."""
+    return sorted(tags.find_or_create(team_id, names), key=lambda t: t.name)
 
 
 def create_deal(

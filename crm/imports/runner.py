@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from crm.contacts import normalize
 from crm.dedupe.services import find_duplicates
 from crm.extensions import db
 from crm.imports import csvio, writer
+from crm.kernel import normalize, tags
 from crm.models import (
     Contact,
     ContactEmail,
@@ -24,7 +24,6 @@ from crm.models import (
     utcnow,
 )
 from crm.queue import enqueue
-from crm.sweeps import sweep
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
     if raw.get("company"):
         data["company"] = raw["company"]
     if raw.get("tags"):
-        data["tags"] = [t for t in raw["tags"].replace(";", ",").split(",") if t.strip()]
+        data["tags"] = tags.split(raw["tags"], ",;")
     if raw.get("linkedin"):
         data["social"] = {"linkedin": raw["linkedin"]}
     return data
@@ -238,7 +237,7 @@ def _write_row(
 ) -> int | None:
     """Write one row (the caller holds its savepoint); returns the company id it used."""
     if data.get("company") and not company_id:
-        company_id = writer.company_id_for(job.team_id, data["company"])
+        company_id = writer.company_id_for(job.team_id, data["company"], actor_id=job.user_id)
         db.session.add(
             ImportChange(
                 import_id=job.id,
@@ -289,7 +288,6 @@ def error_report(job: ImportJob) -> str:
     return out.getvalue()
 
 
-@sweep
 def requeue_imports() -> int:
     """Imports queued or running with no progress for a while lost their job: queue it again."""
     stale = utcnow() - STALE

@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -38,6 +37,7 @@ from crm.inbound import authresults, filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, ParsedMail
 from crm.inbound.routing import company_domain, parse_recipient
+from crm.kernel import companies, dates
 from crm.models import (
     Activity,
     ActivityContact,
@@ -206,17 +206,9 @@ def _split_name(name: str, email: str) -> tuple[str, str]:
 
 
 def _company_for(team: Team, domain: str) -> Company:
-    company = db.session.scalars(
-        select(Company).where(
-            Company.team_id == team.id, Company.domain == domain, Company.deleted_at.is_(None)
-        )
-    ).first()
-    if company is None:
-        label = domain.split(".")[0].replace("-", " ").title()
-        company = Company(team_id=team.id, name=label, sort_name=label.lower(), domain=domain)
-        db.session.add(company)
-        db.session.flush()
-    return company
+    """The team's company with this mail domain, created (and audited) under its label."""
+    label = domain.split(".")[0].replace("-", " ").title()
+    return companies.find_or_create(team.id, None, label, domain=domain, match="domain")
 
 
 # --- Follow-up tasks and notices ----------------------------------------------------------------
@@ -225,7 +217,7 @@ def _company_for(team: Team, domain: str) -> Company:
 def _follow_up(
     team: Team, user: User, subject: str, contact: Contact | None, deal: Deal | None
 ) -> Task:
-    zone = user_zone(user.timezone)
+    zone = dates.zone(user.timezone)
     day = datetime.now(zone).date()
     added = 0
     while added < 2:
@@ -246,13 +238,6 @@ def _follow_up(
     )
     db.session.add(task)
     return task
-
-
-def user_zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
 
 
 def queue_notice(message: InboundMessage, outcome: Outcome) -> OutboundEmail:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-from crm.reports import routes, weekly  # noqa: E402,F401  (routes and the sweep register themselves)
+from crm.reports import routes  # noqa: E402,F401  (routes attach to bp)

@@ -30,7 +30,6 @@ from crm.models import (
 )
 from crm.reports import queries
 from crm.reports.periods import for_period
-from crm.sweeps import sweep
 from crm.tasks.dates import local_midnight, zone
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,6 @@ def _due(now: datetime) -> list[tuple[int, int, str]]:
     return [d for d in due if d not in sent]
 
 
-@sweep
 def send_weekly_reports(now: datetime | None = None) -> int:
     now = now or utcnow()
     due = _due(now)

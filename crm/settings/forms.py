@@ -9,30 +9,10 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
 from crm.auth.forms import strong_password
+from crm.kernel.fields import CURRENCIES
 from crm.models import Role
 
 TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz or tz == "UTC")
-CURRENCIES = [
-    "USD",
-    "EUR",
-    "GBP",
-    "CAD",
-    "AUD",
-    "CHF",
-    "JPY",
-    "SEK",
-    "NOK",
-    "DKK",
-    "PLN",
-    "CZK",
-    "INR",
-    "BRL",
-    "MXN",
-    "ZAR",
-    "NZD",
-    "SGD",
-    "HKD",
-]
 
 
 class ProfileForm(FlaskForm):

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from crm.tasks.dates import zone
 from werkzeug.datastructures import MultiDict
 
 from crm.deals import services
@@ -39,7 +40,6 @@ from crm.models import (
 )
 from crm.reports import queries
 from crm.reports.periods import from_args
-from crm.tasks.dates import zone
 from tests import factories
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
