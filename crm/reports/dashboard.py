@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.kernel.dates import day_bounds, zone
 from crm.models import Deal, Team, User
 from crm.reports import queries
 from crm.reports.periods import for_period
-from crm.tasks.dates import day_bounds, zone
 
 
 def context(team: Team, user: User, now: datetime) -> dict:

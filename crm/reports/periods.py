@@ -15,9 +15,9 @@ from flask import abort
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.kernel.dates import local_midnight
 from crm.models import Membership, Pipeline, Tag
 from crm.security import scoped
-from crm.tasks.dates import local_midnight
 
 PERIODS = {
     "this_month": "This month",

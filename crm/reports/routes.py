@@ -13,12 +13,13 @@ from crm.deals import queries as deal_queries
 from crm.extensions import db
 from crm.htmx import render
 from crm.imports import csvio  # the project's formula-safe cell (moving to crm.kernel.csvio)
+from crm.kernel import members
+from crm.kernel.dates import zone
 from crm.models import Tag, utcnow
 from crm.reports import bp, help_text, queries, tables, weekly
 from crm.reports.forms import WeeklyEmailForm
 from crm.reports.periods import PERIODS, from_args
 from crm.security import current_team, scoped
-from crm.tasks.dates import zone
 
 # name → (title, default period, which periods make sense)
 REPORTS = {
@@ -80,7 +81,7 @@ def _page(name: str):
         f=f,
         periods=PERIODS,
         pipelines=deal_queries.pipelines(team.id),
-        owners=deal_queries.owners(team.id),
+        owners=members.members(team.id),
         tags=list(db.session.scalars(scoped(Tag, team_id=team.id).order_by(Tag.name).limit(500))),
         sections=sections,
         funnel_pipeline=(

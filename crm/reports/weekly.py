@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from crm import outbox
 from crm.deals.money import format_money
 from crm.extensions import db
+from crm.kernel.dates import local_midnight, zone
 from crm.models import (
     Deal,
     DealStatus,
@@ -30,7 +31,6 @@ from crm.models import (
 )
 from crm.reports import queries
 from crm.reports.periods import for_period
-from crm.tasks.dates import local_midnight, zone
 
 log = logging.getLogger(__name__)
 SEND_HOUR = 8

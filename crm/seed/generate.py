@@ -321,7 +321,7 @@ def seed(
         counts["deals"] = _seed_deals(
             team, rng, deals, user_ids, contact_start, contacts, contact_company, today, progress
         )
-        from crm.reports.seed import seed_stage_history  # reports (issue 13)
+        from crm.seed.history import seed_stage_history
 
         counts["stage changes"] = seed_stage_history(
             team_id, first_deal, seed_value=seed_value, progress=progress

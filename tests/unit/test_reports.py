@@ -26,11 +26,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from crm.tasks.dates import zone
 from werkzeug.datastructures import MultiDict
 
 from crm.deals import services
 from crm.extensions import db
+from crm.kernel.dates import zone
 from crm.models import (
     ActivityKind,
     DealStageHistory,

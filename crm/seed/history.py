@@ -24,7 +24,7 @@ def seed_stage_history(
     seed_value: int = 1,
     progress: Callable[[str, int], None] = lambda label, n: None,
 ) -> int:
-    from crm.seed import bulk  # the bulk writer (crm.seed imports this module lazily)
+    from crm.seed import bulk
 
     rng = random.Random(seed_value * 7919)
     now = datetime.now(UTC).replace(microsecond=0)
