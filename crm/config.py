@@ -50,6 +50,13 @@ def load() -> dict:
         "INBOUND_SECRET": os.environ.get("INBOUND_SECRET") or None,
         "INBOUND_MAX_BYTES": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)),
         "INBOUND_BATCH_SIZE": int(os.environ.get("INBOUND_BATCH_SIZE", 25)),
+        # Distinct recipients one SMTP envelope may name; more get "452 Too many recipients".
+        "INBOUND_MAX_RECIPIENTS": int(os.environ.get("INBOUND_MAX_RECIPIENTS", 50)),
+        # The authserv-ids of the receiving servers whose Authentication-Results we trust
+        # (comma-separated, e.g. "mx.example.com"); any other such header is a sender's claim.
+        "INBOUND_AUTHSERV_ID": os.environ.get("INBOUND_AUTHSERV_ID", ""),
+        # Verify DKIM signatures ourselves when no trusted server did (needs DNS).
+        "INBOUND_DKIM_CHECK": _bool("INBOUND_DKIM_CHECK", True),
         "SMTP_LISTEN": os.environ.get("SMTP_LISTEN", "127.0.0.1:2525"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", 587)),

@@ -22,6 +22,8 @@ from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
+from crm.reports import bp as reports_bp
+from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
 from crm.search import cli as search_cli
 from crm.seed import cli as seed_cli
@@ -84,4 +86,5 @@ FEATURES: tuple[Feature, ...] = (
         commands=(search_cli.add_commands,),
         on_serve=(search_cli.rebuild_on_serve,),
     ),
+    Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
 )

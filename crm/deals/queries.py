@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
 from crm.kernel import paging
@@ -14,6 +14,7 @@ from crm.models import (
     Company,
     Contact,
     Deal,
+    DealStageHistory,
     DealStatus,
     LostReason,
     Pipeline,
@@ -36,6 +37,16 @@ class Filters:
     q: str = ""
     close_from: date | None = None
     close_to: date | None = None
+    # Set by the reports' links so a figure opens the deals behind it (see report_args()).
+    currency: str | None = None
+    no_close: bool = False
+    closed_from: datetime | None = None  # [closed_from, closed_to): moments, any zone
+    closed_to: datetime | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    reason_id: int | None = None
+    stage_id: int | None = None
+    reached_id: int | None = None  # reached this stage (or a later one) at some point
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -45,13 +56,45 @@ class Filters:
             except ValueError:
                 return None
 
+        def as_moment(name):
+            try:
+                value = datetime.fromisoformat(args.get(name, ""))
+            except ValueError:
+                return None
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+        currency = (args.get("currency") or "").strip().upper()
         return cls(
             owner_id=args.get("owner", type=int),
             tag_id=args.get("tag", type=int),
             q=(args.get("q") or "").strip()[:100],
             close_from=as_date("close_from"),
             close_to=as_date("close_to"),
+            currency=currency if len(currency) == 3 and currency.isalpha() else None,
+            no_close=args.get("no_close") == "1",
+            closed_from=as_moment("closed_from"),
+            closed_to=as_moment("closed_to"),
+            created_from=as_moment("created_from"),
+            created_to=as_moment("created_to"),
+            reason_id=args.get("reason", type=int),
+            stage_id=args.get("stage", type=int),
+            reached_id=args.get("reached", type=int),
         )
+
+    def report_args(self) -> dict:
+        """The filters only a report's link sets (the list's form keeps them as hidden fields)."""
+        out = {
+            "currency": self.currency,
+            "no_close": "1" if self.no_close else None,
+            "closed_from": self.closed_from and self.closed_from.isoformat(),
+            "closed_to": self.closed_to and self.closed_to.isoformat(),
+            "created_from": self.created_from and self.created_from.isoformat(),
+            "created_to": self.created_to and self.created_to.isoformat(),
+            "reason": self.reason_id,
+            "stage": self.stage_id,
+            "reached": self.reached_id,
+        }
+        return {k: v for k, v in out.items() if v}
 
     def as_args(self) -> dict:
         out = {
@@ -61,7 +104,7 @@ class Filters:
             "close_from": self.close_from and self.close_from.isoformat(),
             "close_to": self.close_to and self.close_to.isoformat(),
         }
-        return {k: v for k, v in out.items() if v}
+        return {k: v for k, v in out.items() if v} | self.report_args()
 
     @property
     def active(self) -> bool:
@@ -81,6 +124,34 @@ class Filters:
             stmt = stmt.where(Deal.expected_close >= self.close_from)
         if self.close_to:
             stmt = stmt.where(Deal.expected_close <= self.close_to)
+        return self._apply_report(stmt)
+
+    def _apply_report(self, stmt: Select) -> Select:
+        if self.currency:
+            stmt = stmt.where(Deal.currency == self.currency)
+        if self.no_close:
+            stmt = stmt.where(Deal.expected_close.is_(None))
+        for value, column, op in (
+            (self.closed_from, Deal.closed_at, "ge"),
+            (self.closed_to, Deal.closed_at, "lt"),
+            (self.created_from, Deal.created_at, "ge"),
+            (self.created_to, Deal.created_at, "lt"),
+        ):
+            if value:
+                stmt = stmt.where(column >= value if op == "ge" else column < value)
+        if self.reason_id:
+            stmt = stmt.where(Deal.lost_reason_id == self.reason_id)
+        if self.stage_id:
+            stmt = stmt.where(Deal.stage_id == self.stage_id)
+        if self.reached_id:
+            target = aliased(Stage)
+            reached = (
+                select(DealStageHistory.deal_id)
+                .join(Stage, Stage.id == DealStageHistory.stage_id)
+                .join(target, target.id == self.reached_id)
+                .where(Stage.pipeline_id == target.pipeline_id, Stage.position >= target.position)
+            )
+            stmt = stmt.where(Deal.id.in_(reached))
         return stmt
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import delete, func, select, update
 
+from crm.deals.history import record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.kernel import audit, members, tags
@@ -170,6 +171,7 @@ def create_deal(
     )
     db.session.add(deal)
     db.session.flush()
+    record_stage(deal, now)
     _audit(deal, actor_id, "create", {"title": [None, deal.title]})
     _timeline(deal, actor_id, f"Deal created in {stage.name}", {"to_stage": stage.name})
     db.session.commit()
@@ -314,7 +316,9 @@ def move_deal(
     deal.position = _slot(deal, stage, after)
     if old_stage.id != stage.id:
         deal.stage = stage
+        deal.stage_id = stage.id
         deal.stage_entered_at = now
+        record_stage(deal, now)
         _timeline(
             deal,
             actor_id,
@@ -336,6 +340,7 @@ def mark_won(deal: Deal, *, actor_id: int | None = None) -> Deal:
         raise Invalid("Only an open deal can be won.")
     deal.status = DealStatus.WON
     deal.closed_at = utcnow()
+    record_stage(deal, deal.closed_at)
     _audit(deal, actor_id, "won", {"status": ["open", "won"]})
     _timeline(deal, actor_id, "Deal won", {"status": "won", "stage": deal.stage.name})
     db.session.commit()
@@ -353,6 +358,7 @@ def mark_lost(
         raise Invalid("Choose a reason from your list.", "reason_id")
     deal.status = DealStatus.LOST
     deal.closed_at = utcnow()
+    record_stage(deal, deal.closed_at)
     deal.lost_reason = reason
     deal.lost_note = (note or "").strip()[:500] or None
     _audit(deal, actor_id, "lost", {"status": ["open", "lost"], "reason": reason.name})
@@ -376,6 +382,7 @@ def reopen(deal: Deal, *, actor_id: int | None = None) -> Deal:
     deal.lost_note = None
     deal.position = _top_position(deal.team_id, deal.stage_id, exclude_id=deal.id)
     deal.stage_entered_at = utcnow()
+    record_stage(deal, deal.stage_entered_at)
     _audit(deal, actor_id, "reopen", {"status": [old, "open"]})
     _timeline(deal, actor_id, f"Deal reopened in {deal.stage.name}", {"status": "open"})
     db.session.commit()

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from crm import outbox
 from crm.extensions import db
-from crm.inbound import filing
+from crm.inbound import authresults, filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, ParsedMail
 from crm.inbound.routing import company_domain, parse_recipient
@@ -107,6 +107,10 @@ def decide(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Out
 
     # Only the user's own mail may create contacts; auto-forwarded mail could come from anyone.
     may_create = team.auto_create_contacts and result.sender_verified
+    if may_create and authresults.blocks_new_contacts(team.require_sender_auth, message.auth):
+        known = lookups.contacts_by_email(team.id, [a.email for a in result.participants])
+        if any(a.email not in known for a in result.participants):
+            return Outcome(InboundStatus.UNVERIFIED, authresults.hold_reason(message.auth))
     contacts, created, by_email = _contacts_for(team, result.participants, may_create, lookups)
     if not contacts and deal is None:
         why = "no known contact among " + ", ".join(a.email for a in result.participants[:5])

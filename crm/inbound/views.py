@@ -21,16 +21,18 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, filing, processing, queries, settings_bp
+from crm.inbound import authresults, bp, filing, processing, queries, settings_bp
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
 from crm.kernel import members
+from crm.kernel.filenames import clean_filename
 from crm.models import (
     Contact,
     EmailAttachment,
     EmailMessage,
     InboundMessage,
     InboundStatus,
+    Membership,
     NeverLog,
     new_token,
 )
@@ -58,7 +60,7 @@ def attachment(attachment_id: int):
         # Never let a browser render mail content from our origin (HTML, SVG, …).
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=row.filename,
+        download_name=clean_filename(row.filename),  # rows stored before names were cleaned
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -293,16 +295,28 @@ def regenerate_address():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    membership = current_membership()  # the address of this team only
     while True:
         token = new_token()
-        clash = db.session.scalar(select(type(user).id).where(type(user).inbound_token == token))
+        clash = db.session.scalar(select(Membership.id).where(Membership.inbound_token == token))
         if clash is None:
             break
-    user.inbound_token = token
+    membership.inbound_token = token
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
+
+
+@bp.app_template_filter("sender_auth")
+def sender_auth_filter(auth: dict | None) -> str:
+    """The SPF/DKIM/DMARC verdicts of a received message, in words."""
+    return authresults.summary(auth)
+
+
+@bp.app_template_filter("filename")
+def filename_filter(value: str | None) -> str:
+    """An attachment's name as shown: the same cleaning as when it is stored and served."""
+    return clean_filename(value)
 
 
 @bp.app_context_processor

@@ -40,6 +40,10 @@ class Team(Timestamps, db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     # Email-in creates contacts for unknown external people when this is on.
     auto_create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # …and only from mail whose sender passed DKIM or DMARC when this is on (held otherwise).
+    require_sender_auth: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="team")
 
@@ -50,11 +54,14 @@ class User(UserMixin, Timestamps, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(256))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # The personal email-in address is <inbound_token>@INBOUND_DOMAIN.
-    inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
     # Bumped on password change and reset: old sessions and reset links stop working.
     session_version: Mapped[int] = mapped_column(default=1)
     last_team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    # Before migration 0004h2 the email-in token was the user's. Kept (never read) because
+    # dropping it rebuilds this table on SQLite; addresses are Membership.inbound_token.
+    legacy_inbound_token: Mapped[str] = mapped_column(
+        "inbound_token", String(32), unique=True, default=new_token
+    )
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -64,6 +71,18 @@ class User(UserMixin, Timestamps, db.Model):
     digest_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     digest_sent_on: Mapped[date | None] = mapped_column(Date)
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    @property
+    def inbound_token(self) -> str | None:
+        """The token of this user's email-in address in their last-opened team (for display).
+
+        Mail is never routed by this: each membership has its own address
+        (Membership.inbound_token).
+        """
+        memberships = {m.team_id: m for m in self.memberships}
+        if not memberships:
+            return None
+        return (memberships.get(self.last_team_id) or memberships[min(memberships)]).inbound_token
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=password_hash_method())
@@ -86,6 +105,9 @@ class Membership(TeamOwned, Timestamps, db.Model):
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.MEMBER,
     )
+    # The email-in address <inbound_token>@INBOUND_DOMAIN belongs to the membership, not to the
+    # user: mail to it is filed in this team only, and it is refused once the membership ends.
+    inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
 
     team: Mapped[Team] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")

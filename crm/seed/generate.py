@@ -317,8 +317,14 @@ def seed(
 
     # Deals (in the team's default pipeline) and tasks
     if deals:
+        first_deal = next_id(Deal)
         counts["deals"] = _seed_deals(
             team, rng, deals, user_ids, contact_start, contacts, contact_company, today, progress
+        )
+        from crm.seed.history import seed_stage_history
+
+        counts["stage changes"] = seed_stage_history(
+            team_id, first_deal, seed_value=seed_value, progress=progress
         )
     if tasks:
         task_start = next_id(Task)

@@ -37,6 +37,9 @@ class TeamForm(FlaskForm):
     name = StringField("Team name", validators=[DataRequired(), Length(max=120)])
     currency = SelectField("Default currency", choices=[(c, c) for c in CURRENCIES])
     auto_create_contacts = BooleanField("Create contacts for unknown people in logged email")
+    require_sender_auth = BooleanField(
+        "Require a passing DKIM or DMARC before creating new contacts from mail"
+    )
 
 
 class InviteForm(FlaskForm):

@@ -63,6 +63,7 @@ def team():
         team.name = form.name.data.strip()
         team.currency = form.currency.data
         team.auto_create_contacts = form.auto_create_contacts.data
+        team.require_sender_auth = form.require_sender_auth.data
         db.session.commit()
         flash("Team settings saved.", "success")
         return redirect(url_for("settings.team"), 303)
