@@ -1,8 +1,8 @@
-"""CSV import pages, CSV export of the contact list, vCard of one contact (thin views)."""
+"""CSV import pages and the vCard of one contact (thin views)."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.errors import Forbidden, Invalid
@@ -111,17 +111,6 @@ def revert(import_id: int):
         return redirect(url_for("imports.show", import_id=job.id), 303)
     response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
     return trigger(response, "import-reverted", {"id": job.id, **counts})
-
-
-@bp.get("/contacts/export.csv")
-def export():
-    args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
-    team_id = current_team().id
-    return Response(
-        stream_with_context(services.export_csv(team_id, args)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
 
 
 @bp.get("/contacts/<int:contact_id>/vcard")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel.csvio import csv_response
 from crm.models import Company, Contact, Deal, Membership, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
 from crm.tasks import bp, calendar, dates, queries, services
@@ -147,6 +148,16 @@ def index():
         linked=linked,
         list_args=list_args,
     )
+
+
+@bp.get("/tasks/export.csv")
+def export():
+    """The list as a CSV file: the same view and filters give the same tasks, in order."""
+    view = "team" if request.args.get("view") == "team" else "mine"
+    filters, _ = _filters(view)
+    _linked_record(filters)  # another team's record: 404, as on the list
+    rows = queries.export_rows(current_team().id, filters, utcnow(), _viewer_zone())
+    return csv_response(f"tasks-{utcnow():%Y%m%d}.csv", queries.EXPORT_HEADER, rows)
 
 
 @bp.get("/tasks/linked")
