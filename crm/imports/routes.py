@@ -8,8 +8,11 @@ from flask_login import current_user
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.imports import bp, csvio, services
+from crm.imports import bp, columns, runner, services
+from crm.imports import export as contact_export
+from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
+from crm.kernel.csvio import csv_response
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -47,7 +50,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": csvio.FIELDS,
+        "fields": columns.FIELDS,
         "mapping": job.mapping,
     }
 
@@ -89,11 +92,7 @@ def start(import_id: int):
 @bp.get("/contacts/import/<int:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    return Response(
-        "\ufeff" + services.error_report(job),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
-    )
+    return csv_response(f"import-{job.id}-errors.csv", *runner.error_report(job))
 
 
 @bp.post("/contacts/import/<int:import_id>/revert")
@@ -101,7 +100,7 @@ def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.user_id != current_user.id and not current_membership().role.can_manage:
         raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
-    counts = services.revert(job, current_user.id)
+    counts = reverting.revert(job, current_user.id)
     if not wants_partial():
         flash(
             f"Import reverted: {counts['removed'] + counts['trashed']} contacts removed, "
@@ -118,7 +117,7 @@ def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
     return Response(
-        services.vcard(contact),
+        contact_export.vcard(contact),
         mimetype="text/vcard",
         headers={"Content-Disposition": f'attachment; filename="{filename}.vcf"'},
     )

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm.search.engine import SearchEngine, SearchPage
+from crm.search.engine import SearchEngine
+from crm.search.results import SearchPage
 
 NASTY = [
     "",
