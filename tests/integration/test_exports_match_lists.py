@@ -294,6 +294,18 @@ def test_deal_export_is_the_deal_list(logged_in, deals, args):
         assert on_screen != everything, "the sort must change the order"
 
 
+def test_the_deal_list_export_link_follows_the_filters_changed_in_place(
+    logged_in, deals, htmx_headers
+):
+    html = logged_in.get("/deals/list?status=won&sort=value", headers=htmx_headers).get_data(
+        as_text=True
+    )
+    assert "<html" not in html
+    link = re.search(r'<a id="deals-export"[^>]*>', html).group(0)
+    assert 'hx-swap-oob="true"' in link
+    assert 'href="/deals/export.csv?status=won&amp;sort=value"' in link
+
+
 def test_a_deal_title_that_starts_with_a_space_and_a_formula_is_text_in_both_exports(
     logged_in, team
 ):
