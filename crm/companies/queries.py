@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import paging
 from crm.models import Company, company_tag
 from crm.security import scoped
 
@@ -63,21 +64,13 @@ def companies_query(filters: CompanyFilters) -> Select:
 def company_page(filters: CompanyFilters, cursor: str | None, limit: int = PAGE_SIZE):
     """One page of the list and the cursor of the next (None on the last page)."""
     stmt = companies_query(filters)
-    if cursor:
-        ident, _, name = cursor.partition(":")
-        if ident.isdigit():
-            stmt = stmt.where(
-                or_(
-                    Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > int(ident)),
-                )
-            )
+    if position := paging.decode(cursor, str, int):
+        stmt = stmt.where(paging.after(Company.sort_name, Company.id, *position))
     rows = db.session.scalars(
         stmt.limit(limit + 1).options(selectinload(Company.tags), selectinload(Company.owner))
     ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (f"{rows[-1].id}:{rows[-1].sort_name}" if more else None)
+    page = paging.take(rows, limit, lambda c: paging.encode(c.sort_name, c.id))
+    return page.items, page.next_cursor
 
 
 EXPORT_HEADER = [

@@ -10,13 +10,14 @@ from crm.companies import bp, queries
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
 from crm.companies.queries import CompanyFilters, company_page
-from crm.contacts.routes import members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import members as team_members
 from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag
-from crm.security import get_or_404, scoped
+from crm.security import current_team, get_or_404, scoped
 
 PEOPLE_SHOWN = 100
 
@@ -42,7 +43,7 @@ def index():
         "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
-        people=members(),
+        people=team_members.members(current_team().id),
         # The results region brings the Export link along: the file follows the filters.
         export_oob=region == "company-results",
         **context,
@@ -68,7 +69,7 @@ def _save(form: CompanyForm, company: Company | None):
         return companies.update_company(company, current_user.id, form.to_data())
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         return None
 
 
@@ -81,7 +82,7 @@ def current_user_team_id() -> int:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = CompanyForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id
     if request.method == "POST":
@@ -120,7 +121,7 @@ def show(company_id: int):
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
-    form.prepare(members(), company)
+    form.prepare(team_members.members(current_team().id), company)
     if request.method == "POST" and _save(form, company) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("companies.show", company_id=company.id), 303)

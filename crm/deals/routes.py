@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
@@ -13,7 +11,9 @@ from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
+from crm.kernel import members, tags
 from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -21,17 +21,6 @@ from crm.security import current_team, get_or_404, scoped
 @bp.app_template_filter("money")
 def money_filter(minor, currency, whole=False):
     return format_money(minor, currency, whole=whole)
-
-
-@bp.app_template_filter("deal_time")
-def deal_time(value, fmt="%b %-d, %Y %H:%M"):
-    if value is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_user.timezone or "UTC")
-    except Exception:  # an unknown zone name must not break a page
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor
@@ -52,7 +41,7 @@ def _board_context(pipeline_id: int | None = None) -> dict:
         "pipelines": queries.pipelines(team.id),
         "filters": filters,
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "now": utcnow(),
         "deal_base": _deal_base(),
@@ -73,10 +62,9 @@ def board():
 def column(stage_id: int):
     """The next cards of a column ("load more")."""
     stage = get_or_404(Stage, stage_id)
-    after = (request.args.get("pos", type=int), request.args.get("id", type=int))
     filters = queries.Filters.from_args(request.args)
     cards, cursor = queries.column_cards(
-        current_team().id, stage, filters, after=after if None not in after else None
+        current_team().id, stage, filters, after=request.args.get("after")
     )
     return render(
         "deals/_cards.html",
@@ -259,7 +247,7 @@ def list_view():
         "filters": filters,
         "status": status,
         "sort": sort,
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "query": {
             **filters.as_args(),
@@ -333,7 +321,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
             for p in pipelines
             for s in p.stages
         ]
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    form.owner_id.choices = members.choices(team.id, first=[(0, "Nobody")])
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
     for select_field in (form.owner_id, form.company_id):
@@ -378,10 +366,6 @@ def _deal_fields(form: DealForm, currency: str) -> dict:
     }
 
 
-def _tag_names(text: str | None) -> list[str]:
-    return [t for t in (text or "").split(",") if t.strip()]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     team = current_team()
@@ -413,12 +397,12 @@ def new():
                 team_id=team.id,
                 stage=stage,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 actor_id=current_user.id,
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -435,15 +419,6 @@ def new():
         deal=None,
         contacts=contacts,
     )
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        if error.message not in (field.errors or []):
-            field.errors = list(field.errors or []) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
@@ -464,12 +439,12 @@ def edit(deal_id: int):
                 deal,
                 actor_id=current_user.id,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
             db.session.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),

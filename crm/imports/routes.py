@@ -12,7 +12,9 @@ from crm.imports import bp, columns, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
+from crm.kernel import members
 from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -79,7 +81,7 @@ def start(import_id: int):
         try:
             services.start(job, mapping, form.policy.data, form.dry_run.data)
         except Invalid as error:
-            form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             response = hx_redirect(url_for("imports.show", import_id=job.id))
             return trigger(response, "import-started", {"id": job.id})
@@ -98,7 +100,7 @@ def error_report(import_id: int):
 @bp.post("/contacts/import/<int:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    if job.user_id != current_user.id and not current_membership().role.can_manage:
+    if job.user_id != current_user.id and not members.can_manage(current_membership()):
         raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
     counts = reverting.revert(job, current_user.id)
     if not wants_partial():

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crm.contacts import normalize
 from crm.dedupe.services import find_duplicates
 from crm.extensions import db
 from crm.imports import writer
-from crm.kernel import csvio, work
+from crm.kernel import csvio, normalize, tags, work
 from crm.models import (
     Contact,
     ContactEmail,
@@ -24,7 +23,6 @@ from crm.models import (
     utcnow,
 )
 from crm.queue import enqueue
-from crm.sweeps import sweep
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,7 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
     if raw.get("company"):
         data["company"] = raw["company"]
     if raw.get("tags"):
-        data["tags"] = [t for t in raw["tags"].replace(";", ",").split(",") if t.strip()]
+        data["tags"] = tags.split(raw["tags"], ",;")
     if raw.get("linkedin"):
         data["social"] = {"linkedin": raw["linkedin"]}
     return data
@@ -236,7 +234,7 @@ def _write_row(
 ) -> int | None:
     """Write one row (the caller holds its savepoint); returns the company id it used."""
     if data.get("company") and not company_id:
-        company_id = writer.company_id_for(job.team_id, data["company"])
+        company_id = writer.company_id_for(job.team_id, data["company"], actor_id=job.user_id)
         db.session.add(
             ImportChange(
                 import_id=job.id,
@@ -284,7 +282,6 @@ def error_report(job: ImportJob) -> tuple[list[str], Iterator[list]]:
     return ["row", "error", *header], rows
 
 
-@sweep
 def requeue_imports() -> int:
     """Imports queued or running with no progress for a while lost their job: queue it again."""
     return work.requeue(

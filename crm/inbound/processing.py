@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from crm import outbox, queue, sweeps
+from crm import outbox, queue
 from crm.extensions import db
 from crm.inbound import filing
 from crm.inbound.lookups import Lookups
@@ -245,7 +245,6 @@ def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Acti
     return activity
 
 
-@sweeps.sweep
 def sweep_received() -> int:
     """Re-enqueue messages stuck in RECEIVED (a lost queue) or PROCESSING (a crashed worker)."""
     now = utcnow()

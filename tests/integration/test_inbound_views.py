@@ -233,8 +233,8 @@ def test_profile_shows_the_how_to_and_regenerating_kills_the_old_address(
     assert response.headers["HX-Redirect"].startswith("/settings/")
     db.session.expire_all()
     assert address(owner) != old
-    assert intake.user_for_address(old) is None
-    assert intake.user_for_address(address(owner)).id == owner.id
+    assert intake.membership_for_address(old) is None
+    assert intake.membership_for_address(address(owner)).user_id == owner.id
     with pytest.raises(intake.Rejected) as refused:
         intake.accept(b"Subject: x\r\n\r\nx", envelope_to=old, envelope_from=None, via="smtp")
     assert refused.value.code == 550

@@ -168,16 +168,16 @@ def test_create_policy_refuses_a_second_owner_of_an_email(team, owner, run_jobs)
 
 
 def test_a_row_that_fails_while_writing_writes_nothing(team, owner, run_jobs, monkeypatch):
-    from crm.contacts import services as contact_services
+    from crm.kernel import tags
 
-    real = contact_services.resolve_tags  # rows are written through the contacts services
+    real = tags.find_or_create  # rows are written through the contacts services
 
     def explode(team_id, names):
         if "vip" in names:
             raise RuntimeError("disk on fire")
         return real(team_id, names)
 
-    monkeypatch.setattr(contact_services, "resolve_tags", explode)
+    monkeypatch.setattr(tags, "find_or_create", explode)
     job = _import(team, owner, MESSY.encode(), "skip", run_jobs=run_jobs)
     assert (job.created_count, job.error_count) == (3, 2)  # Zoë, Existing, Renée
     assert "disk on fire" in job.errors[0]["error"]
