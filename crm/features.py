@@ -22,6 +22,8 @@ from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
+from crm.leads import bp as leads_bp
+from crm.leads import settings_bp as leads_settings_bp
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -87,4 +89,9 @@ FEATURES: tuple[Feature, ...] = (
         on_serve=(search_cli.rebuild_on_serve,),
     ),
     Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
+    Feature(
+        "leads",
+        blueprints=(leads_bp, leads_settings_bp),
+        settings_tabs=((35, "settings_leads.forms", "Web forms"),),
+    ),
 )

@@ -211,3 +211,45 @@ def make_email_attachment(team: Team, *, data: bytes = b"%PDF-1.4 test", filenam
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def make_lead_form(team: Team, *, name: str = "Contact us", **fields):
+    from crm.models import LeadForm, new_token
+
+    values = {
+        "fields": ["name", "email", "phone", "company", "message"],
+        "required": ["email"],
+        "hidden": {},
+        "allowed_origins": [],
+        **fields,
+    }
+    form = LeadForm(team_id=team.id, name=name, token=new_token(20), **values)
+    db.session.add(form)
+    db.session.commit()
+    return form
+
+
+def make_lead(team: Team, *, contact=None, **fields):
+    from crm.models import Lead
+
+    contact = contact or make_contact(team)
+    lead = Lead(team_id=team.id, contact_id=contact.id, source="web", **fields)
+    db.session.add(lead)
+    db.session.commit()
+    return lead
+
+
+def make_spam(team: Team, form=None):
+    from crm.models import LeadSubmission, SubmissionStatus
+
+    form = form or make_lead_form(team)
+    row = LeadSubmission(
+        team_id=team.id,
+        form_id=form.id,
+        status=SubmissionStatus.SPAM,
+        reason="The hidden honeypot field was filled in.",
+        raw={"name": "Bot", "email": "bot@spam.example", "url": "http://x"},
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row

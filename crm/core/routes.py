@@ -30,6 +30,7 @@ from crm.security import current_team, public
 NAV = [
     ("Dashboard", "Home", "core.dashboard"),
     ("Contacts", "Contacts", "contacts.index"),
+    ("Leads", "Leads", "leads.index"),
     ("Deals", "Deals", "deals.board"),
     ("Tasks", "Tasks", "tasks.index"),
     ("Companies", "Companies", "companies.index"),

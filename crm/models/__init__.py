@@ -21,6 +21,15 @@ from crm.models.imports import (
     ImportJob,
     ImportStatus,
 )
+from crm.models.lead import (
+    Lead,
+    LeadForm,
+    LeadRotation,
+    LeadRule,
+    LeadStatus,
+    LeadSubmission,
+    SubmissionStatus,
+)
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
@@ -53,6 +62,13 @@ __all__ = [
     "DealStageHistory",
     "ReportSubscription",
     "WeeklyReportClaim",
+    "Lead",
+    "LeadForm",
+    "LeadRotation",
+    "LeadRule",
+    "LeadStatus",
+    "LeadSubmission",
+    "SubmissionStatus",
     "Lifecycle",
     "LostReason",
     "Pipeline",

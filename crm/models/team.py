@@ -108,6 +108,8 @@ class Membership(TeamOwned, Timestamps, db.Model):
     # The email-in address <inbound_token>@INBOUND_DOMAIN belongs to the membership, not to the
     # user: mail to it is filed in this team only, and it is refused once the membership ends.
     inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
+    # Away members are skipped by lead round robin (they keep the leads they have).
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     team: Mapped[Team] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")

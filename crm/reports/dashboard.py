@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.kernel.dates import day_bounds, zone
-from crm.models import Deal, Team, User
+from crm.models import Deal, Lead, LeadStatus, Team, User
 from crm.reports import queries
 from crm.reports.periods import for_period
 
@@ -45,4 +45,21 @@ def context(team: Team, user: User, now: datetime) -> dict:
         "recent": queries.recent_activity(team.id, user.id),
         "leaders": queries.leaderboard(for_period(team.id, tz, now, "this_month")),
         "has_deals": bool(has_deals),
+        "my_new_leads": _my_new_leads(team.id, user.id),
     }
+
+
+def _my_new_leads(team_id: int, user_id: int, limit: int = 5) -> list[Lead]:
+    """Leads handed to me that nobody has moved past "new" yet, newest first."""
+    return list(
+        db.session.scalars(
+            select(Lead)
+            .where(
+                Lead.team_id == team_id,
+                Lead.assignee_id == user_id,
+                Lead.status == LeadStatus.NEW,
+            )
+            .order_by(Lead.arrived_at.desc(), Lead.id.desc())
+            .limit(limit)
+        )
+    )

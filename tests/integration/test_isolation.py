@@ -75,10 +75,19 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "lead_id": lambda team, user: factories.make_lead(team).id,
+    "form_id": lambda team, user: factories.make_lead_form(team).id,
+    "submission_id": lambda team, user: factories.make_spam(team).id,
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
-NOT_RECORD_ROUTES = {"static", "auth.reset", "auth.accept_invite", "tasks.calendar_feed"}
+NOT_RECORD_ROUTES = {
+    "static",
+    "auth.reset",
+    "auth.accept_invite",
+    "tasks.calendar_feed",
+    "leads.embed_js",  # public by design: the web-to-lead snippet's script (tests/…/test_leads)
+}
 
 
 def _with_html(email) -> int:
