@@ -169,3 +169,14 @@ def embed_js(token: str):
 
 def public_url(form: LeadForm) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + f"/f/{form.token}"
+
+
+def snippet(form: LeadForm) -> str:
+    """The copy-paste HTML for another website: a plain form POST plus the stamp script."""
+    return render_template(
+        "leads/snippet.html",
+        form=form,
+        url=public_url(form),
+        labels=services.FIELD_LABELS,
+        honeypot=services.HONEYPOT,
+    )

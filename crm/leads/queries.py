@@ -9,6 +9,7 @@ from crm.models import (
     Activity,
     ActivityContact,
     ActivityKind,
+    Contact,
     Lead,
     LeadStatus,
     LeadSubmission,
@@ -43,7 +44,12 @@ def leads(team_id: int, status: str | None = None, limit: int = 200) -> list[tup
         (Lead.status == LeadStatus.NEW, case((Lead.assignee_id.is_(None), 0), else_=1)),
         else_=2,
     )
-    stmt = scoped(Lead, team_id=team_id).add_columns(first)
+    stmt = (
+        scoped(Lead, team_id=team_id)
+        .join(Contact, Contact.id == Lead.contact_id)
+        .where(Contact.deleted_at.is_(None))
+        .add_columns(first)
+    )
     if status:
         stmt = stmt.where(Lead.status == status)
     stmt = stmt.order_by(order, Lead.arrived_at.desc(), Lead.id.desc()).limit(limit)

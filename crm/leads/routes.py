@@ -13,7 +13,7 @@ from crm.kernel import members
 from crm.kernel.forms import show_error
 from crm.leads import bp, queries, services, settings_bp
 from crm.leads.forms import AwayForm, ConfirmForm, LeadFormForm, RuleForm, StatusForm
-from crm.leads.public import public_url
+from crm.leads.public import public_url, snippet
 from crm.models import Lead, LeadForm, LeadSubmission, Pipeline, Stage
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
 
@@ -174,8 +174,7 @@ def _edit(lead_form: LeadForm | None):
         form=form,
         lead_form=lead_form,
         url=public_url(lead_form) if lead_form else None,
-        labels=services.FIELD_LABELS,
-        honeypot=services.HONEYPOT,
+        snippet=snippet(lead_form) if lead_form else None,
     ), status
 
 

@@ -18,14 +18,14 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import outbox
 from crm.contacts import services as contacts
 from crm.deals import services as deals
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import companies, members, tags, timeline
+from crm.kernel import audit, companies, members, tags, timeline
 from crm.kernel import normalize as norm
 from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
@@ -82,6 +82,7 @@ STAMP = "_ts"
 MESSAGE_MAX = 5000
 RAW_VALUE_MAX = 2000
 RULE_MODES = ("none", "round_robin", "field")
+LOCKED_RETRIES = 4
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED)
 
 
@@ -401,7 +402,36 @@ def receive(form: LeadForm, data: dict, remote_addr: str | None = None) -> LeadS
         if k != STAMP
     }
     reason = _spam_reason(form, data)
-    submission = LeadSubmission(
+    if reason:
+        spam = _submission(form, raw, remote_addr, reason)
+        db.session.add(spam)
+        db.session.commit()
+        return spam
+    for attempt in range(LOCKED_RETRIES + 1):
+        submission = _submission(form, raw, remote_addr, None)
+        db.session.add(submission)
+        try:
+            done = _process(form, submission, values)
+        except IntegrityError:
+            # The same new email arrived twice at once: the other request made the contact, so
+            # the next attempt updates it (never a duplicate).
+            db.session.rollback()
+            if attempt == LOCKED_RETRIES:
+                raise
+        except OperationalError as error:
+            # SQLite hands its one write lock out unfairly under a burst: try again rather than
+            # answer 500 (PostgreSQL waits on row locks instead and never gets here).
+            db.session.rollback()
+            if "locked" not in str(error) or attempt == LOCKED_RETRIES:
+                raise
+        else:
+            _follow_up(form, *done)
+            return submission
+    raise RuntimeError("unreachable")  # pragma: no cover
+
+
+def _submission(form: LeadForm, raw: dict, remote_addr: str | None, reason: str | None):
+    return LeadSubmission(
         team_id=form.team_id,
         form_id=form.id,
         status=SubmissionStatus.SPAM if reason else SubmissionStatus.PROCESSED,
@@ -409,26 +439,6 @@ def receive(form: LeadForm, data: dict, remote_addr: str | None = None) -> LeadS
         raw=raw,
         remote_addr=(remote_addr or "")[:64] or None,
     )
-    db.session.add(submission)
-    if reason:
-        db.session.commit()
-        return submission
-    try:
-        _process(form, submission, values)
-    except IntegrityError:
-        # The same new email arrived twice at once: the other request made the contact, so
-        # this one becomes an update of it (never a duplicate).
-        db.session.rollback()
-        submission = LeadSubmission(
-            team_id=form.team_id,
-            form_id=form.id,
-            status=SubmissionStatus.PROCESSED,
-            raw=raw,
-            remote_addr=(remote_addr or "")[:64] or None,
-        )
-        db.session.add(submission)
-        _process(form, submission, values)
-    return submission
 
 
 def release(submission: LeadSubmission, actor_id: int | None) -> LeadSubmission:
@@ -441,7 +451,7 @@ def release(submission: LeadSubmission, actor_id: int | None) -> LeadSubmission:
     except Invalid as error:
         raise Invalid(f"This submission cannot become a lead: {error.message}") from None
     submission.status = SubmissionStatus.RELEASED
-    _process(form, submission, values)
+    _follow_up(form, *_process(form, submission, values))
     return submission
 
 
@@ -476,8 +486,17 @@ def _process(form: LeadForm, submission: LeadSubmission, values: dict) -> None:
             data["company_id"] = company.id
         contact = contacts.create_contact(team_id, None, data, commit=False)
     else:
-        if contact.deleted_at is not None:
-            contact.untrash()
+        if contact.untrash():
+            # The person wrote again: their contact comes back out of the trash (audited).
+            audit.write(
+                team_id=team_id,
+                actor_id=None,
+                entity_type="contact",
+                entity_id=contact.id,
+                action="restore",
+                timeline=True,
+                contact_ids=[contact.id],
+            )
         # Fill blanks only: a visitor never overwrites what the team already knows.
         data = {k: v for k, v in fields.items() if not getattr(contact, k)}
         if first and not contact.first_name and not contact.last_name:
@@ -527,6 +546,13 @@ def _process(form: LeadForm, submission: LeadSubmission, values: dict) -> None:
             lead.assignee_id = contact.owner_id
     notice = _notify(lead, contact, form) if assignee_id else None
     db.session.commit()
+    return lead, contact, new_lead, notice, now
+
+
+def _follow_up(form: LeadForm, lead: Lead, contact: Contact, new_lead: bool, notice, now):
+    """After the lead is saved: tell the assignee, then the form's deal and task (each of
+    those services commits on its own)."""
+    team_id = form.team_id
     if notice is not None:
         outbox.enqueue(notice)
     if new_lead and form.stage_id:

@@ -386,3 +386,19 @@ def test_100_concurrent_submissions_are_spread_evenly(app, owner):
     counts = Counter(db.session.scalars(select(Lead.assignee_id)))
     assert counts == {uid: 25 for uid in pool}
     assert db.session.scalar(select(LeadRotation.turn)) == 100
+
+
+def test_a_trashed_contact_who_writes_again_comes_back(client, owner):
+    team = factories.team_of(owner)
+    contact = factories.make_contact(team, email="back@example.com")
+    contact.trash(owner.id)
+    db.session.commit()
+    _post(client, factories.make_lead_form(team), {"email": "back@example.com"})
+    assert _contacts(team.id, "back@example.com") == 1
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).deleted_at is None
+
+
+def test_profile_has_the_away_toggle(logged_in):
+    page = logged_in.get("/settings/").get_data(as_text=True)
+    assert "skip me when new leads are handed out" in page
