@@ -84,3 +84,27 @@ def test_snippet_on_another_site_lands_a_lead(page, app, live_server, other_site
         f"{live_server}/f/{form.token}",
     )
     assert answer == [200, True]
+
+
+def test_leads_list_on_desktop_and_phone(page, app, live_server):
+    import re
+
+    from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+
+    owner = factories.make_user(name="Olive Owner", email="olive@example.com")
+    team = factories.team_of(owner)
+    factories.make_pipeline(team)
+    lead = factories.make_lead(team, assignee_id=owner.id)
+    page.goto("/login")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+    page.goto("/leads")
+    expect(page.get_by_role("link", name=lead.contact.name)).to_be_visible()
+    assert_no_sideways_scroll(page)
+    page.get_by_label("Status", exact=True).select_option("contacted")
+    page.get_by_role("button", name="Set").click()
+    expect(page.get_by_text(f"{lead.contact.name}: Contacted.")).to_be_visible()
+    page.get_by_role("button", name="Convert to deal").click()
+    expect(page).to_have_url(re.compile(r"/deals/\d+"))
