@@ -110,14 +110,15 @@ def main() -> None:
         def worker(t):
             client = app.test_client()
             start.wait()
-            if os.environ.get("LEADS_BENCH_PROFILE"):
+            profile = os.environ.get("LEADS_BENCH_PROFILE")
+            if profile:
                 import cProfile
 
                 cProfile.runctx(
                     "for i in range(t * per_thread, (t + 1) * per_thread): post(client, i)",
                     globals(),
                     {"t": t, "per_thread": per_thread, "post": post, "client": client},
-                    sort="tottime",
+                    sort="tottime" if profile == "1" else profile,
                 )
                 return
             for i in range(t * per_thread, (t + 1) * per_thread):
@@ -128,10 +129,11 @@ def main() -> None:
         for thread in threads:
             thread.start()
         start.wait()
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began
         load_after = os.getloadavg()
         total = per_thread * args.threads
         with app.app_context():
@@ -144,6 +146,11 @@ def main() -> None:
         print(
             f"rate: {rate:.0f} submissions/s (goal ≥ {GOAL:.0f}/s: "
             f"{'met' if rate >= GOAL else 'NOT met'})"
+        )
+        print(
+            f"CPU per submission: {cpu / total * 1000:.1f} ms "
+            f"(≈ {total / cpu:.0f}/s if this process had one core to itself; the GIL keeps it "
+            "to one core)"
         )
         print(f"leads: {leads}; per assignee: {sorted(n for _, n in spread)}")
         print(f"load average (1 min) before/after: {load_before[0]:.1f} / {load_after[0]:.1f}")
