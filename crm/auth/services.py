@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from crm import outbox
+from crm.auth import sessions
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
@@ -99,6 +100,7 @@ def user_for_reset_token(token: str) -> User:
 def reset_password(token: str, password: str) -> User:
     user = user_for_reset_token(token)
     user.set_password(password)
+    sessions.end_all(user.id)
     db.session.commit()
     return user
 
@@ -107,6 +109,7 @@ def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
         raise Invalid("That is not your current password.", "current")
     user.set_password(new)
+    sessions.end_all(user.id, keep=user.session_key)  # other devices are logged out
     db.session.commit()
 
 
@@ -225,5 +228,8 @@ def remove_member(actor: Membership, target: Membership) -> None:
         raise Forbidden("Only an owner can remove an owner.")
     if target.role == Role.OWNER and _owner_count(target.team_id) == 1:
         raise Conflict("A team needs at least one owner. Make someone else owner first.")
+    # Removal ends the person's sessions (in every team: they sign in again for the others),
+    # so a browser left open on a shared machine loses the team with them.
+    sessions.end_all(target.user_id)
     db.session.delete(target)
     db.session.commit()

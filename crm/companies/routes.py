@@ -16,6 +16,7 @@ from crm.contacts.routes import members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel.ids import parse_id
 from crm.models import Company, Contact, Tag, company_tag
 from crm.security import get_or_404, scoped
 
@@ -55,11 +56,11 @@ def company_page(filters: CompanyFilters, cursor: str | None):
         stmt = stmt.where(Company.owner_id == filters.owner)
     if cursor:
         ident, _, name = cursor.partition(":")
-        if ident.isdigit():
+        if (after_id := parse_id(ident)) is not None:
             stmt = stmt.where(
                 or_(
                     Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > int(ident)),
+                    and_(Company.sort_name == name, Company.id > after_id),
                 )
             )
     rows = db.session.scalars(
@@ -75,8 +76,9 @@ def company_page(filters: CompanyFilters, cursor: str | None):
 @bp.get("")
 def index():
     def number(name):
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
+        value = request.args.get(name)
+        # 0 stays 0: "no owner" on the owner filter.
+        return 0 if str(value).strip() == "0" else parse_id(value)
 
     filters = CompanyFilters(
         q=(request.args.get("q") or "").strip()[:100], tag=number("tag"), owner=number("owner")
@@ -88,10 +90,10 @@ def index():
         return render("companies/index.html", "companies/_rows.html", **context)
     tags = db.session.scalars(scoped(Tag).order_by(Tag.name).limit(500)).all()
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Company, with_deleted=True).where(
-                Company.id == int(request.args["deleted"]), Company.deleted_at.is_not(None)
+                Company.id == deleted_id, Company.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -141,7 +143,7 @@ def new():
     return render_template("companies/form.html", form=form, company=None), status
 
 
-@bp.get("/<int:company_id>")
+@bp.get("/<id:company_id>")
 def show(company_id: int):
     from crm.deals.queries import deals_for_company  # noqa: PLC0415 (deals import companies)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -164,7 +166,7 @@ def show(company_id: int):
     )
 
 
-@bp.route("/<int:company_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:company_id>/edit", methods=["GET", "POST"])
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
@@ -176,7 +178,7 @@ def edit(company_id: int):
     return render_template("companies/form.html", form=form, company=company), status
 
 
-@bp.post("/<int:company_id>/delete")
+@bp.post("/<id:company_id>/delete")
 def delete(company_id: int):
     company = get_or_404(Company, company_id)
     companies.delete_company(company, current_user.id)
@@ -184,7 +186,7 @@ def delete(company_id: int):
     return trigger(response, "company-deleted", {"id": company.id})
 
 
-@bp.post("/<int:company_id>/restore")
+@bp.post("/<id:company_id>/restore")
 def restore(company_id: int):
     company = get_or_404(Company, company_id, with_deleted=True)
     companies.restore_company(company, current_user.id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.contacts.services import phone_region
 from crm.extensions import db
+from crm.kernel.ids import parse_id
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
 PAGE_SIZE = 50
@@ -35,8 +36,9 @@ class ContactFilters:
     @classmethod
     def from_args(cls, args) -> ContactFilters:
         def number(name):
-            value = args.get(name, "")
-            return int(value) if str(value).strip().isdigit() else None
+            value = args.get(name)
+            # 0 stays 0: "no owner" on the owner filter.
+            return 0 if str(value).strip() == "0" else parse_id(value)
 
         stage = args.get("stage") or None
         sort = args.get("sort") or "name"
@@ -174,9 +176,9 @@ def _parse_time(value: str) -> datetime:
 
 def _after(stmt, sort: str, cursor: str):
     ident, _, value = cursor.partition(":")
-    if not ident.isdigit():
+    ident = parse_id(ident)
+    if ident is None:
         return stmt
-    ident = int(ident)
     try:
         if sort == "newest":
             when = _parse_time(value)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
+from crm.kernel.ids import parse_id
 from crm.models import (
     Company,
     Contact,
@@ -47,8 +48,8 @@ class Filters:
                 return None
 
         return cls(
-            owner_id=args.get("owner", type=int),
-            tag_id=args.get("tag", type=int),
+            owner_id=args.get("owner", type=parse_id),
+            tag_id=args.get("tag", type=parse_id),
             q=(args.get("q") or "").strip()[:100],
             close_from=as_date("close_from"),
             close_to=as_date("close_to"),
@@ -255,9 +256,9 @@ def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAG
     key, desc = SORTS.get(sort, SORTS["updated"])
     if cursor:
         raw_key, _, raw_id = cursor.rpartition("|")
-        if raw_id.isdigit():
+        if (after_id := parse_id(raw_id)) is not None:
             value = _cursor_value(sort, raw_key)
-            stmt = stmt.where(after_key(key, Deal.id, value, int(raw_id), desc=desc))
+            stmt = stmt.where(after_key(key, Deal.id, value, after_id, desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
     rows = list(
         db.session.scalars(

@@ -52,7 +52,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
     }
 
 
-@bp.get("/contacts/import/<int:import_id>")
+@bp.get("/contacts/import/<id:import_id>")
 def show(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.status == ImportStatus.MAPPING:
@@ -62,7 +62,7 @@ def show(import_id: int):
     return render("imports/show.html", "imports/_status.html", **context)
 
 
-@bp.post("/contacts/import/<int:import_id>/start")
+@bp.post("/contacts/import/<id:import_id>/start")
 def start(import_id: int):
     job = get_or_404(ImportJob, import_id)
     header, _ = services.preview(job)
@@ -86,7 +86,7 @@ def start(import_id: int):
     return render_template("imports/mapping.html", **context), 422
 
 
-@bp.get("/contacts/import/<int:import_id>/errors.csv")
+@bp.get("/contacts/import/<id:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
     return Response(
@@ -96,7 +96,7 @@ def error_report(import_id: int):
     )
 
 
-@bp.post("/contacts/import/<int:import_id>/revert")
+@bp.post("/contacts/import/<id:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.user_id != current_user.id and not current_membership().role.can_manage:
@@ -124,7 +124,7 @@ def export():
     )
 
 
-@bp.get("/contacts/<int:contact_id>/vcard")
+@bp.get("/contacts/<id:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"

@@ -24,6 +24,7 @@ from crm.htmx import hx_redirect, is_htmx, render, trigger
 from crm.inbound import bp, processing, queries
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
+from crm.kernel.ids import parse_id
 from crm.models import (
     Contact,
     EmailAttachment,
@@ -47,7 +48,7 @@ def _is_admin() -> bool:
 # --- Attachments --------------------------------------------------------------------------------
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@bp.get("/attachments/<id:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
     path = processing.attachment_path(row.team_id, row.sha256)
@@ -77,7 +78,7 @@ FRAME_CSP = (
 )
 
 
-@bp.get("/emails/<int:email_message_id>/formatted")
+@bp.get("/emails/<id:email_message_id>/formatted")
 def formatted(email_message_id: int):
     """The sanitized HTML of a logged email, for a sandboxed <iframe> on the timeline."""
     email = get_or_404(EmailMessage, email_message_id)
@@ -111,7 +112,7 @@ def _held_or_404(inbound_id: int) -> InboundMessage:
 @bp.get("/inbound/review")
 def review():
     everyone = _is_admin()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_id)
     rows, next_before = queries.review_page(
         current_team().id, None if everyone else current_user.id, before
     )
@@ -133,7 +134,7 @@ def _preview(message: InboundMessage):
     return parsed, visible.strip()[:2000]
 
 
-@bp.get("/inbound/messages/<int:inbound_id>/contacts")
+@bp.get("/inbound/messages/<id:inbound_id>/contacts")
 def contact_picker(inbound_id: int):
     message = _held_or_404(inbound_id)
     q = request.args.get("q", "")
@@ -141,7 +142,7 @@ def contact_picker(inbound_id: int):
     return render_template("inbound/_contact_results.html", message=message, contacts=contacts, q=q)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/file")
+@bp.post("/inbound/messages/<id:inbound_id>/file")
 def file_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     form = FileForm()
@@ -160,7 +161,7 @@ def file_message(inbound_id: int):
     return redirect(url_for("inbound.review"), 303)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/discard")
+@bp.post("/inbound/messages/<id:inbound_id>/discard")
 def discard_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     processing.discard(message, current_user)
@@ -183,7 +184,7 @@ def inbound_log():
     if status and status not in {s.value for s in InboundStatus}:
         status = None
     rows, next_before = queries.log_page(
-        current_team().id, status, request.args.get("before", type=int)
+        current_team().id, status, request.args.get("before", type=parse_id)
     )
     return render(
         "settings/inbound_log.html",
@@ -197,7 +198,7 @@ def inbound_log():
     )
 
 
-@settings_bp.get("/inbound/<int:inbound_id>")
+@settings_bp.get("/inbound/<id:inbound_id>")
 @admin_required
 def inbound_show(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -213,7 +214,7 @@ def inbound_show(inbound_id: int):
     )
 
 
-@settings_bp.post("/inbound/<int:inbound_id>/retry")
+@settings_bp.post("/inbound/<id:inbound_id>/retry")
 @admin_required
 def inbound_retry(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -270,7 +271,7 @@ def never_log_add():
     ), status
 
 
-@settings_bp.post("/inbound/never-log/<int:never_log_id>/delete")
+@settings_bp.post("/inbound/never-log/<id:never_log_id>/delete")
 @admin_required
 def never_log_delete(never_log_id: int):
     row = get_or_404(NeverLog, never_log_id)

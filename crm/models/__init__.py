@@ -31,7 +31,7 @@ from crm.models.mail import (
     OutboxStatus,
 )
 from crm.models.task import Priority, Task
-from crm.models.team import Invitation, Membership, Role, Team, User
+from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
 
 __all__ = [
     "Activity",
@@ -73,6 +73,7 @@ __all__ = [
     "Role",
     "Team",
     "User",
+    "UserSession",
     "UTCDateTime",
     "new_token",
     "utcnow",

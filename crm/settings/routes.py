@@ -9,6 +9,7 @@ from crm.auth import services as accounts
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger
+from crm.kernel.ids import parse_id
 from crm.models import Invitation, Membership, OutboundEmail, Role, User, utcnow
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
 from crm.settings import bp
@@ -44,10 +45,6 @@ def password():
         except Invalid as error:
             password_form.current.errors = [error.message]
         else:
-            # The session version changed: log the user back in with the new one.
-            from flask_login import login_user
-
-            login_user(current_user._get_current_object())
             flash("Password changed. Other devices are logged out.", "success")
             return redirect(url_for("settings.profile"), 303)
     return render_template("settings/profile.html", form=form, password_form=password_form), 422
@@ -116,11 +113,11 @@ def invite():
             )
             return trigger(response, "invitation-sent", {"email": invitation.email})
     return render(
-        "settings/members.html", "settings/_members.html", status=422, **_members_context(form)
+        "settings/members.html", "settings/_members.html", http_status=422, **_members_context(form)
     )
 
 
-@bp.post("/members/<int:membership_id>/role")
+@bp.post("/members/<id:membership_id>/role")
 @admin_required
 def change_role(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -132,7 +129,7 @@ def change_role(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/members/<int:membership_id>/remove")
+@bp.post("/members/<id:membership_id>/remove")
 @admin_required
 def remove_member(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -142,7 +139,7 @@ def remove_member(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/invitations/<int:invitation_id>/revoke")
+@bp.post("/invitations/<id:invitation_id>/revoke")
 @admin_required
 def revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
@@ -154,7 +151,7 @@ def revoke_invitation(invitation_id: int):
 @bp.get("/outbox")
 @admin_required
 def outbox():
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_id)
     stmt = scoped(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(OUTBOX_PAGE + 1)
     if before:
         stmt = stmt.where(OutboundEmail.id < before)
@@ -169,7 +166,7 @@ def outbox():
     )
 
 
-@bp.get("/outbox/<int:outbox_id>")
+@bp.get("/outbox/<id:outbox_id>")
 @admin_required
 def outbox_show(outbox_id: int):
     return render_template("settings/outbox_show.html", row=get_or_404(OutboundEmail, outbox_id))
