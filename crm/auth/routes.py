@@ -30,11 +30,23 @@ def _field_error(form, error: Invalid) -> None:
 
 @bp.route("/signup", methods=["GET", "POST"])
 @public
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("core.dashboard"))
     form = SignupForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid and current_app.config.get("MAIL_SERVER"):
+        # Mail can be sent: confirm the address by email, and answer alike for every address
+        # so the page never tells whether one has an account.
+        services.request_signup(
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            team_name=form.team_name.data,
+        )
+        return render_template("auth/signup_sent.html", email=form.email.data)
+    if valid:
         try:
             user = services.signup(
                 name=form.name.data,
@@ -51,6 +63,21 @@ def signup():
             return redirect(url_for("core.dashboard"), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("auth/signup.html", form=form), status
+
+
+@bp.get("/signup/confirm/<token>")
+@public
+@limiter.limit(AUTH_LIMIT)
+def confirm_signup(token: str):
+    try:
+        user = services.confirm_signup(token)
+    except Invalid as error:
+        return render_template("auth/link_invalid.html", message=error.message), 400
+    session.clear()
+    sessions.log_in(user)
+    session["team_id"] = user.last_team_id
+    flash("Welcome to Rapport! Your team is ready.", "success")
+    return redirect(url_for("core.dashboard"), 303)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -127,6 +154,8 @@ def accept_invite(token: str):
         return render_template("auth/link_invalid.html", message=error.message), 400
     form = AcceptInviteForm()
     if current_user.is_authenticated:
+        if current_user.email != invitation.email:
+            return render_template("auth/invite_wrong_account.html", invitation=invitation), 403
         if request.method == "POST":  # CSRFProtect has checked the token already
             services.accept_invite(token, user=current_user)
             session["team_id"] = invitation.team_id

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from crm import outbox
 from crm.auth import sessions
@@ -17,6 +18,7 @@ from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
 
 RESET_MAX_AGE = 3600
+SIGNUP_MAX_AGE = 24 * 3600
 INVITE_DAYS = 7
 # A real hash to compare against when the email is unknown, so timing does not reveal it.
 _DUMMY_HASH = "scrypt:32768:8:1$0123456789abcdef$" + "0" * 128
@@ -39,15 +41,70 @@ def create_team(name: str, owner: User) -> Team:
 
 
 def signup(*, name: str, email: str, password: str, team_name: str) -> User:
+    """Create an account and its team at once (no mail server to confirm the address with)."""
     if user_by_email(email):
         raise Invalid("An account with this email exists already. Log in instead.", "email")
-    user = User(name=name.strip(), email=email.strip().lower())
-    user.set_password(password)
+    return _create_account(name, email, generate_password_hash(password), team_name)
+
+
+def _create_account(name: str, email: str, password_hash: str, team_name: str) -> User:
+    user = User(name=name.strip(), email=email.strip().lower(), password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
     create_team(team_name, user)
     db.session.commit()
     return user
+
+
+def _signup_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="signup")
+
+
+def request_signup(*, name: str, email: str, password: str, team_name: str) -> None:
+    """Sign-up when mail can be sent: the answer is the same whether or not the address has an
+    account. A new address gets a link that creates the account; an address with an account
+    gets a note saying so (with links to log in and to reset the password)."""
+    email = email.strip().lower()
+    base = current_app.config["BASE_URL"]
+    existing = user_by_email(email)
+    if existing is not None:
+        row = outbox.queue_email(
+            to=email,
+            subject="You have a Rapport account already",
+            template="signup_exists",
+            kind="signup",
+            user=existing,
+            login=base + url_for("auth.login"),
+            forgot=base + url_for("auth.forgot"),
+        )
+    else:
+        # Signed, not stored: nothing is written until the address is confirmed. The link
+        # carries the password's hash (never the password), and only to that address.
+        data = {"n": name, "e": email, "p": generate_password_hash(password), "t": team_name}
+        row = outbox.queue_email(
+            to=email,
+            subject="Finish signing up to Rapport",
+            template="signup_confirm",
+            kind="signup",
+            name=name,
+            link=base + url_for("auth.confirm_signup", token=_signup_serializer().dumps(data)),
+            hours=SIGNUP_MAX_AGE // 3600,
+        )
+    db.session.commit()
+    outbox.enqueue(row)
+
+
+def confirm_signup(token: str) -> User:
+    """Create the account a sign-up link describes (once: a second click finds it made)."""
+    try:
+        data = _signup_serializer().loads(token, max_age=SIGNUP_MAX_AGE)
+    except SignatureExpired:
+        raise Invalid("This sign-up link has expired. Sign up again.") from None
+    except BadSignature:
+        raise Invalid("This sign-up link is not valid. Sign up again.") from None
+    if user_by_email(data["e"]):
+        raise Invalid("This account exists already. Log in to continue.")
+    return _create_account(data["n"], data["e"], data["p"], data["t"])
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -174,6 +231,13 @@ def accept_invite(
 ) -> User:
     """Join the invitation's team as `user`, or as a new account made from name + password."""
     invitation = invitation_for_token(token)
+    if user is not None and user.email != invitation.email:
+        # The link is a secret sent to one address; whoever else holds it gets nothing.
+        raise Forbidden(
+            f"This invitation was sent to {invitation.email}, and you are logged in as "
+            f"{user.email}. Log out and open the link again, or ask for an invitation to "
+            "your own address."
+        )
     if user is None:
         if user_by_email(invitation.email):
             raise Invalid("You have an account already: log in to accept the invitation.")

@@ -19,8 +19,9 @@ from crm.auth.services import _reset_serializer
 from crm.extensions import db
 from crm.kernel import files
 from crm.kernel.ids import IdConverter, parse_id, parse_ids
-from crm.models import Contact, Deal, UserSession
+from crm.models import Contact, Deal, OutboundEmail, User, UserSession
 from tests import factories
+from tests.integration.test_teams import _invite_link
 
 HUGE = "9" * 30  # beyond 64 bits
 HUGE_64 = str(2**64)
@@ -314,3 +315,54 @@ def test_password_reset_and_removal_end_every_session(app, client, owner, run_jo
     reset = app.test_client().post(f"/reset/{token}", data={"password": new, "confirm": new})
     assert reset.status_code == 303
     assert not _signed_in(client) and not _signed_in(other)
+
+
+# --- 6. An invitation is accepted only by the address it was sent to -------------------------
+
+
+def test_an_invitation_link_does_nothing_for_another_account(app, logged_in, owner):
+    logged_in.post("/settings/members/invite", data={"email": "pat@example.com", "role": "admin"})
+    link = _invite_link("pat@example.com")
+    mallory = factories.make_user(name="Mallory", email="mallory@example.com")
+    browser = app.test_client()
+    _login(browser, mallory.email)
+    page = browser.get(link)
+    assert page.status_code == 403 and "sent to <strong>pat@example.com</strong>" in page.text
+    assert browser.post(link).status_code == 403
+    team = factories.team_of(owner)
+    assert {m.user.email for m in team.memberships} == {owner.email}
+    # The invitee still can: with a new account for that address.
+    pat = app.test_client()
+    joined = pat.post(link, data={"name": "Pat", "password": factories.PASSWORD})
+    assert joined.status_code == 303
+    db.session.expire_all()
+    assert {m.user.email for m in team.memberships} == {owner.email, "pat@example.com"}
+
+
+# --- 8. Sign-up does not tell whether an address has an account, and is rate-limited --------
+
+
+def _signup(client, email):
+    data = {"name": "Sam", "team_name": "Sam Co", "email": email, "password": factories.PASSWORD}
+    return client.post("/signup", data=data)
+
+
+def test_sign_up_answers_alike_for_a_taken_and_a_free_address(app, client, owner):
+    app.config["MAIL_SERVER"] = "smtp.invalid"  # mail can be sent: addresses are confirmed
+    taken, free = _signup(client, owner.email), _signup(client, "new@example.com")
+    assert taken.status_code == free.status_code == 200
+    assert taken.text.replace(owner.email, "X") == free.text.replace("new@example.com", "X")
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1  # nothing made yet
+    mails = {m.to_addr: m for m in db.session.scalars(select(OutboundEmail))}
+    assert "already" in mails[owner.email].subject
+    link = re.search(r"http://localhost(/signup/confirm/\S+)", mails["new@example.com"].body_text)
+    welcome = client.get(link.group(1))
+    assert welcome.status_code == 303
+    assert client.get("/").status_code == 200
+    assert db.session.scalar(select(User).where(User.email == "new@example.com")).name == "Sam"
+    assert app.test_client().get(link.group(1)).status_code == 400  # once only
+
+
+def test_sign_up_is_rate_limited(client):
+    answers = [_signup(client, f"probe{n}@example.com").status_code for n in range(12)]
+    assert 429 in answers

@@ -77,7 +77,13 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
-NOT_RECORD_ROUTES = {"static", "auth.reset", "auth.accept_invite", "tasks.calendar_feed"}
+NOT_RECORD_ROUTES = {
+    "static",
+    "auth.reset",
+    "auth.accept_invite",
+    "auth.confirm_signup",
+    "tasks.calendar_feed",
+}
 
 
 def _with_html(email) -> int:
