@@ -16,6 +16,7 @@ from crm.dedupe.services import find_duplicates
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.imports import csvio, writer
+from crm.kernel.ids import parse_id
 from crm.models import (
     Activity,
     ActivityContact,
@@ -536,7 +537,8 @@ def filtered_contacts(team_id: int, args: dict):
         stmt = stmt.where(or_(*terms))
     if tag := (args.get("tag") or "").strip().lower():
         # The contact list filters by tag id (its Export link passes that); a name works too.
-        same_tag = Tag.id == int(tag) if tag.isdigit() else Tag.name == tag
+        tag_id = parse_id(tag)
+        same_tag = Tag.id == tag_id if tag_id is not None else Tag.name == tag
         stmt = stmt.where(
             Contact.id.in_(
                 select(contact_tag.c.contact_id)
@@ -544,13 +546,15 @@ def filtered_contacts(team_id: int, args: dict):
                 .where(Tag.team_id == team_id, same_tag)
             )
         )
-    if (owner := str(args.get("owner") or "")).isdigit():
-        owner_id = int(owner)
-        stmt = stmt.where(Contact.owner_id == owner_id if owner_id else Contact.owner_id.is_(None))
+    owner = str(args.get("owner") or "").strip()
+    if owner == "0":  # "no owner"
+        stmt = stmt.where(Contact.owner_id.is_(None))
+    elif (owner_id := parse_id(owner)) is not None:
+        stmt = stmt.where(Contact.owner_id == owner_id)
     if (stage := args.get("stage")) in {m.value for m in Lifecycle}:
         stmt = stmt.where(Contact.lifecycle == Lifecycle(stage))
-    if (company := str(args.get("company") or "")).isdigit():
-        stmt = stmt.where(Contact.company_id == int(company))
+    if (company_id := parse_id(args.get("company"))) is not None:
+        stmt = stmt.where(Contact.company_id == company_id)
     return stmt.order_by(*SORTS.get(args.get("sort") or "name", SORTS["name"]))
 
 

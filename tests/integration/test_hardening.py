@@ -147,6 +147,7 @@ def test_every_route_answers_404_to_an_id_beyond_64_bits(app, logged_in):
         f"/deals/new?stage={HUGE}&contact_id={HUGE}&company_id={HUGE}&pipeline=²",
         f"/tasks/new?contact={HUGE}&deal={HUGE}",
         f"/contacts?after={HUGE}:x",
+        f"/contacts/export.csv?tag={HUGE}&owner={HUGE}&company={HUGE}",
     ],
 )
 def test_query_ids_beyond_64_bits_are_ignored_not_500(logged_in, url):
