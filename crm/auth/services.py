@@ -96,12 +96,7 @@ def request_signup(*, name: str, email: str, password: str, team_name: str) -> N
 
 def confirm_signup(token: str) -> User:
     """Create the account a sign-up link describes (once: a second click finds it made)."""
-    try:
-        data = _signup_serializer().loads(token, max_age=SIGNUP_MAX_AGE)
-    except SignatureExpired:
-        raise Invalid("This sign-up link has expired. Sign up again.") from None
-    except BadSignature:
-        raise Invalid("This sign-up link is not valid. Sign up again.") from None
+    data = _signed_data(_signup_serializer(), token, SIGNUP_MAX_AGE, "sign-up", "Sign up again.")
     if user_by_email(data["e"]):
         raise Invalid("This account exists already. Log in to continue.")
     return _create_account(data["n"], data["e"], data["p"], data["t"])
@@ -115,6 +110,16 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def _signed_data(serializer, token: str, max_age: int, what: str, remedy: str) -> dict:
+    """The data of a signed link, or Invalid with a message saying what to do instead."""
+    try:
+        return serializer.loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise Invalid(f"This {what} link has expired. {remedy}") from None
+    except BadSignature:
+        raise Invalid(f"This {what} link is not valid. {remedy}") from None
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:
@@ -141,12 +146,7 @@ def request_password_reset(email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User:
-    try:
-        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
-    except SignatureExpired:
-        raise Invalid("This reset link has expired. Ask for a new one.") from None
-    except BadSignature:
-        raise Invalid("This reset link is not valid. Ask for a new one.") from None
+    data = _signed_data(_reset_serializer(), token, RESET_MAX_AGE, "reset", "Ask for a new one.")
     user = db.session.get(User, data.get("u"))
     # The version changes with every password change, so a link works once.
     if user is None or user.session_version != data.get("v"):
