@@ -9,6 +9,7 @@ from crm.auth import bp, services, sessions
 from crm.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from crm.errors import Invalid
 from crm.extensions import limiter
+from crm.kernel.forms import show_error
 from crm.kernel.urls import safe_url
 from crm.security import public
 
@@ -18,14 +19,6 @@ AUTH_LIMIT = "10 per minute;50 per hour"
 def safe_next(target: str | None) -> str:
     """`next` after log-in: a page of this site, else the dashboard."""
     return safe_url(target, url_for("core.dashboard"))
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -55,7 +48,7 @@ def signup():
                 team_name=form.team_name.data,
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             sessions.log_in(user)
             session["team_id"] = user.last_team_id
@@ -166,7 +159,7 @@ def accept_invite(token: str):
         try:
             user = services.accept_invite(token, name=form.name.data, password=form.password.data)
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             sessions.log_in(user)
             session["team_id"] = invitation.team_id

@@ -12,13 +12,15 @@ from sqlalchemy.orm import selectinload
 from crm.companies import bp
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
-from crm.contacts.routes import members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import members as team_members
+from crm.kernel import paging
+from crm.kernel.forms import show_error
 from crm.kernel.ids import parse_id
 from crm.models import Company, Contact, Tag, company_tag
-from crm.security import get_or_404, scoped
+from crm.security import current_team, get_or_404, scoped
 
 PAGE_SIZE = 50
 PEOPLE_SHOWN = 100
@@ -54,23 +56,15 @@ def company_page(filters: CompanyFilters, cursor: str | None):
         )
     if filters.owner:
         stmt = stmt.where(Company.owner_id == filters.owner)
-    if cursor:
-        ident, _, name = cursor.partition(":")
-        if (after_id := parse_id(ident)) is not None:
-            stmt = stmt.where(
-                or_(
-                    Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > after_id),
-                )
-            )
+    if position := paging.decode(cursor, str, int):
+        stmt = stmt.where(paging.after(Company.sort_name, Company.id, *position))
     rows = db.session.scalars(
         stmt.order_by(Company.sort_name, Company.id)
         .limit(PAGE_SIZE + 1)
         .options(selectinload(Company.tags), selectinload(Company.owner))
     ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (f"{rows[-1].id}:{rows[-1].sort_name}" if more else None)
+    page = paging.take(rows, PAGE_SIZE, lambda c: paging.encode(c.sort_name, c.id))
+    return page.items, page.next_cursor
 
 
 @bp.get("")
@@ -101,7 +95,7 @@ def index():
         "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
-        people=members(),
+        people=team_members.members(current_team().id),
         **context,
     )
     response.vary.add("HX-Target")
@@ -118,7 +112,7 @@ def _save(form: CompanyForm, company: Company | None):
         return companies.update_company(company, current_user.id, form.to_data())
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         return None
 
 
@@ -131,7 +125,7 @@ def current_user_team_id() -> int:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = CompanyForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id
     if request.method == "POST":
@@ -170,7 +164,7 @@ def show(company_id: int):
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
-    form.prepare(members(), company)
+    form.prepare(team_members.members(current_team().id), company)
     if request.method == "POST" and _save(form, company) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("companies.show", company_id=company.id), 303)

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from crm.kernel.fields import CURRENCIES
 from crm.kernel.ids import IdField, parse_id
-from crm.settings.forms import CURRENCIES
 
 
 def _int_or_zero(value):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
@@ -15,7 +14,9 @@ from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger
-from crm.kernel.ids import parse_id, parse_ids, parse_int
+from crm.kernel import members, tags
+from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id, parse_ids
 from crm.kernel.urls import safe_url
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
@@ -24,17 +25,6 @@ from crm.security import current_team, get_or_404, scoped
 @bp.app_template_filter("money")
 def money_filter(minor, currency, whole=False):
     return format_money(minor, currency, whole=whole)
-
-
-@bp.app_template_filter("deal_time")
-def deal_time(value, fmt="%b %-d, %Y %H:%M"):
-    if value is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_user.timezone or "UTC")
-    except Exception:  # an unknown zone name must not break a page
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor
@@ -57,7 +47,7 @@ def _board_context(pipeline_id: int | None = None) -> dict:
         "pipelines": queries.pipelines(team.id),
         "filters": filters,
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "now": utcnow(),
         "deal_base": _deal_base(),
@@ -78,10 +68,9 @@ def board():
 def column(stage_id: int):
     """The next cards of a column ("load more")."""
     stage = get_or_404(Stage, stage_id)
-    after = (request.args.get("pos", type=parse_int), request.args.get("id", type=parse_id))
     filters = queries.Filters.from_args(request.args)
     cards, cursor = queries.column_cards(
-        current_team().id, stage, filters, after=after if None not in after else None
+        current_team().id, stage, filters, after=request.args.get("after")
     )
     return render(
         "deals/_cards.html",
@@ -264,7 +253,7 @@ def list_view():
         "filters": filters,
         "status": status,
         "sort": sort,
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "query": {
             **filters.as_args(),
@@ -360,7 +349,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
             for p in pipelines
             for s in p.stages
         ]
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    form.owner_id.choices = members.choices(team.id, first=[(0, "Nobody")])
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
     for select_field in (form.owner_id, form.company_id):
@@ -405,10 +394,6 @@ def _deal_fields(form: DealForm, currency: str) -> dict:
     }
 
 
-def _tag_names(text: str | None) -> list[str]:
-    return [t for t in (text or "").split(",") if t.strip()]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     team = current_team()
@@ -440,12 +425,12 @@ def new():
                 team_id=team.id,
                 stage=stage,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 actor_id=current_user.id,
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -462,15 +447,6 @@ def new():
         deal=None,
         contacts=contacts,
     )
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        if error.message not in (field.errors or []):
-            field.errors = list(field.errors or []) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/<id:deal_id>/edit", methods=["GET", "POST"])
@@ -491,12 +467,12 @@ def edit(deal_id: int):
                 deal,
                 actor_id=current_user.id,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
             db.session.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),

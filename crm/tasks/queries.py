@@ -9,8 +9,8 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import dates, paging
 from crm.models import Task
-from crm.tasks import dates
 
 PAGE = 30
 GROUPS = (
@@ -92,26 +92,22 @@ def _group_where(key: str, now: datetime, tz):
 
 def _cursor(task: Task, key: str) -> str:
     if key == "done":
-        return f"{task.done_at.isoformat()}|{task.id}"
+        return paging.encode(task.done_at, task.id)
     if key == "nodate":
-        return f"|{task.id}"
-    return f"{task.due_at.isoformat()}|{task.id}"
+        return paging.encode(None, task.id)
+    return paging.encode(task.due_at, task.id)
 
 
 def _after(stmt: Select, key: str, after: str | None) -> Select:
-    if not after:
+    position = paging.decode(after, datetime, int)
+    if position is None:
         return stmt
-    moment, _, last_id = after.partition("|")
-    try:
-        last_id = int(last_id)
-        when = datetime.fromisoformat(moment) if moment else None
-    except ValueError:
-        return stmt
+    when, last_id = position
     if key == "done" and when:
-        return stmt.where(or_(Task.done_at < when, and_(Task.done_at == when, Task.id < last_id)))
+        return stmt.where(paging.after(Task.done_at, Task.id, when, last_id, desc=True))
     if key == "nodate" or when is None:
         return stmt.where(Task.id > last_id)
-    return stmt.where(or_(Task.due_at > when, and_(Task.due_at == when, Task.id > last_id)))
+    return stmt.where(paging.after(Task.due_at, Task.id, when, last_id))
 
 
 def group_page(
@@ -126,9 +122,8 @@ def group_page(
         stmt = stmt.where(_group_where(key, now, tz))
         stmt = stmt.order_by(Task.id) if key == "nodate" else stmt.order_by(Task.due_at, Task.id)
     rows = list(db.session.scalars(_after(stmt, key, after).limit(PAGE + 1)))
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    return Group(key, label, rows, _cursor(rows[-1], key) if more and rows else None)
+    page = paging.take(rows, PAGE, lambda task: _cursor(task, key))
+    return Group(key, label, page.items, page.next_cursor)
 
 
 def task_list(team_id: int, filters: Filters, now: datetime, tz) -> list[Group]:

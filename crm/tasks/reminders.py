@@ -18,9 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from crm import outbox
 from crm.extensions import db
+from crm.kernel import dates
 from crm.models import Membership, Task, User, utcnow
-from crm.sweeps import sweep
-from crm.tasks import dates
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -43,7 +42,6 @@ def due_label(task: Task, tz) -> str:
     return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or "")
 
 
-@sweep
 def send_due_reminders(now: datetime | None = None) -> int:
     """Queue one reminder email per due, unsent reminder of an open, assigned task."""
     now = now or utcnow()
@@ -123,7 +121,6 @@ def _digest_tasks(user: User, now: datetime, tz) -> list[Task]:
     )
 
 
-@sweep
 def send_daily_digests(now: datetime | None = None) -> int:
     """At 08:00 local time, each opted-in user gets today's and overdue tasks, once a day."""
     now = now or utcnow()

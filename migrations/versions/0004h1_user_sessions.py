@@ -1,7 +1,7 @@
 """user sessions: a server-side identity per signed-in browser
 
 Revision ID: 0004h1
-Revises: 0003e
+Revises: 0004r
 Create Date: 2026-12-02 04:40:00
 
 """
@@ -13,7 +13,7 @@ import crm.models.base  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0004h1'
-down_revision = '0003e'
+down_revision = '0004r'
 branch_labels = None
 depends_on = None
 

@@ -155,6 +155,26 @@ def test_query_ids_beyond_64_bits_are_ignored_not_500(logged_in, url):
     assert response.status_code in (200, 404, 422), f"{url} → {response.status_code}"
 
 
+def test_hand_made_cursors_beyond_64_bits_are_ignored_not_500(logged_in, owner):
+    from crm.kernel import paging
+
+    big = int(HUGE)
+    stage = factories.make_deal(factories.team_of(owner)).stage_id
+    for url in (
+        f"/contacts?after={paging.encode('x', big)}",
+        f"/contacts?sort=newest&after={paging.encode('2026-01-01T00:00:00+00:00', big)}",
+        f"/companies?after={paging.encode('x', big)}",
+        f"/deals/list?cursor={paging.encode('2026-01-01T00:00:00+00:00', big)}",
+        f"/deals/stages/{stage}/cards?after={paging.encode(big, big)}",
+        f"/tasks?after={paging.encode('2026-01-01T00:00:00+00:00', big)}",
+        f"/settings/outbox?before={paging.encode(big)}",
+        f"/settings/inbound?before={paging.encode(big)}",
+        f"/inbound/review?before={paging.encode(big)}",
+    ):
+        response = logged_in.get(url)
+        assert response.status_code in (200, 404), f"{url} → {response.status_code}"
+
+
 def test_form_ids_beyond_64_bits_are_refused_not_500(logged_in, owner):
     team = factories.team_of(owner)
     deal = factories.make_deal(team)
@@ -226,8 +246,8 @@ def test_data_folder_database_and_attachments_are_private(app, owner):
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///"))
         assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    from crm.inbound.filing import _store_attachment, attachment_path
     from crm.inbound.mailtypes import Attachment
-    from crm.inbound.processing import _store_attachment, attachment_path
 
     data = b"private bytes " + os.urandom(8)
     sha = hashlib.sha256(data).hexdigest()
