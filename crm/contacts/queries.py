@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
-from sqlalchemy import and_, exists, func, or_, select, union
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
@@ -184,10 +184,11 @@ def _after(stmt, sort: str, cursor: str):
     return stmt.where(paging.after(Contact.sort_name, Contact.id, value, ident))
 
 
-def contact_page(
-    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
-) -> paging.Page[Contact]:
-    limit = limit or PAGE_SIZE
+def contacts_query(team_id: int, filters: ContactFilters) -> Select:
+    """The contact list as one SELECT of Contact: its filters and its sort, no page.
+
+    The list on screen pages it; the CSV export streams it whole, so the two always agree.
+    """
     stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
@@ -204,14 +205,20 @@ def contact_page(
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    if filters.sort == "newest":
+        return stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
+    if filters.sort == "recent":
+        return stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
+    return stmt.order_by(Contact.sort_name, Contact.id)
+
+
+def contact_page(
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
+) -> paging.Page[Contact]:
+    limit = limit or PAGE_SIZE
+    stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
-    if filters.sort == "newest":
-        stmt = stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
-    elif filters.sort == "recent":
-        stmt = stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
-    else:
-        stmt = stmt.order_by(Contact.sort_name, Contact.id)
     stmt = stmt.limit(limit + 1).options(
         selectinload(Contact.emails),
         selectinload(Contact.phones),

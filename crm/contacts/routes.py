@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from crm.contacts import bp
 from crm.contacts import services as contacts
+from crm.contacts.export import EXPORT_HEADER, export_rows
 from crm.contacts.forms import BulkForm, ContactForm, FilterForm
 from crm.contacts.queries import SORTS, ContactFilters, contact_page
 from crm.errors import Invalid
@@ -14,6 +15,7 @@ from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import companies as kernel_companies
 from crm.kernel import members as team_members
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.kernel.ids import parse_id, parse_ids
 from crm.kernel.urls import safe_url
@@ -69,10 +71,20 @@ def index():
         bulk=bulk,
         company=company,
         deleted=deleted,
+        # The results region brings the Export link along: the file follows the filters.
+        export_oob=region == "contact-results",
         **context,
     )
     response.vary.add("HX-Target")
     return response
+
+
+@bp.get("/export.csv")
+def export():
+    """The list as a CSV file: the same filters and sort give the same contacts, in order."""
+    filters = ContactFilters.from_args(request.args)
+    rows = export_rows(current_team().id, filters)
+    return csv_response("contacts.csv", EXPORT_HEADER, rows)
 
 
 @bp.post("/bulk")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from crm.deals import bp, queries, services
@@ -13,8 +10,9 @@ from crm.deals.forms import DealForm, LostForm, MoveForm
 from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.htmx import hx_redirect, render, trigger
+from crm.htmx import hx_redirect, render, trigger, wants_partial
 from crm.kernel import members, tags
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.kernel.ids import parse_id, parse_ids
 from crm.kernel.urls import safe_url
@@ -264,15 +262,25 @@ def list_view():
     }
     if request.args.get("cursor"):
         return render("deals/list.html", "deals/_list_rows.html", **context)
-    return render("deals/list.html", "deals/_list.html", **context)
+    # The list brings the Export link along: the file follows the filters.
+    return render("deals/list.html", "deals/_list.html", export_oob=wants_partial(), **context)
 
 
-def csv_safe(value) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: quote them."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+EXPORT_HEADER = [
+    "id",
+    "title",
+    "value",
+    "currency",
+    "status",
+    "pipeline",
+    "stage",
+    "owner",
+    "company",
+    "expected_close",
+    "lost_reason",
+    "created_at",
+    "closed_at",
+]
 
 
 @bp.get("/export.csv")
@@ -280,62 +288,30 @@ def export_csv():
     team, pipeline, filters, status, sort = _list_args()
     stmt = queries.list_query(team.id, pipeline, filters, status)
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                "id",
-                "title",
-                "value",
-                "currency",
-                "status",
-                "pipeline",
-                "stage",
-                "owner",
-                "company",
-                "expected_close",
-                "lost_reason",
-                "created_at",
-                "closed_at",
-            ]
-        )
+    def rows():
         cursor = None
         while True:
-            rows, cursor = queries.list_page(stmt, sort, cursor, limit=500)
-            for d in rows:
-                writer.writerow(
-                    [
-                        csv_safe(x)
-                        for x in (
-                            d.id,
-                            d.title,
-                            input_value(d.value_minor, d.currency) or "0",
-                            d.currency,
-                            d.status.value,
-                            d.pipeline.name,
-                            d.stage.name,
-                            d.owner.name if d.owner else "",
-                            d.company.name if d.company else "",
-                            d.expected_close.isoformat() if d.expected_close else "",
-                            d.lost_reason.name if d.lost_reason else "",
-                            d.created_at.isoformat(),
-                            d.closed_at.isoformat() if d.closed_at else "",
-                        )
-                    ]
+            deals, cursor = queries.list_page(stmt, sort, cursor, limit=500)
+            for d in deals:
+                yield (
+                    d.id,
+                    d.title,
+                    input_value(d.value_minor, d.currency) or "0",
+                    d.currency,
+                    d.status.value,
+                    d.pipeline.name,
+                    d.stage.name,
+                    d.owner.name if d.owner else "",
+                    d.company.name if d.company else "",
+                    d.expected_close.isoformat() if d.expected_close else "",
+                    d.lost_reason.name if d.lost_reason else "",
+                    d.created_at.isoformat(),
+                    d.closed_at.isoformat() if d.closed_at else "",
                 )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
             if cursor is None:
                 break
 
-    filename = f"deals-{utcnow():%Y%m%d}.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(f"deals-{utcnow():%Y%m%d}.csv", EXPORT_HEADER, rows())
 
 
 # --- New, edit, show -------------------------------------------------------------------------

@@ -1,18 +1,19 @@
-"""CSV import pages, CSV export of the contact list, vCard of one contact (thin views)."""
+"""CSV import pages and the vCard of one contact (thin views)."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.imports import bp, csvio, runner, services
+from crm.imports import bp, columns, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
 from crm.kernel import members
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
@@ -51,7 +52,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": csvio.FIELDS,
+        "fields": columns.FIELDS,
         "mapping": job.mapping,
     }
 
@@ -93,11 +94,7 @@ def start(import_id: int):
 @bp.get("/contacts/import/<id:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    return Response(
-        "\ufeff" + runner.error_report(job),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
-    )
+    return csv_response(f"import-{job.id}-errors.csv", *runner.error_report(job))
 
 
 @bp.post("/contacts/import/<id:import_id>/revert")
@@ -115,17 +112,6 @@ def revert(import_id: int):
         return redirect(url_for("imports.show", import_id=job.id), 303)
     response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
     return trigger(response, "import-reverted", {"id": job.id, **counts})
-
-
-@bp.get("/contacts/export.csv")
-def export():
-    args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
-    team_id = current_team().id
-    return Response(
-        stream_with_context(contact_export.export_csv(team_id, args)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
 
 
 @bp.get("/contacts/<id:contact_id>/vcard")
