@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from crm.kernel.ids import parse_id
 from crm.leads.services import ASKABLE, FIELD_LABELS
 from crm.models import LeadStatus
 
@@ -25,7 +26,8 @@ class CheckboxesField(SelectMultipleField):
 
 
 def _int_or_none(value):
-    return int(value) if value not in (None, "", "None", "0") else None
+    # None is the "nobody" / "no deal" choice; a value that is no id is no choice either.
+    return parse_id(value)
 
 
 FIELD_CHOICES = [(f, FIELD_LABELS[f]) for f in ASKABLE]
@@ -38,7 +40,7 @@ MODE_CHOICES = [
 
 class RuleForm(FlaskForm):
     mode = RadioField("Assign new leads to", choices=MODE_CHOICES, default="none")
-    pool = CheckboxesField("Members who take turns", coerce=int, choices=[])
+    pool = CheckboxesField("Members who take turns", coerce=_int_or_none, choices=[])
     field = SelectField(
         "Field to route by", choices=[("", "—")] + FIELD_CHOICES, validators=[Optional()]
     )

@@ -11,6 +11,7 @@ from crm.extensions import db
 from crm.htmx import render
 from crm.kernel import members
 from crm.kernel.forms import show_error
+from crm.kernel.urls import back_url
 from crm.leads import bp, queries, services, settings_bp
 from crm.leads.forms import AwayForm, ConfirmForm, LeadFormForm, RuleForm, StatusForm
 from crm.leads.public import public_url, snippet
@@ -38,7 +39,7 @@ def index():
     )
 
 
-@bp.post("/leads/<int:lead_id>/status")
+@bp.post("/leads/<id:lead_id>/status")
 def set_status(lead_id: int):
     lead = get_or_404(Lead, lead_id)
     form = StatusForm()
@@ -55,7 +56,7 @@ def set_status(lead_id: int):
     return redirect(url_for("leads.index"), 303)
 
 
-@bp.post("/leads/<int:lead_id>/convert")
+@bp.post("/leads/<id:lead_id>/convert")
 def convert(lead_id: int):
     lead = get_or_404(Lead, lead_id)
     if not ConfirmForm().validate_on_submit():
@@ -76,12 +77,7 @@ def away():
     if form.validate_on_submit():
         services.set_away(current_team().id, current_user.id, form.away.data)
         flash("You are away: new leads skip you." if form.away.data else "Welcome back.", "success")
-    back = request.referrer if _same_site(request.referrer) else url_for("leads.index")
-    return redirect(back, 303)
-
-
-def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
+    return redirect(back_url(url_for("leads.index")), 303)
 
 
 # --- settings: forms and spam ----------------------------------------------------------------
@@ -142,7 +138,7 @@ def form_new():
     return _edit(None)
 
 
-@settings_bp.route("/forms/<int:form_id>", methods=["GET", "POST"])
+@settings_bp.route("/forms/<id:form_id>", methods=["GET", "POST"])
 @admin_required
 def form_edit(form_id: int):
     return _edit(get_or_404(LeadForm, form_id))
@@ -178,7 +174,7 @@ def _edit(lead_form: LeadForm | None):
     ), status
 
 
-@settings_bp.post("/forms/<int:form_id>/delete")
+@settings_bp.post("/forms/<id:form_id>/delete")
 @admin_required
 def form_delete(form_id: int):
     lead_form = get_or_404(LeadForm, form_id)
@@ -197,7 +193,7 @@ def spam():
     )
 
 
-@settings_bp.post("/spam/<int:submission_id>/release")
+@settings_bp.post("/spam/<id:submission_id>/release")
 @admin_required
 def release(submission_id: int):
     submission = get_or_404(LeadSubmission, submission_id)

@@ -25,9 +25,10 @@ from crm.contacts import services as contacts
 from crm.deals import services as deals
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, companies, members, tags, timeline
+from crm.kernel import audit, companies, members, tags, timeline, urls
 from crm.kernel import normalize as norm
 from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
+from crm.kernel.ids import parse_id
 from crm.models import (
     ActivityKind,
     Contact,
@@ -101,23 +102,27 @@ def save_form(team_id: int, form: LeadForm | None, data: dict) -> LeadForm:
         raise Invalid("Ask for an email, a name or a phone number.", field="fields")
     origins = []
     for line in (data.get("allowed_origins") or "").split():
-        origin = _origin(line)
+        origin = urls.origin_of(line)
         if origin is None:
             raise Invalid(
                 f"{line[:60]} is not an origin like https://example.com.", "allowed_origins"
             )
         origins.append(origin)
     redirect_url = clean_text(data.get("redirect_url"), 500, "redirect_url")
-    if redirect_url and _origin(redirect_url) not in origins:
+    if redirect_url and urls.origin_of(redirect_url) not in origins:
         raise Invalid(
             "The redirect must go to one of the allowed origins (add it there first).",
             field="redirect_url",
         )
     stage = None
     if data.get("stage_id"):
-        stage = db.session.scalars(
-            select(Stage).where(Stage.team_id == team_id, Stage.id == int(data["stage_id"]))
-        ).first()
+        stage_id = parse_id(data["stage_id"])
+        stage = (
+            stage_id
+            and db.session.scalars(
+                select(Stage).where(Stage.team_id == team_id, Stage.id == stage_id)
+            ).first()
+        )
         if stage is None:
             raise Invalid("Choose a stage of your pipelines.", field="stage_id")
     if form is None:
@@ -144,28 +149,17 @@ def save_form(team_id: int, form: LeadForm | None, data: dict) -> LeadForm:
     return form
 
 
-def _origin(url: str) -> str | None:
-    """scheme://host[:port] of an http(s) URL, lower-cased; None for anything else."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
-
-
 def is_allowed_origin(form: LeadForm, origin: str | None) -> bool:
-    return bool(origin) and _origin(origin) in (form.allowed_origins or [])
+    return urls.origin_of(origin) in (form.allowed_origins or [])
 
 
 def safe_redirect(form: LeadForm) -> str | None:
-    """The form's redirect URL, only while it still points at an allowed origin."""
-    url = form.redirect_url
-    return url if url and _origin(url) in (form.allowed_origins or []) else None
+    """The form's redirect URL, only while it still points at an allowed origin (the kernel's
+    safe-redirect rule, with the form's allowed origins on top)."""
+    allowed = form.allowed_origins or []
+    if not form.redirect_url or not allowed:
+        return None
+    return urls.safe_url(form.redirect_url, "", origins=allowed) or None
 
 
 def rule_for(team_id: int, form_id: int | None) -> LeadRule | None:
@@ -651,7 +645,7 @@ def convert(lead: Lead, *, actor_id: int | None, title: str | None = None, stage
     team_id = lead.team_id
     if stage_id:
         stage = db.session.scalars(
-            select(Stage).where(Stage.team_id == team_id, Stage.id == int(stage_id))
+            select(Stage).where(Stage.team_id == team_id, Stage.id == parse_id(stage_id))
         ).first()
     else:
         pipeline = db.session.scalars(

@@ -150,6 +150,25 @@ def test_redirect_only_to_an_allowed_origin(client, owner):
     assert response.status_code == 303
     assert response.headers["Location"] == "https://site.example/thanks"
 
+    # A URL a browser would read as another host is no URL on the allowed origin.
+    for tricky in ("https://site.example\\@evil.example/", "https://site.example\t.evil.example/"):
+        try:
+            services.save_form(
+                team.id,
+                None,
+                {**data, "redirect_url": tricky, "allowed_origins": "https://site.example"},
+            )
+        except services.Invalid as error:
+            assert error.field == "redirect_url"
+        else:
+            raise AssertionError(f"{tricky!r} was accepted")
+        db.session.rollback()
+    # The origin is checked again when used: an origin removed later stops the redirect.
+    form.allowed_origins = ["https://other.example"]
+    db.session.commit()
+    response = _post(client, form, {"email": "r2@example.com"})
+    assert response.status_code == 200 and "Location" not in response.headers
+
 
 def test_spam_is_kept_with_its_reason_and_can_be_released(client, auth, owner):
     team = factories.team_of(owner)
