@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crm.extensions import db
 from crm.models import (
@@ -435,8 +435,13 @@ def rotting_condition(team_id: int, now: datetime, pipeline_id: int | None = Non
     return or_(*branches) if branches else Deal.id.is_(None)
 
 
-def _no_open_task():
-    return ~exists().where(Task.deal_id == Deal.id, Task.done_at.is_(None))
+def _no_open_task(team_id: int):
+    # Uncorrelated on purpose: one pass over the open tasks, not one probe per deal (SQLite
+    # picked the (team, done_at) index for the correlated form and scanned it per deal).
+    open_deal_ids = select(Task.deal_id).where(
+        Task.team_id == team_id, Task.done_at.is_(None), Task.deal_id.is_not(None)
+    )
+    return Deal.id.not_in(open_deal_ids)
 
 
 def health(f: ReportFilters, now: datetime) -> Health:
@@ -465,7 +470,8 @@ def health(f: ReportFilters, now: datetime) -> Health:
         )
 
     rotting_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, rot))
-    idle_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, _no_open_task()))
+    idle = _no_open_task(f.team_id)
+    idle_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, idle))
     overdue_stmt = (
         select(Task.assignee_id, func.count(Task.id))
         .where(Task.team_id == f.team_id, Task.done_at.is_(None), Task.due_at < now)
@@ -486,7 +492,7 @@ def health(f: ReportFilters, now: datetime) -> Health:
         rotting_count or 0,
         listing(rot, last_touch) if rotting_count else [],
         idle_count or 0,
-        listing(_no_open_task(), Deal.created_at) if idle_count else [],
+        listing(idle, Deal.created_at) if idle_count else [],
         overdue,
     )
 
