@@ -508,10 +508,15 @@ def seed(
         counts["deals"] = _seed_deals(
             team, rng, deals, user_ids, contact_start, contacts, contact_company, today, progress
         )
-        from crm.reports.seed import seed_stage_history  # reports (issue 13)
+        from crm.deals.history_seed import seed_stage_history  # reports (issue 13)
 
         counts["stage changes"] = seed_stage_history(
-            team_id, first_deal, seed_value=seed_value, progress=progress
+            team_id,
+            first_deal,
+            write=_write,
+            batches=_batches,
+            seed_value=seed_value,
+            progress=progress,
         )
     if tasks:
         task_start = _next_id(Task)

@@ -1,4 +1,4 @@
-"""`crm seed` for the reports: a stage history for every seeded deal, consistent with it.
+"""`crm seed` for the reports (issue 13): a stage history for every seeded deal, consistent with it.
 
 Each deal starts in the first stage on its creation day and climbs to the stage it is in now,
 sometimes stepping back one stage and forward again; a won or lost deal gets its closing row
@@ -21,11 +21,13 @@ def seed_stage_history(
     team_id: int,
     first_deal_id: int,
     *,
+    write: Callable,
+    batches: Callable,
     seed_value: int = 1,
     progress: Callable[[str, int], None] = lambda label, n: None,
 ) -> int:
-    from crm import seed as bulk  # the bulk writer (crm.seed imports this module lazily)
-
+    """`write` and `batches` are crm.seed's bulk writer and batcher (passed in, so this module
+    does not import crm.seed, which calls it)."""
     rng = random.Random(seed_value * 7919)
     now = datetime.now(UTC).replace(microsecond=0)
     stages: dict[int, list[int]] = {}
@@ -77,8 +79,8 @@ def seed_stage_history(
                     "left_at": left,
                 }
 
-    total = bulk._write(DealStageHistory.__table__, gen(), progress, "stage changes")
-    for batch in bulk._batches(iter(entered_now)):
+    total = write(DealStageHistory.__table__, gen(), progress, "stage changes")
+    for batch in batches(iter(entered_now)):
         db.session.execute(
             update(Deal),
             [{"id": r["id"], "stage_entered_at": r["entered"]} for r in batch],
