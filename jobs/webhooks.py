@@ -3,6 +3,5 @@
 from crm.webhooks import delivery
 
 
-def deliver(delivery_id: int) -> str | None:
-    status = delivery.deliver(delivery_id)
-    return status.value if status else None
+def deliver(delivery_ids: list[int]) -> int:
+    return delivery.deliver(list(delivery_ids))
