@@ -43,7 +43,7 @@ STALE_CLAIM = timedelta(minutes=5)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 USER_AGENT = "Rapport-Webhooks/1"
-SWEEP_BATCH = 100
+BATCH = 100
 PARALLEL = 4  # connections per batch
 
 
@@ -53,11 +53,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def enqueue(delivery_ids: Iterable[int], at: datetime | None = None) -> None:
-    """One job for the deliveries of one commit (sent together, over kept-alive connections)."""
+    """Jobs of at most BATCH deliveries (one commit's, usually): sent together, and short
+    enough that even slow receivers (TIMEOUT_SECONDS each, PARALLEL at once) finish well
+    within the worker's job timeout."""
     ids = sorted(delivery_ids)
-    if ids:
-        suffix = f"-{int(at.timestamp())}" if at else ""
-        queue.enqueue(JOB, ids, at=at, job_id=f"webhook-deliveries-{ids[0]}-{len(ids)}{suffix}")
+    suffix = f"-{int(at.timestamp())}" if at else ""
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        job_id = f"webhook-deliveries-{chunk[0]}-{len(chunk)}{suffix}"
+        queue.enqueue(JOB, chunk, at=at, job_id=job_id)
 
 
 # -- claiming ---------------------------------------------------------------------------
@@ -132,7 +136,7 @@ def deliver(delivery_ids: int | Iterable[int], now: datetime | None = None):
     return rows[0].status if single else len(rows)
 
 
-def deliver_due(limit: int = 200, now: datetime | None = None) -> int:
+def deliver_due(limit: int = BATCH, now: datetime | None = None) -> int:
     """Claim and send up to `limit` due deliveries in one go; the number sent."""
     now = now or utcnow()
     ids = db.session.scalars(
@@ -331,6 +335,5 @@ def sweep(now: datetime | None = None) -> int:
     )
     db.session.commit()
     due = db.session.scalars(select(WebhookDelivery.id).where(*_due(now))).all()
-    for start in range(0, len(due), SWEEP_BATCH):
-        enqueue(due[start : start + SWEEP_BATCH])
+    enqueue(due)
     return len(due)
