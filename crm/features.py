@@ -22,6 +22,8 @@ from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
+from crm.outbound import bp as outbound_bp
+from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -60,6 +62,8 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(requeue_imports,),
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
+    # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
+    Feature("outbound", blueprints=(outbound_bp,), sweeps=(note_replies,)),
     Feature(
         "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)
     ),

@@ -11,7 +11,7 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from flask import current_app, render_template
 from sqlalchemy import or_
@@ -48,6 +48,44 @@ def queue_email(
     )
     db.session.add(row)
     return row
+
+
+def queue_composed(
+    *,
+    team_id: int,
+    kind: str,
+    sender: str,
+    reply_to: str | None,
+    to: list[str],
+    cc: list[str] = (),
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> OutboundEmail:
+    """Add a mail written in Rapport (crm/outbound): its own From, Reply-To, recipients and
+    headers; the caller commits, then enqueues."""
+    row = OutboundEmail(
+        team_id=team_id,
+        kind=kind,
+        to_addr=(to[0] if to else "")[:254],
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+        message_id=message_id or new_message_id(),
+        from_addr=sender[:300],
+        reply_to=(reply_to or "")[:300] or None,
+        recipients={"to": list(to), "cc": list(cc)},
+        headers=headers or None,
+    )
+    db.session.add(row)
+    return row
+
+
+def new_message_id() -> str:
+    domain = current_app.config["BASE_URL"].split("//", 1)[-1].split(":")[0].split("/")[0]
+    return make_msgid(domain=domain or "localhost")
 
 
 def enqueue(row: OutboundEmail) -> None:
@@ -100,22 +138,42 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     return row.status
 
 
-def _smtp_send(row: OutboundEmail, config) -> None:
+def build_message(row: OutboundEmail, config) -> EmailMessage:
+    """The MIME message of an outbox row, the same bytes on every attempt but the Date."""
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = row.to_addr
+    recipients = row.recipients or {}
+    message["From"] = row.from_addr or config["MAIL_FROM"]
+    message["To"] = ", ".join(recipients.get("to") or [row.to_addr])
+    if recipients.get("cc"):
+        message["Cc"] = ", ".join(recipients["cc"])
+    if row.reply_to:
+        message["Reply-To"] = row.reply_to
     message["Subject"] = row.subject
     # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
     message["Message-ID"] = row.message_id
+    message["Date"] = formatdate(localtime=False)
+    for name, value in (row.headers or {}).items():
+        message[name] = value
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config.get("MAIL_USE_TLS"):
-            smtp.starttls()
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return message
+
+
+def _smtp_send(row: OutboundEmail, config) -> None:
+    message = build_message(row, config)
+    with open_smtp(config) as smtp:
         smtp.send_message(message)
+
+
+def open_smtp(config) -> smtplib.SMTP:
+    """A connection to MAIL_SERVER, logged in; callers may send several messages on it."""
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+    if config.get("MAIL_USE_TLS"):
+        smtp.starttls()
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return smtp
 
 
 def _due(now):

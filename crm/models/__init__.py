@@ -24,6 +24,7 @@ from crm.models.imports import (
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
+    EmailTemplate,
     InboundMessage,
     InboundStatus,
     NeverLog,
@@ -67,6 +68,7 @@ __all__ = [
     "deal_tag",
     "EmailAttachment",
     "EmailMessage",
+    "EmailTemplate",
     "NeverLog",
     "InboundMessage",
     "InboundStatus",

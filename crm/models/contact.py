@@ -145,6 +145,10 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     source: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Email out: when Rapport last mailed them, when they last answered, when they opted out.
+    last_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner = relationship("User", foreign_keys=[owner_id])
     company: Mapped[Company | None] = relationship(back_populates="contacts")

@@ -13,6 +13,7 @@ import pytest
 
 from crm.extensions import db
 from crm.models import (
+    EmailTemplate,
     InboundMessage,
     Invitation,
     LostReason,
@@ -75,10 +76,19 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "template_id": lambda team, user: _add(
+        EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
-NOT_RECORD_ROUTES = {"static", "auth.reset", "auth.accept_invite", "tasks.calendar_feed"}
+NOT_RECORD_ROUTES = {
+    "static",
+    "auth.reset",
+    "auth.accept_invite",
+    "tasks.calendar_feed",
+    "outbound.unsubscribe",
+}
 
 
 def _with_html(email) -> int:

@@ -1,0 +1,42 @@
+"""Forms of email out: compose and templates."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):
+        pass  # the service checks each id against the team
+
+
+class ComposeForm(FlaskForm):
+    to = CheckboxList("To", coerce=int)
+    cc = CheckboxList("Cc", coerce=int)
+    sender = SelectField("From", choices=[])
+    subject = StringField("Subject", validators=[Length(max=300)])
+    body = TextAreaField(
+        "Message",
+        validators=[Length(max=100_000)],
+        render_kw={"rows": 10},
+    )
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=120)])
+    subject = StringField("Subject", validators=[Length(max=300)])
+    body = TextAreaField("Message", validators=[Length(max=100_000)], render_kw={"rows": 10})
+    personal = BooleanField("Only for me (personal template)")
+
+
+class PreviewForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    contact_id = SelectField("Preview for", coerce=int, validators=[Optional()], choices=[])

@@ -1,0 +1,249 @@
+"""Email out views: compose from a contact, company or deal; templates; unsubscribe."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from crm.errors import Invalid
+from crm.extensions import csrf, db
+from crm.htmx import render
+from crm.kernel.forms import show_error
+from crm.models import Company, Contact, Deal, EmailTemplate, OutboundEmail
+from crm.outbound import bp, services
+from crm.outbound.forms import ComposeForm, PreviewForm, TemplateForm
+from crm.security import current_team, get_or_404, public, scoped
+
+PEOPLE_LIMIT = 200
+
+
+@bp.app_context_processor
+def _globals():
+    return {"outbound_row": _outbound_row}
+
+
+def _outbound_row(activity) -> OutboundEmail | None:
+    """The outbox row of a mail sent from Rapport, for its status on the timeline entry."""
+    outbox_id = (activity.data or {}).get("outbox_id")
+    if not outbox_id:
+        return None
+    return db.session.scalar(
+        scoped(OutboundEmail, team_id=activity.team_id).where(OutboundEmail.id == outbox_id)
+    )
+
+
+def _people(kind: str, record) -> list[Contact]:
+    """Who a mail from this record can go to: the record's people with an address."""
+    if kind == "contact":
+        people = [record]
+        if record.company_id:
+            people += db.session.scalars(
+                scoped(Contact)
+                .where(Contact.company_id == record.company_id, Contact.id != record.id)
+                .order_by(Contact.sort_name)
+                .limit(PEOPLE_LIMIT)
+            ).all()
+    elif kind == "company":
+        people = db.session.scalars(
+            scoped(Contact)
+            .where(Contact.company_id == record.id)
+            .order_by(Contact.sort_name)
+            .limit(PEOPLE_LIMIT)
+        ).all()
+    else:
+        people = [c for c in record.contacts if c.deleted_at is None]
+    return [p for p in people if p.primary_email]
+
+
+def _compose(kind: str, record):
+    team = current_team()
+    people = _people(kind, record)
+    form = ComposeForm()
+    form.sender.choices = services.senders(team, current_user)
+    choices = [(p.id, f"{p.name} <{p.primary_email}>") for p in people]
+    form.to.choices = form.cc.choices = choices
+    templates = services.templates_for(team.id, current_user)
+    status = 200
+    if request.method == "GET":
+        default = people[0].id if people and kind == "contact" else None
+        form.to.data = [default] if default else []
+        chosen = request.args.get("template", type=int)
+        template = next((t for t in templates if t.id == chosen), None)
+        if template is not None:
+            form.subject.data, form.body.data = template.subject, template.body
+    elif form.validate_on_submit():
+        try:
+            services.compose(
+                team=team,
+                author=current_user,
+                to_ids=form.to.data or [],
+                cc_ids=form.cc.data or [],
+                subject=form.subject.data,
+                body=form.body.data,
+                sender=form.sender.data,
+                company_id=record.id if kind == "company" else None,
+                deal_id=record.id if kind == "deal" else None,
+            )
+        except Invalid as error:
+            show_error(form, error)
+            status = 422
+        else:
+            return redirect(url_for(f"{kind}s.show", **{f"{kind}_id": record.id}), 303)
+    else:
+        status = 422
+    back = url_for(f"{kind}s.show", **{f"{kind}_id": record.id})
+    return render(
+        "outbound/compose.html",
+        "outbound/_compose_form.html",
+        status,
+        form=form,
+        record=record,
+        kind=kind,
+        name=record.name if kind != "deal" else record.title,
+        back=back,
+        templates=templates,
+        has_people=bool(people),
+    )
+
+
+@bp.route("/contacts/<int:contact_id>/email", methods=["GET", "POST"])
+def compose_contact(contact_id: int):
+    return _compose("contact", get_or_404(Contact, contact_id))
+
+
+@bp.route("/companies/<int:company_id>/email", methods=["GET", "POST"])
+def compose_company(company_id: int):
+    return _compose("company", get_or_404(Company, company_id))
+
+
+@bp.route("/deals/<int:deal_id>/email", methods=["GET", "POST"])
+def compose_deal(deal_id: int):
+    return _compose("deal", get_or_404(Deal, deal_id))
+
+
+# Templates ------------------------------------------------------------------------------
+
+
+def _own_template(template_id: int) -> EmailTemplate:
+    """A team template or one of mine; a teammate's personal template is a 404 like any other."""
+    template = get_or_404(EmailTemplate, template_id)
+    if template.owner_id not in (None, current_user.id):
+        abort(404)
+    return template
+
+
+@bp.route("/email/templates", methods=["GET", "POST"])
+def templates():
+    team = current_team()
+    form = TemplateForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                template = services.save_template(
+                    team_id=team.id,
+                    user=current_user,
+                    name=form.name.data,
+                    subject=form.subject.data,
+                    body=form.body.data,
+                    personal=form.personal.data,
+                )
+            except Invalid as error:
+                show_error(form, error)
+            else:
+                return redirect(url_for("outbound.template", template_id=template.id), 303)
+    return render(
+        "outbound/templates.html",
+        "outbound/_template_form.html",
+        status,
+        form=form,
+        template=None,
+        templates=services.templates_for(team.id, current_user),
+    )
+
+
+@bp.route("/email/templates/<int:template_id>", methods=["GET", "POST"])
+def template(template_id: int):
+    template = _own_template(template_id)
+    form = TemplateForm(obj=template)
+    if request.method == "GET":
+        form.personal.data = template.owner_id is not None
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                services.save_template(
+                    team_id=template.team_id,
+                    user=current_user,
+                    name=form.name.data,
+                    subject=form.subject.data,
+                    body=form.body.data,
+                    personal=form.personal.data,
+                    template=template,
+                )
+            except Invalid as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                return redirect(url_for("outbound.template", template_id=template.id), 303)
+    return render(
+        "outbound/template.html",
+        "outbound/_template_form.html",
+        status,
+        form=form,
+        template=template,
+        preview_form=_preview_form(),
+    )
+
+
+@bp.route("/email/templates/<int:template_id>/delete", methods=["POST"])
+def delete_template(template_id: int):
+    services.delete_template(_own_template(template_id))
+    return redirect(url_for("outbound.templates"), 303)
+
+
+def _preview_form() -> PreviewForm:
+    form = PreviewForm(request.args)
+    people = db.session.scalars(
+        scoped(Contact).order_by(Contact.last_activity_at.desc(), Contact.id.desc()).limit(50)
+    ).all()
+    form.contact_id.choices = [(0, "Sample data")] + [(p.id, p.name) for p in people]
+    return form
+
+
+@bp.route("/email/templates/<int:template_id>/preview")
+def preview(template_id: int):
+    template = _own_template(template_id)
+    contact_id = request.args.get("contact_id", type=int) or None
+    contact = get_or_404(Contact, contact_id) if contact_id else None
+    try:
+        result, error = services.preview(template, contact), None
+    except Invalid as problem:
+        result, error = None, problem.message
+    return render(
+        "outbound/preview.html",
+        "outbound/_preview.html",
+        200,
+        template=template,
+        result=result,
+        error=error,
+        preview_form=_preview_form(),
+    )
+
+
+# Unsubscribe: public, signed ---------------------------------------------------------------
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public
+@csrf.exempt  # RFC 8058: the mail provider POSTs without a session; the signed token decides
+def unsubscribe(token: str):
+    if services.read_unsubscribe_token(token) is None:
+        abort(404)
+    if request.method == "POST":
+        if services.unsubscribe(token) is None:
+            abort(404)
+        return render_template("outbound/unsubscribed.html"), 200
+    return render_template("outbound/unsubscribe.html", token=token)
