@@ -63,7 +63,12 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
     # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
-    Feature("outbound", blueprints=(outbound_bp,), sweeps=(note_replies,)),
+    Feature(
+        "outbound",
+        blueprints=(outbound_bp,),
+        jobs=("jobs.outbound.deliver_bulk",),
+        sweeps=(note_replies,),
+    ),
     Feature(
         "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)
     ),

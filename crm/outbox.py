@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from crm import queue
 from crm.extensions import db
@@ -121,21 +121,83 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     try:
         _smtp_send(row, config)
     except (smtplib.SMTPException, OSError) as error:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = OutboxStatus.FAILED
-        else:
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
-        db.session.commit()
-        if row.status == OutboxStatus.PENDING:
-            queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
-        return row.status
+        return _failed(row, error)
+    _sent(row)
+    return row.status
+
+
+def _sent(row: OutboundEmail) -> None:
     row.status, row.sent_at, row.attempts = OutboxStatus.SENT, utcnow(), row.attempts + 1
     row.last_error = None
     db.session.commit()
+
+
+def _failed(row: OutboundEmail, error: Exception, *, requeue: bool = True) -> OutboxStatus:
+    """Record a failed attempt: retried later with backoff, or failed for good."""
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
+    db.session.commit()
+    if requeue and row.status == OutboxStatus.PENDING:
+        queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
     return row.status
+
+
+def deliver_batch(ids: list[int]) -> int:
+    """Send the due, pending rows among `ids` over one SMTP connection; returns how many were
+    handled. Each row is claimed (so a row is never sent by two workers) and committed as soon
+    as the server accepted it (so a crash re-sends at most the one mail in flight)."""
+    now = utcnow()
+    claimed = work.claim_batch(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        values={"status": OutboxStatus.SENDING, "claimed_at": now},
+        limit=len(ids),
+        ids=ids,
+    )
+    if not claimed:
+        return 0
+    rows = db.session.scalars(
+        select(OutboundEmail).where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)
+    ).all()
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        for row in rows:
+            row.status = OutboxStatus.KEPT
+        db.session.commit()
+        return len(rows)
+    try:
+        smtp = open_smtp(config)
+    except (smtplib.SMTPException, OSError) as error:
+        for row in rows:
+            _failed(row, error)
+        return len(rows)
+    try:
+        for row in rows:
+            try:
+                smtp.send_message(build_message(row, config))
+            except smtplib.SMTPServerDisconnected as error:
+                _failed(row, error)
+                smtp = open_smtp(config)
+            except (smtplib.SMTPException, OSError) as error:
+                _failed(row, error)
+            else:
+                _sent(row)
+    except (smtplib.SMTPException, OSError) as error:  # reconnecting failed: try the rest later
+        for row in rows:
+            if row.status == OutboxStatus.SENDING:
+                _failed(row, error)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return len(rows)
 
 
 def build_message(row: OutboundEmail, config) -> EmailMessage:

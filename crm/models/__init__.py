@@ -31,11 +31,25 @@ from crm.models.mail import (
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.outbound import (
+    BulkRecipient,
+    BulkSend,
+    Enrolment,
+    EnrolmentStep,
+    Sequence,
+    SequenceStep,
+)
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User
 
 __all__ = [
+    "BulkRecipient",
+    "BulkSend",
+    "Enrolment",
+    "EnrolmentStep",
+    "Sequence",
+    "SequenceStep",
     "Activity",
     "ActivityContact",
     "ActivityKind",

@@ -187,6 +187,8 @@ class ContactEmail(TeamOwned, db.Model):
     email: Mapped[str] = mapped_column(String(254))  # lower-cased
     label: Mapped[str] = mapped_column(String(30), default="work")
     position: Mapped[int] = mapped_column(default=0)
+    # A hard bounce (a DSN through email-in) marks the address; bulk and sequences skip it.
+    bouncing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="emails")
 

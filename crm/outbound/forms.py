@@ -40,3 +40,10 @@ class PreviewForm(FlaskForm):
         csrf = False
 
     contact_id = SelectField("Preview for", coerce=int, validators=[Optional()], choices=[])
+
+
+class BulkForm(FlaskForm):
+    tag = SelectField("Contacts tagged", coerce=int, choices=[], validators=[Optional()])
+    template = SelectField("Start from a template", coerce=int, choices=[], validators=[Optional()])
+    subject = StringField("Subject", validators=[Length(max=300)])
+    body = TextAreaField("Message", validators=[Length(max=100_000)], render_kw={"rows": 10})

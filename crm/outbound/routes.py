@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from crm.contacts.queries import ContactFilters
 from crm.errors import Invalid
 from crm.extensions import csrf, db
 from crm.htmx import render
 from crm.kernel.forms import show_error
-from crm.models import Company, Contact, Deal, EmailTemplate, OutboundEmail
-from crm.outbound import bp, services
-from crm.outbound.forms import ComposeForm, PreviewForm, TemplateForm
+from crm.models import (
+    BulkRecipient,
+    BulkSend,
+    Company,
+    Contact,
+    Deal,
+    EmailTemplate,
+    OutboundEmail,
+    Tag,
+)
+from crm.outbound import bp, bulk, services
+from crm.outbound.forms import BulkForm, ComposeForm, PreviewForm, TemplateForm
 from crm.security import current_team, get_or_404, public, scoped
 
 PEOPLE_LIMIT = 200
+RESULT_LIMIT = 500
 
 
 @bp.app_context_processor
@@ -247,3 +260,89 @@ def unsubscribe(token: str):
             abort(404)
         return render_template("outbound/unsubscribed.html"), 200
     return render_template("outbound/unsubscribe.html", token=token)
+
+
+# Bulk send ------------------------------------------------------------------------------
+
+
+def _filters() -> ContactFilters:
+    """The audience: the contact list's filters (from its "Email these" link), or a tag."""
+    return ContactFilters.from_args(request.values)
+
+
+def _audience_label(filters: ContactFilters) -> str:
+    args = filters.args(sort=None)
+    if not args:
+        return "All contacts"
+    if list(args) == ["tag"]:
+        tag = db.session.scalar(scoped(Tag).where(Tag.id == filters.tag))
+        return f"Tagged “{tag.name}”" if tag else "Tagged"
+    return "Contacts matching " + ", ".join(f"{k}={v}" for k, v in args.items())
+
+
+@bp.route("/email/bulk", methods=["GET", "POST"])
+def bulk_compose():
+    team = current_team()
+    form = BulkForm()
+    tags = db.session.scalars(scoped(Tag).order_by(Tag.name)).all()
+    form.tag.choices = [(0, "— the filter from the contact list —")] + [
+        (t.id, t.name) for t in tags
+    ]
+    templates = services.templates_for(team.id, current_user)
+    form.template.choices = [(0, "—")] + [(t.id, t.name) for t in templates]
+    filters = _filters()
+    if form.tag.data:
+        filters = ContactFilters(tag=form.tag.data)
+    elif request.method == "GET":
+        form.tag.data = filters.tag if filters.args(sort=None).keys() == {"tag"} else 0
+    chosen = next((t for t in templates if t.id == form.template.data), None)
+    if request.method == "GET" and chosen is not None:
+        form.subject.data, form.body.data = chosen.subject, chosen.body
+    result, status = None, 200
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            if request.form.get("action") == "send":
+                sent = bulk.start(
+                    team=team,
+                    author=current_user,
+                    filters=filters,
+                    label=_audience_label(filters),
+                    subject=form.subject.data,
+                    body=form.body.data,
+                )
+                return redirect(url_for("outbound.bulk_show", bulk_id=sent.id), 303)
+            result = bulk.preview(team, filters, form.subject.data, form.body.data)
+        except Invalid as error:
+            show_error(form, error)
+            status = 422
+    elif request.method == "POST":
+        status = 422
+    return render(
+        "outbound/bulk.html",
+        "outbound/_bulk_form.html",
+        status,
+        form=form,
+        filters=filters,
+        label=_audience_label(filters),
+        result=result,
+    )
+
+
+@bp.route("/email/bulk/<int:bulk_id>")
+def bulk_show(bulk_id: int):
+    sent = get_or_404(BulkSend, bulk_id)
+    recipients = db.session.scalars(
+        select(BulkRecipient)
+        .where(BulkRecipient.bulk_send_id == sent.id)
+        .options(selectinload(BulkRecipient.outbox))
+        .order_by(BulkRecipient.skipped.is_(None), BulkRecipient.id)
+        .limit(RESULT_LIMIT)
+    ).all()
+    return render(
+        "outbound/bulk_show.html",
+        "outbound/_bulk_progress.html",
+        bulk=sent,
+        progress=bulk.progress(sent),
+        recipients=recipients,
+        limit=RESULT_LIMIT,
+    )

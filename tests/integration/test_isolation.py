@@ -13,6 +13,7 @@ import pytest
 
 from crm.extensions import db
 from crm.models import (
+    BulkSend,
     EmailTemplate,
     InboundMessage,
     Invitation,
@@ -76,6 +77,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "bulk_id": lambda team, user: _add(
+        BulkSend(team_id=team.id, author_id=user.id, audience="All", subject="s", body="b")
+    ),
     "template_id": lambda team, user: _add(
         EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
     ),

@@ -304,3 +304,88 @@ def test_a_forged_unsubscribe_token_is_404(client, owner):
     jane = _jane(owner)
     assert client.get(f"/unsubscribe/{jane.id}").status_code == 404
     assert client.post("/unsubscribe/WzEsMV0.forged").status_code == 404
+
+
+# Bulk send -------------------------------------------------------------------------------
+
+
+def _tagged_people(owner, n=4):
+    from crm.kernel import tags
+
+    team = factories.team_of(owner)
+    (tag,) = tags.find_or_create(team.id, ["newsletter"])
+    people = []
+    for i in range(n):
+        person = factories.make_contact(team, first_name=f"P{i}", email=f"p{i}@client.example")
+        person.tags.append(tag)
+        people.append(person)
+    db.session.commit()
+    return tag, people
+
+
+def test_bulk_send_previews_skips_and_delivers_with_unsubscribe_headers(
+    app, logged_in, owner, smtp_server, run_jobs
+):
+    tag, people = _tagged_people(owner)
+    people[1].opted_out_at = utcnow()
+    people[2].emails[0].bouncing_at = utcnow()
+    nobody = factories.make_contact(factories.team_of(owner), first_name="Nomail", email=False)
+    nobody.tags.append(tag)
+    db.session.commit()
+    form = {"tag": tag.id, "subject": "News for {{ contact.first_name }}", "body": "Hi"}
+
+    preview = logged_in.post("/email/bulk", data=form | {"action": "preview"})
+    assert preview.status_code == 200
+    assert b"2 people will get this mail" in preview.data
+    assert b"1 opted out" in preview.data and b"1 bouncing" in preview.data
+    assert b"1 no address" in preview.data and b"News for P0" in preview.data
+    assert db.session.scalars(select(OutboundEmail)).first() is None  # a preview sends nothing
+
+    app.config["OUTBOUND_RATE_PER_MINUTE"] = 6000
+    response = logged_in.post("/email/bulk", data=form | {"action": "send"})
+    assert response.status_code == 303
+    page_url = response.headers["Location"]
+    progress = logged_in.get(page_url, headers={"HX-Request": "true"})
+    assert b"<html" not in progress.data and b'hx-trigger="every 2s"' in progress.data
+
+    deadline = utcnow() + timedelta(seconds=30)
+    while len(smtp_server.messages) < 2 and utcnow() < deadline:
+        run_jobs()  # the rows are spaced by the rate: wait until they are due
+    assert sorted(e.rcpt_tos[0] for e in smtp_server.messages) == [
+        "p0@client.example",
+        "p3@client.example",
+    ]
+    message = _parsed(smtp_server.messages[0])
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (
+        "/unsubscribe/" in message["List-Unsubscribe"] and "mailto:" in message["List-Unsubscribe"]
+    )
+
+    done = logged_in.get(page_url)
+    assert b"every 2s" not in done.data and b"Done 100%" in done.data
+    assert b"Skipped: opted out" in done.data and b"Skipped: no address" in done.data
+    assert b"Skipped: bouncing" in done.data
+    timeline = logged_in.get(f"/contacts/{people[0].id}").data
+    assert b"News for P0" in timeline
+
+
+def test_bulk_rows_are_spaced_by_the_teams_rate(app, logged_in, owner):
+    tag, people = _tagged_people(owner, n=3)
+    app.config["OUTBOUND_RATE_PER_MINUTE"] = 60  # one a second
+    logged_in.post(
+        "/email/bulk", data={"tag": tag.id, "subject": "s", "body": "b", "action": "send"}
+    )
+    times = db.session.scalars(
+        select(OutboundEmail.next_attempt_at).order_by(OutboundEmail.id)
+    ).all()
+    assert [round((t - times[0]).total_seconds()) for t in times] == [0, 1, 2]
+
+
+def test_bulk_template_error_names_the_field_and_sends_nothing(logged_in, owner):
+    tag, _ = _tagged_people(owner, n=1)
+    response = logged_in.post(
+        "/email/bulk",
+        data={"tag": tag.id, "subject": "s", "body": "{{ deal.nope }}", "action": "send"},
+    )
+    assert response.status_code == 422 and b"Unknown merge field: nope" in response.data
+    assert db.session.scalars(select(OutboundEmail)).first() is None
