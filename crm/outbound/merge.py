@@ -8,6 +8,8 @@ field is an `Invalid` that names it, raised before anything is queued. Output is
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -80,9 +82,15 @@ def check(source: str, field: str) -> None:
     render(source, SAMPLE, field=field)
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str):
+    # A bulk send renders one source thousands of times: compile it once.
+    return _env.from_string(source)
+
+
 def render(source: str, context: dict, *, field: str = "body") -> str:
     try:
-        return _env.from_string(source or "").render(**context)
+        return _compiled(source or "").render(**context)
     except UndefinedError as error:
         raise Invalid(f"Unknown merge field: {_name(error)}", field=field) from None
     except TemplateSyntaxError as error:
