@@ -23,6 +23,7 @@ from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
 from crm.outbound import bp as outbound_bp
+from crm.outbound.sequences import advance as advance_sequences
 from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
@@ -67,7 +68,8 @@ FEATURES: tuple[Feature, ...] = (
         "outbound",
         blueprints=(outbound_bp,),
         jobs=("jobs.outbound.deliver_bulk",),
-        sweeps=(note_replies,),
+        # Replies first: an enrolment whose contact just answered stops before its next step.
+        sweeps=(note_replies, advance_sequences),
     ),
     Feature(
         "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)

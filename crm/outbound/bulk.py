@@ -172,7 +172,7 @@ def start(
                 outbox_id=row.id,
             )
         )
-        logged.append(_log(team.id, author, person, row, rendered_subject, text, now))
+        logged.append(log_outgoing(team.id, author, person, row, rendered_subject, text, now))
     db.session.flush()
     for email, activity in logged:
         email.activity_id = activity.id
@@ -191,7 +191,9 @@ def start(
     return bulk
 
 
-def _log(team_id, author, person, row, subject, text, now):
+def log_outgoing(team_id, author, person, row, subject, text, now):
+    """The outgoing EmailMessage and email Activity of one queued mail to one person (the
+    caller flushes, then links them; see start())."""
     message_id = row.message_id.strip("<>")[:300]
     email = EmailMessage(
         team_id=team_id,

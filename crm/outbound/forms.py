@@ -47,3 +47,25 @@ class BulkForm(FlaskForm):
     template = SelectField("Start from a template", coerce=int, choices=[], validators=[Optional()])
     subject = StringField("Subject", validators=[Length(max=300)])
     body = TextAreaField("Message", validators=[Length(max=100_000)], render_kw={"rows": 10})
+
+
+STEP_KINDS = [("", "—"), ("email", "Email from a template"), ("task", "Task for the owner")]
+
+
+class SequenceForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=120)])
+
+
+def step_fields(n: int) -> dict:
+    """Field names of the step rows of the sequence form (step-1-kind, …)."""
+    return {
+        "kind": f"step-{n}-kind",
+        "template_id": f"step-{n}-template",
+        "task_title": f"step-{n}-task",
+        "delay_days": f"step-{n}-delay",
+    }
+
+
+class EnrolForm(FlaskForm):
+    contact_id = SelectField("Contact", coerce=int, choices=[], validators=[Optional()])
+    tag = SelectField("Or everyone tagged", coerce=int, choices=[], validators=[Optional()])

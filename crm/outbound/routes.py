@@ -19,11 +19,22 @@ from crm.models import (
     Contact,
     Deal,
     EmailTemplate,
+    Enrolment,
     OutboundEmail,
+    Sequence,
     Tag,
 )
-from crm.outbound import bp, bulk, services
-from crm.outbound.forms import BulkForm, ComposeForm, PreviewForm, TemplateForm
+from crm.outbound import bp, bulk, sequences, services
+from crm.outbound.forms import (
+    STEP_KINDS,
+    BulkForm,
+    ComposeForm,
+    EnrolForm,
+    PreviewForm,
+    SequenceForm,
+    TemplateForm,
+    step_fields,
+)
 from crm.security import current_team, get_or_404, public, scoped
 
 PEOPLE_LIMIT = 200
@@ -345,4 +356,88 @@ def bulk_show(bulk_id: int):
         progress=bulk.progress(sent),
         recipients=recipients,
         limit=RESULT_LIMIT,
+    )
+
+
+# Sequences ------------------------------------------------------------------------------
+
+STEP_ROWS = 4
+
+
+@bp.route("/email/sequences", methods=["GET", "POST"])
+def sequences_index():
+    team = current_team()
+    form = SequenceForm()
+    templates = [t for t in services.templates_for(team.id, current_user) if t.owner_id is None]
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            steps = []
+            for n in range(1, STEP_ROWS + 1):
+                names = step_fields(n)
+                kind = request.form.get(names["kind"])
+                if not kind:
+                    continue
+                steps.append(
+                    {
+                        "kind": kind,
+                        "template_id": request.form.get(names["template_id"], type=int),
+                        "task_title": request.form.get(names["task_title"], ""),
+                        "delay_days": request.form.get(names["delay_days"], 0, type=int),
+                    }
+                )
+            try:
+                sequence = sequences.create(team.id, form.name.data, steps)
+            except Invalid as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                return redirect(url_for("outbound.sequence", sequence_id=sequence.id), 303)
+    listed = db.session.scalars(scoped(Sequence).order_by(Sequence.name)).all()
+    return render(
+        "outbound/sequences.html",
+        "outbound/_sequence_form.html",
+        status,
+        form=form,
+        sequences=listed,
+        templates=templates,
+        rows=[(n, step_fields(n)) for n in range(1, STEP_ROWS + 1)],
+        kinds=STEP_KINDS,
+    )
+
+
+def _enrol_form() -> EnrolForm:
+    form = EnrolForm()
+    people = db.session.scalars(scoped(Contact).order_by(Contact.sort_name).limit(500)).all()
+    form.contact_id.choices = [(0, "—")] + [(p.id, p.name) for p in people]
+    tags = db.session.scalars(scoped(Tag).order_by(Tag.name)).all()
+    form.tag.choices = [(0, "—")] + [(t.id, t.name) for t in tags]
+    return form
+
+
+@bp.route("/email/sequences/<int:sequence_id>", methods=["GET", "POST"])
+def sequence(sequence_id: int):
+    found = get_or_404(Sequence, sequence_id)
+    form = _enrol_form()
+    enrolled = None
+    if request.method == "POST" and form.validate_on_submit():
+        ids = [form.contact_id.data] if form.contact_id.data else []
+        if form.tag.data:
+            ids += [c.id for c in bulk.audience(found.team_id, ContactFilters(tag=form.tag.data))]
+        enrolled = sequences.enrol(found, ids, current_user)
+    enrolments = db.session.scalars(
+        scoped(Enrolment)
+        .where(Enrolment.sequence_id == found.id)
+        .options(selectinload(Enrolment.contact))
+        .order_by(Enrolment.id)
+        .limit(RESULT_LIMIT)
+    ).all()
+    return render(
+        "outbound/sequence.html",
+        "outbound/_enrolments.html",
+        sequence=found,
+        form=form,
+        enrolments=enrolments,
+        enrolled=enrolled,
     )

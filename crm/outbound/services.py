@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
@@ -285,7 +285,9 @@ def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
 def unsubscribe_headers(team_id: int, contact_id: int) -> dict[str, str]:
     """RFC 8058 one-click headers for bulk and sequence mail: an https link and a mailto."""
     token = unsubscribe_token(team_id, contact_id)
-    link = current_app.config["BASE_URL"] + url_for("outbound.unsubscribe", token=token)
+    # Built from the URL map, not url_for: sweeps and jobs have no request.
+    path = current_app.url_map.bind("localhost").build("outbound.unsubscribe", {"token": token})
+    link = current_app.config["BASE_URL"] + path
     mailbox = parseaddr(current_app.config["MAIL_FROM"])[1] or "unsubscribe@localhost"
     return {
         "List-Unsubscribe": f"<{link}>, <mailto:{mailbox}?subject=unsubscribe-{token}>",
@@ -322,7 +324,7 @@ def note_replies() -> int:
     since = utcnow() - REPLY_WINDOW
     incoming = aliased(EmailMessage, name="incoming")
     rows = db.session.execute(
-        select(incoming.team_id, ActivityContact.contact_id, incoming.sent_at, incoming.created_at)
+        select(incoming.team_id, ActivityContact.contact_id, incoming.created_at)
         .join(ActivityContact, ActivityContact.activity_id == incoming.activity_id)
         .where(
             incoming.direction == "incoming",
@@ -337,8 +339,10 @@ def note_replies() -> int:
         )
     ).all()
     changed = 0
-    for team_id, contact_id, sent_at, created_at in rows:
-        when = sent_at or created_at
+    for team_id, contact_id, created_at in rows:
+        # When Rapport received it: a sender's clock (the Date header) may be days off, and a
+        # sequence stops on a reply that came after the enrolment.
+        when = created_at
         changed += db.session.execute(
             update(Contact)
             .where(

@@ -20,6 +20,7 @@ from crm.models import (
     LostReason,
     NeverLog,
     OutboundEmail,
+    Sequence,
     Tag,
     Team,
     User,
@@ -80,6 +81,7 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "bulk_id": lambda team, user: _add(
         BulkSend(team_id=team.id, author_id=user.id, audience="All", subject="s", body="b")
     ),
+    "sequence_id": lambda team, user: _add(Sequence(team_id=team.id, name="Follow up")),
     "template_id": lambda team, user: _add(
         EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
     ),

@@ -389,3 +389,144 @@ def test_bulk_template_error_names_the_field_and_sends_nothing(logged_in, owner)
     )
     assert response.status_code == 422 and b"Unknown merge field: nope" in response.data
     assert db.session.scalars(select(OutboundEmail)).first() is None
+
+
+# Sequences -------------------------------------------------------------------------------
+
+
+def _sequence(owner, logged_in):
+    from crm.models import Sequence
+
+    team = factories.team_of(owner)
+    template = EmailTemplate(
+        team_id=team.id, name="Intro", subject="Hello {{ contact.first_name }}", body="Hi!"
+    )
+    db.session.add(template)
+    db.session.commit()
+    response = logged_in.post(
+        "/email/sequences",
+        data={
+            "name": "Follow up",
+            "step-1-kind": "email",
+            "step-1-template": template.id,
+            "step-1-delay": 0,
+            "step-2-kind": "email",
+            "step-2-template": template.id,
+            "step-2-delay": 2,
+            "step-3-kind": "task",
+            "step-3-task": "Call them",
+            "step-3-delay": 1,
+        },
+    )
+    assert response.status_code == 303
+    return db.session.scalars(select(Sequence)).one()
+
+
+def _due_now():
+    from crm.models import Enrolment
+
+    for enrolment in db.session.scalars(select(Enrolment)):
+        if enrolment.next_at is not None:
+            enrolment.next_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+
+def _enrolment():
+    from crm.models import Enrolment
+
+    db.session.expire_all()
+    return db.session.scalars(select(Enrolment)).one()
+
+
+def test_a_sequence_sends_each_step_once_threaded_then_creates_a_task(
+    logged_in, owner, smtp_server, run_jobs
+):
+    from crm.models import EnrolmentStep, Task
+    from crm.outbound import sequences
+
+    jane = _jane(owner)
+    sequence = _sequence(owner, logged_in)
+    page = logged_in.post(f"/email/sequences/{sequence.id}", data={"contact_id": jane.id})
+    assert b"Enrolled 1." in page.data
+
+    assert sequences.advance() == 1  # step 1 is due at once
+    assert sequences.advance() == 0  # step 2 waits two business days
+    run_jobs()
+    assert len(smtp_server.messages) == 1
+    first = _parsed(smtp_server.messages[0])
+    assert first["Subject"] == "Hello Jane" and first["List-Unsubscribe-Post"]
+    assert _enrolment().next_at > utcnow() + timedelta(days=1)
+
+    _due_now()
+    assert sequences.advance() == 1
+    run_jobs()
+    second = _parsed(smtp_server.messages[1])
+    assert second["In-Reply-To"] == first["Message-ID"]  # the follow-up threads under the first
+
+    # A second worker that already did step 3 wins: this one does nothing.
+    _due_now()
+    db.session.add(EnrolmentStep(enrolment_id=_enrolment().id, position=2, done_at=utcnow()))
+    db.session.commit()
+    assert sequences.advance() == 0
+    assert db.session.scalars(select(Task)).first() is None
+    db.session.execute(EnrolmentStep.__table__.delete().where(EnrolmentStep.position == 2))
+    db.session.commit()
+    assert sequences.advance() == 1
+    task = db.session.scalars(select(Task)).one()
+    assert task.title.startswith("Call them") and task.contact_id == jane.id
+    assert _enrolment().status == "finished"
+    assert len(smtp_server.messages) == 2
+
+    shown = logged_in.get(f"/email/sequences/{sequence.id}")
+    assert b"Finished" in shown.data and b"3 of 3" in shown.data
+
+
+def test_a_sequence_stops_when_the_contact_replies(
+    logged_in, owner, smtp_server, listener, run_jobs
+):
+    from crm.outbound import sequences
+
+    jane = _jane(owner)
+    sequence = _sequence(owner, logged_in)
+    logged_in.post(f"/email/sequences/{sequence.id}", data={"contact_id": jane.id})
+    sequences.advance()
+    run_jobs()
+    sent = _parsed(smtp_server.messages[0])
+    raw = mail(
+        frm="Jane Doe <jane@northwind.example>",
+        to=f"Olive <{owner.email}>",
+        subject="Re: Hello Jane",
+        body="Not now, thanks.",
+        message_id="<reply-2@northwind.example>",
+        headers={"In-Reply-To": sent["Message-ID"]},
+    )
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.sendmail("jane@northwind.example", [f"{owner.inbound_token}@in.rapport.test"], raw)
+    run_jobs()
+    _due_now()
+    run_sweeps()  # replies are noted first, then the enrolment stops
+    run_jobs()
+    enrolment = _enrolment()
+    assert enrolment.status == "stopped" and enrolment.stop_reason == "replied"
+    assert len(smtp_server.messages) == 1
+    assert b"Stopped: replied" in logged_in.get(f"/email/sequences/{sequence.id}").data
+
+
+@pytest.mark.parametrize("why", ["opted out", "deal won"])
+def test_a_sequence_stops_on_opt_out_or_a_won_deal(logged_in, owner, why):
+    from crm.models import DealStatus, Enrolment
+    from crm.outbound import sequences
+
+    jane = _jane(owner)
+    sequence = _sequence(owner, logged_in)
+    deal = factories.make_deal(factories.team_of(owner))
+    sequences.enrol(sequence, [jane.id], owner, deal_id=deal.id)
+    if why == "opted out":
+        jane.opted_out_at = utcnow()
+    else:
+        deal.status = DealStatus.WON
+    db.session.commit()
+    sequences.advance()
+    enrolment = db.session.scalars(select(Enrolment)).one()
+    assert enrolment.status == "stopped" and enrolment.stop_reason == why
+    assert db.session.scalars(select(OutboundEmail)).first() is None
