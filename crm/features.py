@@ -23,6 +23,7 @@ from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
 from crm.outbound import bp as outbound_bp
+from crm.outbound.bounces import mark_bounces
 from crm.outbound.sequences import advance as advance_sequences
 from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
@@ -68,8 +69,9 @@ FEATURES: tuple[Feature, ...] = (
         "outbound",
         blueprints=(outbound_bp,),
         jobs=("jobs.outbound.deliver_bulk",),
-        # Replies first: an enrolment whose contact just answered stops before its next step.
-        sweeps=(note_replies, advance_sequences),
+        # Replies and bounces first: an enrolment whose contact just answered (or bounced)
+        # stops before its next step.
+        sweeps=(note_replies, mark_bounces, advance_sequences),
     ),
     Feature(
         "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)

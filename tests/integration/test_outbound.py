@@ -530,3 +530,45 @@ def test_a_sequence_stops_on_opt_out_or_a_won_deal(logged_in, owner, why):
     enrolment = db.session.scalars(select(Enrolment)).one()
     assert enrolment.status == "stopped" and enrolment.stop_reason == why
     assert db.session.scalars(select(OutboundEmail)).first() is None
+
+
+def _dsn(to_user: str, failed: str) -> bytes:
+    boundary = "dsn-boundary"
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\n"
+        f"To: {to_user}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'
+        "\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+        "Your message could not be delivered.\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+
+
+def test_a_bounce_through_email_in_marks_the_address_and_bulk_skips_it(
+    logged_in, owner, listener, run_jobs
+):
+    jane = _jane(owner)
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.sendmail(
+            "", [f"{owner.inbound_token}@in.rapport.test"], _dsn(owner.email, jane.primary_email)
+        )
+    run_jobs()
+    run_sweeps()
+    db.session.expire_all()
+    jane = db.session.get(Contact, jane.id)
+    assert jane.emails[0].bouncing_at is not None
+    from crm.outbound.bulk import skip_reason
+
+    assert skip_reason(jane) == "bouncing"
