@@ -72,6 +72,7 @@ FEATURES: tuple[Feature, ...] = (
         # Replies and bounces first: an enrolment whose contact just answered (or bounced)
         # stops before its next step.
         sweeps=(note_replies, mark_bounces, advance_sequences),
+        settings_tabs=((55, "outbound.settings", "Email out"),),
     ),
     Feature(
         "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)

@@ -69,3 +69,11 @@ def step_fields(n: int) -> dict:
 class EnrolForm(FlaskForm):
     contact_id = SelectField("Contact", coerce=int, choices=[], validators=[Optional()])
     tag = SelectField("Or everyone tagged", coerce=int, choices=[], validators=[Optional()])
+
+
+class SenderForm(FlaskForm):
+    sender = StringField(
+        "Team sender (optional)",
+        validators=[Length(max=300)],
+        render_kw={"placeholder": "Sales <sales@example.com>"},
+    )

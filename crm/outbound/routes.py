@@ -31,11 +31,12 @@ from crm.outbound.forms import (
     ComposeForm,
     EnrolForm,
     PreviewForm,
+    SenderForm,
     SequenceForm,
     TemplateForm,
     step_fields,
 )
-from crm.security import current_team, get_or_404, public, scoped
+from crm.security import admin_required, current_team, get_or_404, public, scoped
 
 PEOPLE_LIMIT = 200
 RESULT_LIMIT = 500
@@ -440,4 +441,34 @@ def sequence(sequence_id: int):
         form=form,
         enrolments=enrolments,
         enrolled=enrolled,
+    )
+
+
+# Settings -------------------------------------------------------------------------------
+
+
+@bp.route("/settings/email-out", methods=["GET", "POST"])
+@admin_required
+def settings():
+    team = current_team()
+    form = SenderForm()
+    status = 200
+    if request.method == "GET":
+        form.sender.data = team.outbound_sender or ""
+    elif form.validate_on_submit():
+        try:
+            services.set_team_sender(team, form.sender.data)
+        except Invalid as error:
+            show_error(form, error)
+            status = 422
+        else:
+            return redirect(url_for("outbound.settings"), 303)
+    else:
+        status = 422
+    return render(
+        "outbound/settings.html",
+        "outbound/_settings_form.html",
+        status,
+        form=form,
+        rate=bulk.rate_per_minute(team.id),
     )

@@ -355,3 +355,15 @@ def note_replies() -> int:
         ).rowcount
     db.session.commit()
     return changed
+
+
+def set_team_sender(team: Team, value: str) -> None:
+    """The shared From members may choose ("Sales <sales@example.com>"); empty clears it."""
+    value = (value or "").strip()
+    if value:
+        name, address = parseaddr(value)
+        if "@" not in address or "." not in address.rpartition("@")[2]:
+            raise Invalid("Write an address like Sales <sales@example.com>.", field="sender")
+        value = formataddr((name, address))
+    team.outbound_sender = value[:300] or None
+    db.session.commit()

@@ -572,3 +572,16 @@ def test_a_bounce_through_email_in_marks_the_address_and_bulk_skips_it(
     from crm.outbound.bulk import skip_reason
 
     assert skip_reason(jane) == "bouncing"
+
+
+def test_a_team_sender_can_be_chosen_as_from(logged_in, owner, smtp_server, run_jobs):
+    bad = logged_in.post("/settings/email-out", data={"sender": "not an address"})
+    assert bad.status_code == 422 and b"Write an address like" in bad.data
+    ok = logged_in.post("/settings/email-out", data={"sender": "Sales <sales@acme.example>"})
+    assert ok.status_code == 303
+    jane = _jane(owner)
+    assert b"sales@acme.example" in logged_in.get(f"/contacts/{jane.id}/email").data
+    _send(logged_in, jane, sender="team")
+    run_jobs()
+    message = _parsed(smtp_server.messages[0])
+    assert "sales@acme.example" in message["From"] and "olive@example.com" in message["Reply-To"]
