@@ -44,7 +44,10 @@ OPTED_OUT, BOUNCING, NO_ADDRESS = "opted out", "bouncing", "no address"
 
 
 def audience(team_id: int, filters: ContactFilters) -> list[Contact]:
-    stmt = contacts_query(team_id, filters).options(selectinload(Contact.emails))
+    # Everything merge fields read, loaded up front: no query (and no autoflush) per person.
+    stmt = contacts_query(team_id, filters).options(
+        selectinload(Contact.emails), selectinload(Contact.company), selectinload(Contact.owner)
+    )
     people = db.session.scalars(stmt.limit(MAX_RECIPIENTS + 1)).all()
     if len(people) > MAX_RECIPIENTS:
         raise Invalid(f"Send to at most {MAX_RECIPIENTS:,} people at once.", field="audience")
@@ -131,35 +134,8 @@ def start(
     sender = formataddr((author.name or "", author.email))
     reply_to = reply_address(team.id, author)
     queued: list[tuple[Contact, OutboundEmail, str, str]] = []
-    for person in people:
-        reason = skip_reason(person)
-        if reason:
-            db.session.add(
-                BulkRecipient(
-                    bulk_send_id=bulk.id,
-                    contact_id=person.id,
-                    name=person.name[:300],
-                    address=person.primary_email,
-                    skipped=reason,
-                )
-            )
-            continue
-        context = merge.context_for(person)
-        text = merge.render(body, context, field="body")
-        rendered_subject = merge.render(subject, context, field="subject").strip()[:300]
-        row = outbox.queue_composed(
-            team_id=team.id,
-            kind="bulk",
-            sender=sender,
-            reply_to=reply_to,
-            to=[formataddr((person.name, person.primary_email))],
-            subject=rendered_subject,
-            text=text,
-            html=to_html(text),
-            headers=unsubscribe_headers(team.id, person.id),
-        )
-        row.next_attempt_at = first + spacing * len(queued)
-        queued.append((person, row, rendered_subject, text))
+    with db.session.no_autoflush:
+        _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk)
     db.session.flush()
     logged = []
     for person, row, rendered_subject, text in queued:
@@ -223,6 +199,39 @@ def log_outgoing(team_id, author, person, row, subject, text, now):
     )
     db.session.add(email)
     return email, activity
+
+
+def _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk):
+    """Render and add each person's outbox row (or their skipped row); appends to `queued`."""
+    for person in people:
+        reason = skip_reason(person)
+        if reason:
+            db.session.add(
+                BulkRecipient(
+                    bulk_send_id=bulk.id,
+                    contact_id=person.id,
+                    name=person.name[:300],
+                    address=person.primary_email,
+                    skipped=reason,
+                )
+            )
+            continue
+        context = merge.context_for(person)
+        text = merge.render(body, context, field="body")
+        rendered_subject = merge.render(subject, context, field="subject").strip()[:300]
+        row = outbox.queue_composed(
+            team_id=team.id,
+            kind="bulk",
+            sender=sender,
+            reply_to=reply_to,
+            to=[formataddr((person.name, person.primary_email))],
+            subject=rendered_subject,
+            text=text,
+            html=to_html(text),
+            headers=unsubscribe_headers(team.id, person.id),
+        )
+        row.next_attempt_at = first + spacing * len(queued)
+        queued.append((person, row, rendered_subject, text))
 
 
 def _next_free_slot(team_id: int, now):
