@@ -24,6 +24,10 @@ from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
 from crm.leads import bp as leads_bp
 from crm.leads import settings_bp as leads_settings_bp
+from crm.outbound import bp as outbound_bp
+from crm.outbound.bounces import mark_bounces
+from crm.outbound.sequences import advance as advance_sequences
+from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -66,6 +70,16 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(requeue_imports,),
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
+    # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
+    Feature(
+        "outbound",
+        blueprints=(outbound_bp,),
+        jobs=("jobs.outbound.deliver_bulk",),
+        # Replies and bounces first: an enrolment whose contact just answered (or bounced)
+        # stops before its next step.
+        sweeps=(note_replies, mark_bounces, advance_sequences),
+        settings_tabs=((55, "outbound.settings", "Email out"),),
+    ),
     Feature(
         "contacts",
         blueprints=(contacts_bp,),

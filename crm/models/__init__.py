@@ -33,11 +33,20 @@ from crm.models.lead import (
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
+    EmailTemplate,
     InboundMessage,
     InboundStatus,
     NeverLog,
     OutboundEmail,
     OutboxStatus,
+)
+from crm.models.outbound import (
+    BulkRecipient,
+    BulkSend,
+    Enrolment,
+    EnrolmentStep,
+    Sequence,
+    SequenceStep,
 )
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
@@ -48,6 +57,12 @@ __all__ = [
     "DeliveryStatus",
     "Webhook",
     "WebhookDelivery",
+    "BulkRecipient",
+    "BulkSend",
+    "Enrolment",
+    "EnrolmentStep",
+    "Sequence",
+    "SequenceStep",
     "Activity",
     "ActivityContact",
     "ActivityKind",
@@ -87,6 +102,7 @@ __all__ = [
     "deal_tag",
     "EmailAttachment",
     "EmailMessage",
+    "EmailTemplate",
     "NeverLog",
     "InboundMessage",
     "InboundStatus",

@@ -70,7 +70,7 @@ def _deliveries(webhook: Webhook, before: int | None):
 
 
 def _show(webhook: Webhook, form: WebhookForm | None = None, status: int = 200, secret=None):
-    rows, next_before = _deliveries(webhook, parse_id(request.args.get("before")))
+    rows, next_before = _deliveries(webhook, request.args.get("before", type=parse_id))
     return render(
         "webhooks/show.html",
         "webhooks/_deliveries.html",

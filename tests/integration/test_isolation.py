@@ -16,11 +16,14 @@ import pytest
 
 from crm.extensions import db
 from crm.models import (
+    BulkSend,
+    EmailTemplate,
     InboundMessage,
     Invitation,
     LostReason,
     NeverLog,
     OutboundEmail,
+    Sequence,
     Tag,
     Team,
     User,
@@ -89,6 +92,13 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
             team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
         )
     ),
+    "bulk_id": lambda team, user: _add(
+        BulkSend(team_id=team.id, author_id=user.id, audience="All", subject="s", body="b")
+    ),
+    "sequence_id": lambda team, user: _add(Sequence(team_id=team.id, name="Follow up")),
+    "template_id": lambda team, user: _add(
+        EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
@@ -98,6 +108,7 @@ NOT_RECORD_ROUTES = {
     "auth.accept_invite",
     "auth.confirm_signup",
     "tasks.calendar_feed",
+    "outbound.unsubscribe",
     "leads.embed_js",  # public by design: the web-to-lead snippet's script (tests/…/test_leads)
 }
 
@@ -192,6 +203,9 @@ CSRF_EXEMPT = {
     # forge; the token names the form, and honeypot, signed fill-time stamp, rate and size
     # limits handle abuse (docs/leads.md, crm/leads/public.py)
     "leads.public",
+    # one-click unsubscribe (RFC 8058): the mail provider posts without a session; the signed
+    # token decides (crm/outbound/routes.py)
+    "outbound.unsubscribe",
 }
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Reached without a team (log-in and friends): the CSRF walk covers them, the id walk does not.
