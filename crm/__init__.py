@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
         search_bp,
     ):
         app.register_blueprint(bp)
+    __import__("crm.api").api.register(app)  # issue 16: /api/v1 and Settings → API tokens
 
 
 def _register_hooks(app: Flask) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, or_
@@ -12,47 +10,21 @@ from sqlalchemy.orm import selectinload
 from crm.companies import bp
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
+from crm.companies.queries import CompanyFilters, companies_query
 from crm.contacts.routes import members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Tag, company_tag
-from crm.security import get_or_404, scoped
+from crm.models import Company, Contact, Tag
+from crm.security import current_team, get_or_404, scoped
 
 PAGE_SIZE = 50
 PEOPLE_SHOWN = 100
 
 
-@dataclass
-class CompanyFilters:
-    q: str = ""
-    tag: int | None = None
-    owner: int | None = None
-
-    def args(self, **extra) -> dict:
-        values = {"q": self.q, "tag": self.tag, "owner": self.owner, **extra}
-        return {k: v for k, v in values.items() if v not in (None, "")}
-
-
 def company_page(filters: CompanyFilters, cursor: str | None):
     """Keyset page over (sort_name, id); name or domain prefix search, both index ranges."""
-    stmt = scoped(Company)
-    if filters.q:
-        low = filters.q.lower()
-        stmt = stmt.where(
-            or_(
-                and_(Company.sort_name >= low, Company.sort_name < low + "\uffff"),
-                and_(Company.domain >= low, Company.domain < low + "\uffff"),
-            )
-        )
-    if filters.tag:
-        stmt = stmt.where(
-            Company.id.in_(
-                db.select(company_tag.c.company_id).where(company_tag.c.tag_id == filters.tag)
-            )
-        )
-    if filters.owner:
-        stmt = stmt.where(Company.owner_id == filters.owner)
+    stmt = companies_query(current_team().id, filters)
     if cursor:
         ident, _, name = cursor.partition(":")
         if ident.isdigit():
@@ -121,8 +93,6 @@ def _save(form: CompanyForm, company: Company | None):
 
 
 def current_user_team_id() -> int:
-    from crm.security import current_team
-
     return current_team().id
 
 

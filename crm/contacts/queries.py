@@ -201,11 +201,11 @@ def _after(stmt, sort: str, cursor: str):
     )
 
 
-def contact_page(
-    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
-) -> ContactPage:
-    limit = limit or PAGE_SIZE
-    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False):
+    """The team's contacts that match `filters` (unsorted): the list, exports and the API."""
+    stmt = select(Contact).where(Contact.team_id == team_id)
+    if not with_deleted:
+        stmt = stmt.where(Contact.deleted_at.is_(None))
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
     if filters.owner is not None:
@@ -221,6 +221,14 @@ def contact_page(
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    return stmt
+
+
+def contact_page(
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
+) -> ContactPage:
+    limit = limit or PAGE_SIZE
+    stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
     if filters.sort == "newest":

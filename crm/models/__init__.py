@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
+from crm.models.api_token import ApiIdempotencyKey, ApiToken, TokenScope
 from crm.models.base import UTCDateTime, new_token, utcnow
 from crm.models.contact import (
     Company,
@@ -34,6 +35,9 @@ from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
+    "TokenScope",
     "Activity",
     "ActivityContact",
     "ActivityKind",

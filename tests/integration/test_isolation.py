@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from crm.api import tokens as api_tokens
 from crm.extensions import db
 from crm.models import (
     InboundMessage,
@@ -74,6 +75,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "token_id": lambda team, user: (
+        api_tokens.create_token(team.id, user.id, name="isolation", scope="write")[0].id
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
@@ -122,12 +126,18 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
             if arg not in ids and arg in OBJECT_MAKERS:
                 ids[arg] = OBJECT_MAKERS[arg](our_team, ours)
     auth.login(theirs.email)
+    # The API takes no cookies: their read-write token instead of their session.
+    _, secret = api_tokens.create_token(
+        factories.team_of(theirs).id, theirs.id, name="theirs", scope="write"
+    )
+    api_headers = {"Authorization": f"Bearer {secret}"}
     checked, leaks = 0, []
     for rule, method in _routes(app):
         if not set(rule.arguments) <= ids.keys():
             continue
         url = rule.build({arg: ids[arg] for arg in rule.arguments}, append_unknown=False)[1]
-        response = client.open(url, method=method)
+        headers = api_headers if url.startswith("/api/") else {}
+        response = client.open(url, method=method, headers=headers)
         checked += 1
         if response.status_code != 404:
             leaks.append(f"{method} {url} ({rule.endpoint}) → {response.status_code}")
