@@ -58,7 +58,13 @@ def upgrade():
     with op.batch_alter_table("api_idempotency_key", schema=None) as batch_op:
         batch_op.create_index("ix_api_idempotency_key_created", ["created_at"], unique=False)
 
+    # Sync reads (`updated_since`, sort=updated) walk these instead of sorting a whole team.
+    for table in ("contact", "company", "deal", "task"):
+        op.create_index(f"ix_{table}_team_updated", table, ["team_id", "updated_at", "id"])
+
 
 def downgrade():
+    for table in ("contact", "company", "deal", "task"):
+        op.drop_index(f"ix_{table}_team_updated", table_name=table)
     op.drop_table("api_idempotency_key")
     op.drop_table("api_token")
