@@ -447,52 +447,72 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def idempotent(run: Callable[[], Response]) -> Response:
-    """Replay the stored answer for a repeated Idempotency-Key; refuse it for another body."""
+    """Replay the stored answer for a repeated Idempotency-Key; refuse it for another body.
+
+    The key is reserved (a committed row) before the create runs, so a parallel retry with
+    the same key waits for nothing and creates nothing: it gets 409 until the first answer
+    is stored. A failed create frees its key for a corrected retry.
+    """
     key = request.headers["Idempotency-Key"].strip()[:255]
     digest = hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + request.get_data()
     ).hexdigest()
     token_id = g.api_token.id
+    reserved = ApiIdempotencyKey(token_id=token_id, key=key, request_hash=digest, status=0, body="")
+    db.session.add(reserved)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return _replay(token_id, key, digest)
+    try:
+        response = run()
+    except BaseException:
+        db.session.rollback()
+        _forget(reserved.id)
+        raise
+    if 200 <= response.status_code < 300:
+        reserved.status = response.status_code
+        reserved.body = response.get_data(as_text=True)
+        reserved.location = response.headers.get("Location")
+        db.session.commit()
+    else:
+        _forget(reserved.id)
+    return response
+
+
+def _forget(reservation_id: int) -> None:
+    db.session.execute(db.delete(ApiIdempotencyKey).where(ApiIdempotencyKey.id == reservation_id))
+    db.session.commit()
+
+
+def _replay(token_id: int, key: str, digest: str) -> Response:
     seen = db.session.scalars(
         db.select(ApiIdempotencyKey).where(
             ApiIdempotencyKey.token_id == token_id, ApiIdempotencyKey.key == key
         )
     ).first()
-    if seen is not None:
-        if seen.request_hash != digest:
-            raise ApiError(
-                422,
-                "Validation failed",
-                "This Idempotency-Key was used with another request.",
-                [
-                    {
-                        "field": "Idempotency-Key",
-                        "message": "already used for a different request",
-                        "code": "idempotency_key_reused",
-                    }
-                ],
-            )
-        response = current_app.response_class(
-            seen.body, status=seen.status, mimetype="application/json"
+    if seen is None:  # the first request failed and freed the key meanwhile: try again
+        raise ApiError(409, "Conflict", "A request with this Idempotency-Key just failed; retry.")
+    if seen.status == 0:
+        raise ApiError(409, "Conflict", "A request with this Idempotency-Key is in progress.")
+    if seen.request_hash != digest:
+        raise ApiError(
+            422,
+            "Validation failed",
+            "This Idempotency-Key was used with another request.",
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": "already used for a different request",
+                    "code": "idempotency_key_reused",
+                }
+            ],
         )
-        if seen.location:
-            response.headers["Location"] = seen.location
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    response = run()
-    if 200 <= response.status_code < 300:
-        db.session.add(
-            ApiIdempotencyKey(
-                token_id=token_id,
-                key=key,
-                request_hash=digest,
-                status=response.status_code,
-                body=response.get_data(as_text=True),
-                location=response.headers.get("Location"),
-            )
-        )
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same key raced in from a parallel request
-            db.session.rollback()
+    response = current_app.response_class(
+        seen.body, status=seen.status, mimetype="application/json"
+    )
+    if seen.location:
+        response.headers["Location"] = seen.location
+    response.headers["Idempotent-Replayed"] = "true"
     return response

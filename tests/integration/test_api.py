@@ -346,3 +346,36 @@ def test_a_cursor_from_another_sort_is_refused(client, team, api):
     response = client.get(f"/api/v1/contacts?limit=1&sort=id&cursor={cursor}", headers=api)
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "cursor"
+
+
+def test_an_api_contact_is_found_by_search(app, client, team, api, run_jobs):
+    from crm.search import services as search
+
+    search.get_engine(app).rebuild([])
+    made = client.post(
+        "/api/v1/contacts", json={"first_name": "Zebulon", "last_name": "Quist"}, headers=api
+    )
+    run_jobs()
+    hits = search.search(team.id, None, "zebulon").hits
+    assert [(h.kind, h.id) for h in hits] == [("contact", made.get_json()["id"])]
+
+
+def test_a_failed_create_frees_its_key_and_a_create_in_flight_is_409(client, owner, api):
+    headers = {**api, "Idempotency-Key": "retry-me"}
+    assert (
+        client.post("/api/v1/contacts", json={"last_name": ""}, headers=headers).status_code == 422
+    )
+    fixed = client.post("/api/v1/contacts", json={"last_name": "Fixed"}, headers=headers)
+    assert fixed.status_code == 201
+
+    from crm.models import ApiIdempotencyKey
+
+    token = tokens.tokens_of(factories.team_of(owner).id)[0]
+    db.session.add(
+        ApiIdempotencyKey(token_id=token.id, key="busy", request_hash="x", status=0, body="")
+    )
+    db.session.commit()
+    busy = client.post(
+        "/api/v1/contacts", json={"last_name": "B"}, headers={**api, "Idempotency-Key": "busy"}
+    )
+    assert busy.status_code == 409
