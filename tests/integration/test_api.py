@@ -379,3 +379,11 @@ def test_a_failed_create_frees_its_key_and_a_create_in_flight_is_409(client, own
         "/api/v1/contacts", json={"last_name": "B"}, headers={**api, "Idempotency-Key": "busy"}
     )
     assert busy.status_code == 409
+
+
+def test_csrf_is_off_for_the_api_only(app, client, api, logged_in):
+    app.config["WTF_CSRF_ENABLED"] = True
+    made = client.post("/api/v1/contacts", json={"first_name": "Csrf"}, headers=api)
+    assert made.status_code == 201
+    page = logged_in.post("/settings/api-tokens", data={"name": "x", "scope": "read"})
+    assert page.status_code == 400  # the cookie-authenticated token page still needs its token
