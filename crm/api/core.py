@@ -20,7 +20,7 @@ from functools import wraps
 from flask import Response, current_app, g, request
 from limits import parse as parse_limit
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -295,10 +295,12 @@ def keyset_page(stmt, model, sorts: dict[str, SortKey], sort: str, cursor: str |
                 "The cursor is not one this list gave out.",
                 [{"field": "cursor", "message": str(error) or "bad cursor", "code": "cursor"}],
             ) from None
+        # "key >= value AND (key > value OR id > ident)": the first half is an index range,
+        # so a deep page seeks instead of walking the list from its start.
         if desc:
-            stmt = stmt.where(or_(key.column < value, and_(key.column == value, id_col < ident)))
+            stmt = stmt.where(key.column <= value, or_(key.column < value, id_col < ident))
         else:
-            stmt = stmt.where(or_(key.column > value, and_(key.column == value, id_col > ident)))
+            stmt = stmt.where(key.column >= value, or_(key.column > value, id_col > ident))
     order = (key.column.desc(), id_col.desc()) if desc else (key.column, id_col)
     rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
     more = len(rows) > limit
