@@ -272,11 +272,21 @@ def _decode(kind: type, value):
     return kind(value)
 
 
-def keyset_page(stmt, model, sorts: dict[str, SortKey], sort: str, cursor: str | None, limit: int):
+def keyset_page(
+    stmt,
+    model,
+    sorts: dict[str, SortKey],
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    plain: bool = False,
+):
     """One page of `stmt` in `sort` order ("name", or "-name" for descending), after `cursor`.
 
     The order is always (key, id), so a page boundary is exact: no record is skipped or
-    repeated, whatever is inserted meanwhile. Returns (rows, next_cursor or None).
+    repeated, whatever is inserted meanwhile. Returns (rows, next_cursor or None); with
+    plain=True the rows are the statement's plain rows (columns), not ORM objects.
     """
     desc = sort.startswith("-")
     key = sorts[sort.lstrip("-")]
@@ -302,7 +312,8 @@ def keyset_page(stmt, model, sorts: dict[str, SortKey], sort: str, cursor: str |
         else:
             stmt = stmt.where(key.column >= value, or_(key.column > value, id_col > ident))
     order = (key.column.desc(), id_col.desc()) if desc else (key.column, id_col)
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
+    result = db.session.execute(stmt.order_by(*order).limit(limit + 1))
+    rows = list(result.all() if plain else result.scalars().unique())
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None

@@ -13,6 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
@@ -87,6 +88,7 @@ def authenticate(secret: str) -> tuple[ApiToken, Membership] | None:
             (Membership.team_id == ApiToken.team_id) & (Membership.user_id == ApiToken.user_id),
         )
         .where(ApiToken.token_hash == hash_secret(secret))
+        .options(joinedload(Membership.team))
     ).first()
     if row is None:
         return None

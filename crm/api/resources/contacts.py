@@ -7,7 +7,7 @@ from typing import Literal
 
 from flask import url_for
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from crm.api.core import (
     SortKey,
@@ -122,9 +122,9 @@ class ContactQuery(ListQuery):
     include_deleted: bool = Field(False, description="Also list contacts in the trash (sync).")
 
 
-def out(contact: Contact, parts: dict | None = None) -> dict:
-    """The API's view of a contact; `parts` holds its emails, phones and tags when a list
-    fetched them in bulk (see _parts), else they are read through the relationships."""
+def out(contact, parts: dict | None = None) -> dict:
+    """The API's view of a contact (a Contact, or a row of its columns with `parts`);
+    `parts` holds emails, phones and tags fetched in bulk for a list (see _parts)."""
     if parts is None:
         emails = [(e.email, e.label) for e in contact.emails]
         phones = [(p.e164, p.label) for p in contact.phones]
@@ -161,27 +161,33 @@ def out(contact: Contact, parts: dict | None = None) -> dict:
 
 
 def _parts(ids: list[int]) -> dict:
-    """Emails, phones and tag names of many contacts: three plain queries, no ORM objects
-    (building thousands of child objects was most of a page's cost)."""
+    """Emails, phones and tag names of many contacts in one plain query, no ORM objects
+    (building hundreds of child objects was most of a page's cost)."""
     parts: dict = {"emails": {}, "phones": {}, "tags": {}}
     if not ids:
         return parts
-    queries = {
-        "emails": select(ContactEmail.contact_id, ContactEmail.email, ContactEmail.label)
-        .where(ContactEmail.contact_id.in_(ids))
-        .order_by(ContactEmail.contact_id, ContactEmail.position),
-        "phones": select(ContactPhone.contact_id, ContactPhone.e164, ContactPhone.label)
-        .where(ContactPhone.contact_id.in_(ids))
-        .order_by(ContactPhone.contact_id, ContactPhone.position),
-        "tags": select(contact_tag.c.contact_id, Tag.name)
+    stmt = union_all(
+        select(
+            ContactEmail.contact_id,
+            literal("emails").label("part"),
+            ContactEmail.email.label("value"),
+            ContactEmail.label,
+            ContactEmail.position,
+        ).where(ContactEmail.contact_id.in_(ids)),
+        select(
+            ContactPhone.contact_id,
+            literal("phones"),
+            ContactPhone.e164,
+            ContactPhone.label,
+            ContactPhone.position,
+        ).where(ContactPhone.contact_id.in_(ids)),
+        select(contact_tag.c.contact_id, literal("tags"), Tag.name, literal(""), literal(0))
         .join(Tag, Tag.id == contact_tag.c.tag_id)
-        .where(contact_tag.c.contact_id.in_(ids))
-        .order_by(contact_tag.c.contact_id, Tag.name),
-    }
-    for key, stmt in queries.items():
-        found = parts[key]
-        for row in db.session.execute(stmt):
-            found.setdefault(row[0], []).append(row[1] if key == "tags" else (row[1], row[2]))
+        .where(contact_tag.c.contact_id.in_(ids)),
+    ).order_by("contact_id", "part", "position", "value")
+    for contact_id, part, value, label, _ in db.session.connection().execute(stmt):
+        entry = value if part == "tags" else (value, label)
+        parts[part].setdefault(contact_id, []).append(entry)
     return parts
 
 
@@ -215,7 +221,12 @@ def list_contacts(query: ContactQuery):
     stmt = contacts_query(team_id(), filters, with_deleted=query.include_deleted)
     if query.updated_since:
         stmt = stmt.where(Contact.updated_at >= query.updated_since)
-    rows, next_cursor = keyset_page(stmt, Contact, SORTS, query.sort, query.cursor, query.limit)
+    # Plain rows, not Contact objects: a page is read, never changed, and building 100 ORM
+    # objects was a fifth of its cost.
+    stmt = stmt.with_only_columns(*Contact.__table__.columns)
+    rows, next_cursor = keyset_page(
+        stmt, Contact, SORTS, query.sort, query.cursor, query.limit, plain=True
+    )
     parts = _parts([c.id for c in rows])
     return list_response([out(c, parts) for c in rows], next_cursor)
 
