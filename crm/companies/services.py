@@ -15,7 +15,7 @@ from crm.contacts.services import (
 )
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.models import Company
+from crm.models import Company, utcnow
 
 LABELS = {
     "name": "Name",
@@ -170,4 +170,6 @@ def _apply(company: Company, data: dict) -> dict:
         company.tags = tags
     if not company.name:
         raise Invalid("Give the company a name.", field="name")
+    if before and company.id:  # tags, emails or phones alone change no column: sync must see it
+        company.updated_at = utcnow()
     return {LABELS[k]: [before[k], after[k]] for k in before}

@@ -387,3 +387,14 @@ def test_csrf_is_off_for_the_api_only(app, client, api, logged_in):
     assert made.status_code == 201
     page = logged_in.post("/settings/api-tokens", data={"name": "x", "scope": "read"})
     assert page.status_code == 400  # the cookie-authenticated token page still needs its token
+
+
+def test_a_tags_only_change_is_seen_by_sync(client, team, api):
+    contact = factories.make_contact(team)
+    before = client.get(f"/api/v1/contacts/{contact.id}", headers=api).get_json()["updated_at"]
+    client.patch(f"/api/v1/contacts/{contact.id}", json={"tags": ["renewal"]}, headers=api)
+    changed = client.get(
+        "/api/v1/contacts", query_string={"updated_since": before}, headers=api
+    ).get_json()["data"]
+    assert [c["id"] for c in changed] == [contact.id]
+    assert changed[0]["updated_at"] > before
