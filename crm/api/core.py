@@ -7,7 +7,6 @@ query string and body and describe their answer; the same models build /api/v1/o
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -20,7 +19,6 @@ from functools import wraps
 from flask import Response, current_app, g, request
 from limits import parse as parse_limit
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +26,7 @@ from crm.api import bp
 from crm.api import tokens as token_service
 from crm.errors import DomainError
 from crm.extensions import db, limiter
+from crm.kernel import keyset
 from crm.models import (
     Activity,
     ApiIdempotencyKey,
@@ -247,82 +246,20 @@ def no_content() -> Response:
     return current_app.response_class(status=204)
 
 
-# --- keyset pages ---------------------------------------------------------------------------
+# --- keyset pages (the kernel's) -----------------------------------------------------------
 
 
-@dataclass
-class SortKey:
-    column: object
-    kind: type = str  # str, int, datetime or date: how the cursor value is read back
-
-
-def _encode(value) -> object:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _decode(kind: type, value):
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if kind is date:
-        return date.fromisoformat(value)
-    return kind(value)
-
-
-def keyset_page(
-    stmt,
-    model,
-    sorts: dict[str, SortKey],
-    sort: str,
-    cursor: str | None,
-    limit: int,
-    *,
-    plain: bool = False,
-):
-    """One page of `stmt` in `sort` order ("name", or "-name" for descending), after `cursor`.
-
-    The order is always (key, id), so a page boundary is exact: no record is skipped or
-    repeated, whatever is inserted meanwhile. Returns (rows, next_cursor or None); with
-    plain=True the rows are the statement's plain rows (columns), not ORM objects.
-    """
-    desc = sort.startswith("-")
-    key = sorts[sort.lstrip("-")]
-    id_col = model.id
-    if cursor:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * 4))
-            cursor_sort, value, ident = raw
-            if cursor_sort != sort:
-                raise ValueError("the cursor belongs to another sort order")
-            value, ident = _decode(key.kind, value), int(ident)
-        except (ValueError, TypeError, json.JSONDecodeError) as error:
-            raise ApiError(
-                422,
-                "Validation failed",
-                "The cursor is not one this list gave out.",
-                [{"field": "cursor", "message": str(error) or "bad cursor", "code": "cursor"}],
-            ) from None
-        # "key >= value AND (key > value OR id > ident)": the first half is an index range,
-        # so a deep page seeks instead of walking the list from its start.
-        if desc:
-            stmt = stmt.where(key.column <= value, or_(key.column < value, id_col < ident))
-        else:
-            stmt = stmt.where(key.column >= value, or_(key.column > value, id_col > ident))
-    order = (key.column.desc(), id_col.desc()) if desc else (key.column, id_col)
-    result = db.session.execute(stmt.order_by(*order).limit(limit + 1))
-    rows = list(result.all() if plain else result.scalars().unique())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        value = getattr(last, key.column.key)
-        raw = json.dumps([sort, _encode(value), last.id]).encode()
-        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    return rows, next_cursor
+def keyset_page(stmt, model, sorts, sort, cursor, limit, *, plain: bool = False):
+    """crm.kernel.keyset.page(), with a foreign cursor answered as a 422 on `cursor`."""
+    try:
+        return keyset.page(stmt, model, sorts, sort, cursor, limit, plain=plain)
+    except keyset.BadCursor as error:
+        raise ApiError(
+            422,
+            "Validation failed",
+            "The cursor is not one this list gave out.",
+            [{"field": "cursor", "message": str(error), "code": "cursor"}],
+        ) from None
 
 
 def list_response(data: list[dict], next_cursor: str | None) -> Response:

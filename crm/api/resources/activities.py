@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.core import (
-    SortKey,
     actor_id,
     check_if_match,
     item_response,
@@ -24,6 +23,7 @@ from crm.api.core import (
 )
 from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
 from crm.extensions import db
+from crm.kernel.keyset import SortKey
 from crm.models import Activity, ActivityContact, ActivityKind, Company, Contact, Deal
 from crm.security import get_or_404, scoped
 from crm.timeline import services

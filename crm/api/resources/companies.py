@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
 from crm.api.core import (
-    SortKey,
     actor_id,
     check_if_match,
     item_response,
@@ -25,6 +24,7 @@ from crm.companies import services
 from crm.companies.queries import CompanyFilters, companies_query
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel.keyset import SortKey
 from crm.models import Company
 from crm.security import get_or_404
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import literal, select, union_all
 
 from crm.api.core import (
-    SortKey,
     actor_id,
     check_if_match,
     item_response,
@@ -25,6 +24,7 @@ from crm.companies.services import find_or_create_company
 from crm.contacts import services
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
+from crm.kernel.keyset import SortKey
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, Tag, contact_tag
 from crm.security import get_or_404
 

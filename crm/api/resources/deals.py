@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
 from crm.api.core import (
-    SortKey,
     actor_id,
     check_if_match,
     item_response,
@@ -25,6 +24,7 @@ from crm.api.schemas import ListQuery, Strict, page_of
 from crm.deals import queries, services
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel.keyset import SortKey
 from crm.models import Deal, DealStatus, LostReason, Pipeline, Stage
 from crm.security import current_team, get_or_404, scoped
 

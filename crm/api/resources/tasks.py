@@ -10,7 +10,6 @@ from flask import url_for
 from pydantic import BaseModel, Field, model_validator
 
 from crm.api.core import (
-    SortKey,
     actor_id,
     check_if_match,
     item_response,
@@ -23,6 +22,7 @@ from crm.api.core import (
 from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel.keyset import SortKey
 from crm.models import Task
 from crm.security import get_or_404
 from crm.tasks import services
