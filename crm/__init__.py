@@ -111,7 +111,9 @@ def _register_blueprints(app: Flask) -> None:
         search_bp,
     ):
         app.register_blueprint(bp)
-    __import__("crm.api").api.register(app)  # issue 16: /api/v1 and Settings → API tokens
+    from crm.api import register as register_api  # issue 16: /api/v1, Settings → API tokens
+
+    register_api(app)
 
 
 def _register_hooks(app: Flask) -> None:

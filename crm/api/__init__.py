@@ -25,5 +25,6 @@ from crm.api import (  # noqa: E402,F401  (routes register themselves on bp)
 
 
 def register(app) -> None:
+    """Bind the API and its settings page to the app (create_app calls this once)."""
     app.register_blueprint(bp)
     app.register_blueprint(tokens_bp)
