@@ -27,7 +27,7 @@ CSP = (
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app in a fixed order: config → extensions → blueprints → hooks → CLI."""
+    """Build the app in a fixed order: config → extensions → features → hooks → CLI."""
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -44,7 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     _init_extensions(app)
-    _register_blueprints(app)
+    _install_features(app)
     _register_hooks(app)
 
     from crm import cli, errors
@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from crm import models, queue  # noqa: F401  (models register their tables)
+    from crm.kernel import dates
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -66,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     queue.init_app(app)
+    dates.init_app(app)  # the local_dt / local_day template filters
 
     @login_manager.user_loader
     def load_user(user_key: str):
@@ -78,42 +80,13 @@ def _init_extensions(app: Flask) -> None:
         return user
 
 
-def _register_blueprints(app: Flask) -> None:
-    from crm.auth import bp as auth_bp
-    from crm.companies import bp as companies_bp
-    from crm.contacts import bp as contacts_bp
-    from crm.core import bp as core_bp
-    from crm.deals import bp as deals_bp
-    from crm.deals import settings_bp as pipelines_bp
-    from crm.dedupe import bp as dedupe_bp
-    from crm.imports import bp as imports_bp
-    from crm.inbound import bp as inbound_bp
-    from crm.search import bp as search_bp
-    from crm.settings import bp as settings_bp
-    from crm.tasks import bp as tasks_bp
-    from crm.timeline import bp as timeline_bp
+def _install_features(app: Flask) -> None:
+    """Every feature of crm/features.py, in its order: blueprints now; sweeps, jobs, commands,
+    new-team defaults and start-up work are read from the same list when they run."""
+    from crm.features import FEATURES
+    from crm.kernel import features
 
-    # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
-    # imports before contacts: /contacts/import must win over /contacts/<id>-style rules.
-    for bp in (
-        core_bp,
-        auth_bp,
-        settings_bp,
-        inbound_bp,
-        imports_bp,
-        dedupe_bp,
-        contacts_bp,
-        companies_bp,
-        timeline_bp,
-        deals_bp,
-        pipelines_bp,
-        tasks_bp,
-        search_bp,
-    ):
-        app.register_blueprint(bp)
-    from crm.api import register as register_api  # issue 16: /api/v1, Settings → API tokens
-
-    register_api(app)
+    features.install(app, FEATURES)
 
 
 def _register_hooks(app: Flask) -> None:
@@ -145,7 +118,15 @@ def _register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def shell_context():
-        return {"team": g.get("team"), "membership": g.get("membership")}
+        from crm.kernel import features
+
+        membership = g.get("membership")
+        manager = bool(membership and membership.role.can_manage)
+        return {
+            "team": g.get("team"),
+            "membership": membership,
+            "settings_tabs": features.settings_tabs(manager=manager),
+        }
 
 
 @event.listens_for(Engine, "connect")

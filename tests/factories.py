@@ -150,8 +150,8 @@ def make_task(team: Team, *, title: str | None = None, **fields):
 def make_activity(
     team: Team, *, contacts=(), kind="note", body="Talked about the renewal.", **fields
 ):
+    from crm.kernel.timeline import record
     from crm.models import ActivityKind
-    from crm.timeline.services import record
 
     activity = record(
         team_id=team.id,
@@ -184,7 +184,7 @@ def make_email_attachment(team: Team, *, data: bytes = b"%PDF-1.4 test", filenam
     """A logged email with one stored attachment (bytes on disk); returns the attachment."""
     import hashlib
 
-    from crm.inbound.processing import attachment_path
+    from crm.inbound.filing import attachment_path
     from crm.models import EmailAttachment, EmailMessage
 
     email = EmailMessage(

@@ -3,7 +3,9 @@
 Writes go through the same service functions as the pages, so a record created here is
 indistinguishable from one created on a page (audit, timeline, search indexing, and the
 domain events webhooks will listen to). Cookies play no part: every request is authenticated
-by `Authorization: Bearer`, so the blueprint is exempt from CSRF.
+by `Authorization: Bearer`, so the blueprint is exempt from CSRF (here, explicitly; the token
+pages keep it). The feature — both blueprints, the idempotency-key sweep, the settings tab —
+is declared in crm/features.py.
 """
 
 from flask import Blueprint
@@ -22,9 +24,3 @@ from crm.api import (  # noqa: E402,F401  (routes register themselves on bp)
     resources,
     token_routes,
 )
-
-
-def register(app) -> None:
-    """Bind the API and its settings page to the app (create_app calls this once)."""
-    app.register_blueprint(bp)
-    app.register_blueprint(tokens_bp)

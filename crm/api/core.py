@@ -26,7 +26,7 @@ from crm.api import bp
 from crm.api import tokens as token_service
 from crm.errors import DomainError
 from crm.extensions import db, limiter
-from crm.kernel import keyset
+from crm.kernel import paging
 from crm.models import (
     Activity,
     ApiIdempotencyKey,
@@ -250,16 +250,18 @@ def no_content() -> Response:
 
 
 def keyset_page(stmt, model, sorts, sort, cursor, limit, *, plain: bool = False):
-    """crm.kernel.keyset.page(), with a foreign cursor answered as a 422 on `cursor`."""
+    """crm.kernel.paging.page() over (key, model.id): (rows, next cursor); a foreign cursor
+    is answered as a 422 on `cursor`."""
     try:
-        return keyset.page(stmt, model, sorts, sort, cursor, limit, plain=plain)
-    except keyset.BadCursor as error:
+        page = paging.page(stmt, model.id, sorts, sort, cursor, limit, plain=plain)
+    except paging.BadCursor as error:
         raise ApiError(
             422,
             "Validation failed",
             "The cursor is not one this list gave out.",
             [{"field": "cursor", "message": str(error), "code": "cursor"}],
         ) from None
+    return page.items, page.next_cursor
 
 
 def list_response(data: list[dict], next_cursor: str | None) -> Response:

@@ -14,6 +14,8 @@ from crm.api import tokens as service
 from crm.api import tokens_bp as bp
 from crm.errors import Invalid
 from crm.htmx import render, trigger
+from crm.kernel import members
+from crm.kernel.forms import show_error
 from crm.models import ApiToken, TokenScope
 from crm.security import current_membership, current_team, get_or_404
 
@@ -32,7 +34,7 @@ def _context(form: TokenForm | None = None, secret: str | None = None, created=N
     team = current_team()
     mine = service.tokens_of(team.id, current_user.id)
     others = []
-    if membership.role.can_manage:
+    if members.can_manage(membership):
         others = [t for t in service.tokens_of(team.id) if t.user_id != current_user.id]
     return {
         "form": form or TokenForm(formdata=None),
@@ -40,7 +42,7 @@ def _context(form: TokenForm | None = None, secret: str | None = None, created=N
         "others": others,
         "secret": secret,
         "created": created,
-        "can_manage": membership.role.can_manage,
+        "can_manage": members.can_manage(membership),
     }
 
 
@@ -65,7 +67,7 @@ def create():
                 expires_at=expires,
             )
         except Invalid as error:
-            getattr(form, error.field or "name").errors = [error.message]
+            show_error(form, error)
         else:
             # The secret is shown on this answer only: it is not stored anywhere.
             response = render(

@@ -17,8 +17,8 @@ from sqlalchemy.orm import joinedload
 
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
+from crm.kernel import members
 from crm.models import ApiIdempotencyKey, ApiToken, Membership, TokenScope, utcnow
-from crm.sweeps import sweep
 
 PREFIX = "rap_"
 # last_used_at is written at most this often per token, so reads stay reads.
@@ -69,7 +69,7 @@ def revoke_token(token: ApiToken, actor: Membership) -> ApiToken:
     """Revoke your own token; admins and owners may revoke any token of their team."""
     if token.team_id != actor.team_id:
         raise Forbidden("That token is not in your team.")
-    if token.user_id != actor.user_id and not actor.role.can_manage:
+    if token.user_id != actor.user_id and not members.can_manage(actor):
         raise Forbidden("Only admins can revoke other people's tokens.")
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by_id = utcnow(), actor.user_id
@@ -111,7 +111,6 @@ def tokens_of(team_id: int, user_id: int | None = None) -> list[ApiToken]:
     return sorted(rows, key=lambda t: not t.active)
 
 
-@sweep
 def purge_idempotency_keys() -> int:
     """Forget stored create responses after a day (clients retry within minutes)."""
     cutoff = utcnow() - timedelta(days=IDEMPOTENCY_DAYS)

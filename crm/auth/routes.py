@@ -11,6 +11,7 @@ from crm.auth import bp, services
 from crm.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from crm.errors import Invalid
 from crm.extensions import limiter
+from crm.kernel.forms import show_error
 from crm.security import public
 
 AUTH_LIMIT = "10 per minute;50 per hour"
@@ -31,14 +32,6 @@ def safe_next(target: str | None) -> str:
     return url_for("core.dashboard")
 
 
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 @public
 def signup():
@@ -54,7 +47,7 @@ def signup():
                 team_name=form.team_name.data,
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             login_user(user)
             session["team_id"] = user.last_team_id
@@ -142,7 +135,7 @@ def accept_invite(token: str):
         try:
             user = services.accept_invite(token, name=form.name.data, password=form.password.data)
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             login_user(user)
             session["team_id"] = invitation.team_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -14,11 +15,19 @@ from crm import outbox
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
+from crm.models.team import password_hash_method
 
 RESET_MAX_AGE = 3600
 INVITE_DAYS = 7
-# A real hash to compare against when the email is unknown, so timing does not reveal it.
-_DUMMY_HASH = "scrypt:32768:8:1$0123456789abcdef$" + "0" * 128
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """A real hash, made the way passwords are, to compare against when the email is unknown,
+    so timing does not reveal it."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def user_by_email(email: str) -> User | None:
@@ -31,9 +40,9 @@ def create_team(name: str, owner: User) -> Team:
     db.session.add(Membership(team=team, user=owner, role=Role.OWNER))
     db.session.flush()
     owner.last_team_id = team.id
-    from crm.teams_setup import setup_new_team
+    from crm.kernel.features import set_up_new_team
 
-    setup_new_team(team)
+    set_up_new_team(team)
     return team
 
 
@@ -54,7 +63,7 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         from werkzeug.security import check_password_hash
 
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(password_hash_method()), password)
         return None
     return user if user.check_password(password) else None
 

@@ -4,55 +4,27 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, or_
 from sqlalchemy.orm import selectinload
 
-from crm.companies import bp
+from crm.companies import bp, queries
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
-from crm.companies.queries import CompanyFilters, companies_query
-from crm.contacts.routes import members
+from crm.companies.queries import CompanyFilters, company_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import members as team_members
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag
 from crm.security import current_team, get_or_404, scoped
 
-PAGE_SIZE = 50
 PEOPLE_SHOWN = 100
-
-
-def company_page(filters: CompanyFilters, cursor: str | None):
-    """Keyset page over (sort_name, id); name or domain prefix search, both index ranges."""
-    stmt = companies_query(current_team().id, filters)
-    if cursor:
-        ident, _, name = cursor.partition(":")
-        if ident.isdigit():
-            stmt = stmt.where(
-                or_(
-                    Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > int(ident)),
-                )
-            )
-    rows = db.session.scalars(
-        stmt.order_by(Company.sort_name, Company.id)
-        .limit(PAGE_SIZE + 1)
-        .options(selectinload(Company.tags), selectinload(Company.owner))
-    ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (f"{rows[-1].id}:{rows[-1].sort_name}" if more else None)
 
 
 @bp.get("")
 def index():
-    def number(name):
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    filters = CompanyFilters(
-        q=(request.args.get("q") or "").strip()[:100], tag=number("tag"), owner=number("owner")
-    )
+    filters = CompanyFilters.from_args(request.args)
     rows, next_cursor = company_page(filters, request.args.get("after"))
     context = {"rows": rows, "next_cursor": next_cursor, "filters": filters}
     region = request.headers.get("HX-Target") if wants_partial() else None
@@ -71,11 +43,20 @@ def index():
         "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
-        people=members(),
+        people=team_members.members(current_team().id),
+        # The results region brings the Export link along: the file follows the filters.
+        export_oob=region == "company-results",
         **context,
     )
     response.vary.add("HX-Target")
     return response
+
+
+@bp.get("/export.csv")
+def export():
+    """The list as a CSV file: the same filters give the same companies, in the same order."""
+    filters = CompanyFilters.from_args(request.args)
+    return csv_response("companies.csv", queries.EXPORT_HEADER, queries.export_rows(filters))
 
 
 def _save(form: CompanyForm, company: Company | None):
@@ -88,7 +69,7 @@ def _save(form: CompanyForm, company: Company | None):
         return companies.update_company(company, current_user.id, form.to_data())
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         return None
 
 
@@ -99,7 +80,7 @@ def current_user_team_id() -> int:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = CompanyForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id
     if request.method == "POST":
@@ -138,7 +119,7 @@ def show(company_id: int):
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
-    form.prepare(members(), company)
+    form.prepare(team_members.members(current_team().id), company)
     if request.method == "POST" and _save(form, company) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("companies.show", company_id=company.id), 303)

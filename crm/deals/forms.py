@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from crm.settings.forms import CURRENCIES
+from crm.kernel.fields import CURRENCIES
 
 
 def _int_or_zero(value):

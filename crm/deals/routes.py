@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from zoneinfo import ZoneInfo
-
-from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from crm.deals import bp, queries, services
@@ -14,7 +10,10 @@ from crm.deals.forms import DealForm, LostForm, MoveForm
 from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.htmx import hx_redirect, render, trigger
+from crm.htmx import hx_redirect, render, trigger, wants_partial
+from crm.kernel import members, tags
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -22,17 +21,6 @@ from crm.security import current_team, get_or_404, scoped
 @bp.app_template_filter("money")
 def money_filter(minor, currency, whole=False):
     return format_money(minor, currency, whole=whole)
-
-
-@bp.app_template_filter("deal_time")
-def deal_time(value, fmt="%b %-d, %Y %H:%M"):
-    if value is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_user.timezone or "UTC")
-    except Exception:  # an unknown zone name must not break a page
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor
@@ -53,7 +41,7 @@ def _board_context(pipeline_id: int | None = None) -> dict:
         "pipelines": queries.pipelines(team.id),
         "filters": filters,
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "now": utcnow(),
         "deal_base": _deal_base(),
@@ -74,10 +62,9 @@ def board():
 def column(stage_id: int):
     """The next cards of a column ("load more")."""
     stage = get_or_404(Stage, stage_id)
-    after = (request.args.get("pos", type=int), request.args.get("id", type=int))
     filters = queries.Filters.from_args(request.args)
     cards, cursor = queries.column_cards(
-        current_team().id, stage, filters, after=after if None not in after else None
+        current_team().id, stage, filters, after=request.args.get("after")
     )
     return render(
         "deals/_cards.html",
@@ -260,7 +247,7 @@ def list_view():
         "filters": filters,
         "status": status,
         "sort": sort,
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "query": {
             **filters.as_args(),
@@ -271,15 +258,25 @@ def list_view():
     }
     if request.args.get("cursor"):
         return render("deals/list.html", "deals/_list_rows.html", **context)
-    return render("deals/list.html", "deals/_list.html", **context)
+    # The list brings the Export link along: the file follows the filters.
+    return render("deals/list.html", "deals/_list.html", export_oob=wants_partial(), **context)
 
 
-def csv_safe(value) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: quote them."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+EXPORT_HEADER = [
+    "id",
+    "title",
+    "value",
+    "currency",
+    "status",
+    "pipeline",
+    "stage",
+    "owner",
+    "company",
+    "expected_close",
+    "lost_reason",
+    "created_at",
+    "closed_at",
+]
 
 
 @bp.get("/export.csv")
@@ -287,62 +284,30 @@ def export_csv():
     team, pipeline, filters, status, sort = _list_args()
     stmt = queries.list_query(team.id, pipeline, filters, status)
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                "id",
-                "title",
-                "value",
-                "currency",
-                "status",
-                "pipeline",
-                "stage",
-                "owner",
-                "company",
-                "expected_close",
-                "lost_reason",
-                "created_at",
-                "closed_at",
-            ]
-        )
+    def rows():
         cursor = None
         while True:
-            rows, cursor = queries.list_page(stmt, sort, cursor, limit=500)
-            for d in rows:
-                writer.writerow(
-                    [
-                        csv_safe(x)
-                        for x in (
-                            d.id,
-                            d.title,
-                            input_value(d.value_minor, d.currency) or "0",
-                            d.currency,
-                            d.status.value,
-                            d.pipeline.name,
-                            d.stage.name,
-                            d.owner.name if d.owner else "",
-                            d.company.name if d.company else "",
-                            d.expected_close.isoformat() if d.expected_close else "",
-                            d.lost_reason.name if d.lost_reason else "",
-                            d.created_at.isoformat(),
-                            d.closed_at.isoformat() if d.closed_at else "",
-                        )
-                    ]
+            deals, cursor = queries.list_page(stmt, sort, cursor, limit=500)
+            for d in deals:
+                yield (
+                    d.id,
+                    d.title,
+                    input_value(d.value_minor, d.currency) or "0",
+                    d.currency,
+                    d.status.value,
+                    d.pipeline.name,
+                    d.stage.name,
+                    d.owner.name if d.owner else "",
+                    d.company.name if d.company else "",
+                    d.expected_close.isoformat() if d.expected_close else "",
+                    d.lost_reason.name if d.lost_reason else "",
+                    d.created_at.isoformat(),
+                    d.closed_at.isoformat() if d.closed_at else "",
                 )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
             if cursor is None:
                 break
 
-    filename = f"deals-{utcnow():%Y%m%d}.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(f"deals-{utcnow():%Y%m%d}.csv", EXPORT_HEADER, rows())
 
 
 # --- New, edit, show -------------------------------------------------------------------------
@@ -356,7 +321,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
             for p in pipelines
             for s in p.stages
         ]
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    form.owner_id.choices = members.choices(team.id, first=[(0, "Nobody")])
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
     for select_field in (form.owner_id, form.company_id):
@@ -401,10 +366,6 @@ def _deal_fields(form: DealForm, currency: str) -> dict:
     }
 
 
-def _tag_names(text: str | None) -> list[str]:
-    return [t for t in (text or "").split(",") if t.strip()]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     team = current_team()
@@ -436,12 +397,12 @@ def new():
                 team_id=team.id,
                 stage=stage,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 actor_id=current_user.id,
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -458,15 +419,6 @@ def new():
         deal=None,
         contacts=contacts,
     )
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        if error.message not in (field.errors or []):
-            field.errors = list(field.errors or []) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
@@ -487,12 +439,12 @@ def edit(deal_id: int):
                 deal,
                 actor_id=current_user.id,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
             db.session.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),

@@ -1,4 +1,4 @@
-"""Pipeline, stage and lost-reason settings (admins). The page is the `settings.pipelines` tab."""
+"""Pipeline, stage and lost-reason settings (admins): the Pipelines tab of /settings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from crm.errors import Invalid
 from crm.htmx import render, trigger
 from crm.models import LostReason, Pipeline, Stage
 from crm.security import admin_required, current_team, get_or_404
-from crm.settings import bp as settings_blueprint
 
 
 def _page(status: int = 200, **extra):
@@ -29,12 +28,10 @@ def _page(status: int = 200, **extra):
     return response
 
 
+@settings_bp.get("")
 @admin_required
 def pipelines():
     return _page()
-
-
-settings_blueprint.add_url_rule("/pipelines", endpoint="pipelines", view_func=pipelines)
 
 
 def _changed(event: str, **detail):

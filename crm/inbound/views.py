@@ -21,27 +21,29 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, processing, queries
+from crm.inbound import authresults, bp, filing, processing, queries, settings_bp
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
+from crm.kernel import members
+from crm.kernel.filenames import clean_filename
 from crm.models import (
     Contact,
     EmailAttachment,
     EmailMessage,
     InboundMessage,
     InboundStatus,
+    Membership,
     NeverLog,
     new_token,
 )
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
-from crm.settings import bp as settings_bp
 
 # Types a browser would run or render as a page: always served as a download of bytes.
 SAFE_INLINE = frozenset()
 
 
 def _is_admin() -> bool:
-    return current_membership().role.can_manage
+    return members.can_manage(current_membership())
 
 
 # --- Attachments --------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def _is_admin() -> bool:
 @bp.get("/attachments/<int:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
-    path = processing.attachment_path(row.team_id, row.sha256)
+    path = filing.attachment_path(row.team_id, row.sha256)
     if not row.stored or not path.exists():
         abort(404)
     response = send_file(
@@ -58,7 +60,7 @@ def attachment(attachment_id: int):
         # Never let a browser render mail content from our origin (HTML, SVG, …).
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=row.filename,
+        download_name=clean_filename(row.filename),  # rows stored before names were cleaned
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -111,7 +113,7 @@ def _held_or_404(inbound_id: int) -> InboundMessage:
 @bp.get("/inbound/review")
 def review():
     everyone = _is_admin()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before")
     rows, next_before = queries.review_page(
         current_team().id, None if everyone else current_user.id, before
     )
@@ -182,9 +184,7 @@ def inbound_log():
     status = request.args.get("status") or None
     if status and status not in {s.value for s in InboundStatus}:
         status = None
-    rows, next_before = queries.log_page(
-        current_team().id, status, request.args.get("before", type=int)
-    )
+    rows, next_before = queries.log_page(current_team().id, status, request.args.get("before"))
     return render(
         "settings/inbound_log.html",
         "settings/_inbound_rows.html",
@@ -221,7 +221,7 @@ def inbound_retry(inbound_id: int):
         abort(409)
     processing.retry(message)
     flash("Queued again: the log shows the outcome in a moment.", "success")
-    response = hx_redirect(url_for("settings.inbound_show", inbound_id=message.id))
+    response = hx_redirect(url_for("settings_inbound.inbound_show", inbound_id=message.id))
     return trigger(response, "inbound-retried", {"id": message.id})
 
 
@@ -244,7 +244,7 @@ def never_log_add():
             db.session.add(NeverLog(team_id=current_team().id, pattern=pattern))
             db.session.commit()
         if not is_htmx():
-            return redirect(url_for("settings.inbound_log"), 303)
+            return redirect(url_for("settings_inbound.inbound_log"), 303)
         form = NeverLogForm(formdata=None)
         response = render(
             "settings/inbound_log.html",
@@ -277,7 +277,7 @@ def never_log_delete(never_log_id: int):
     db.session.delete(row)
     db.session.commit()
     if not is_htmx():
-        return redirect(url_for("settings.inbound_log"), 303)
+        return redirect(url_for("settings_inbound.inbound_log"), 303)
     response = render(
         "settings/inbound_log.html",
         "settings/_never_log.html",
@@ -295,25 +295,28 @@ def regenerate_address():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    membership = current_membership()  # the address of this team only
     while True:
         token = new_token()
-        clash = db.session.scalar(select(type(user).id).where(type(user).inbound_token == token))
+        clash = db.session.scalar(select(Membership.id).where(Membership.inbound_token == token))
         if clash is None:
             break
-    user.inbound_token = token
+    membership.inbound_token = token
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
 
 
-@bp.app_template_filter("local_time")
-def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):
-    """A UTC datetime shown in the current user's time zone."""
-    if value is None:
-        return ""
-    zone = processing._zone(getattr(current_user, "timezone", None))
-    return value.astimezone(zone).strftime(fmt)
+@bp.app_template_filter("sender_auth")
+def sender_auth_filter(auth: dict | None) -> str:
+    """The SPF/DKIM/DMARC verdicts of a received message, in words."""
+    return authresults.summary(auth)
+
+
+@bp.app_template_filter("filename")
+def filename_filter(value: str | None) -> str:
+    """An attachment's name as shown: the same cleaning as when it is stored and served."""
+    return clean_filename(value)
 
 
 @bp.app_context_processor

@@ -31,6 +31,7 @@ from crm.models.mail import (
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User
 
@@ -53,6 +54,9 @@ __all__ = [
     "ImportStatus",
     "Deal",
     "DealStatus",
+    "DealStageHistory",
+    "ReportSubscription",
+    "WeeklyReportClaim",
     "Lifecycle",
     "LostReason",
     "Pipeline",

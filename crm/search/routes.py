@@ -10,8 +10,8 @@ from markupsafe import Markup, escape
 
 from crm.htmx import render
 from crm.search import bp, services
-from crm.search.engine import KINDS
 from crm.search.forms import SearchForm
+from crm.search.schema import KINDS
 from crm.security import current_team
 
 KIND_LABELS = {

@@ -9,6 +9,7 @@ from crm.auth import services as accounts
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger
+from crm.kernel import paging
 from crm.models import Invitation, Membership, OutboundEmail, Role, User, utcnow
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
 from crm.settings import bp
@@ -62,6 +63,7 @@ def team():
         team.name = form.name.data.strip()
         team.currency = form.currency.data
         team.auto_create_contacts = form.auto_create_contacts.data
+        team.require_sender_auth = form.require_sender_auth.data
         db.session.commit()
         flash("Team settings saved.", "success")
         return redirect(url_for("settings.team"), 303)
@@ -154,18 +156,16 @@ def revoke_invitation(invitation_id: int):
 @bp.get("/outbox")
 @admin_required
 def outbox():
-    before = request.args.get("before", type=int)
     stmt = scoped(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(OUTBOX_PAGE + 1)
-    if before:
-        stmt = stmt.where(OutboundEmail.id < before)
+    if position := paging.decode(request.args.get("before"), int):
+        stmt = stmt.where(OutboundEmail.id < position[0])
     rows = db.session.scalars(stmt).all()
-    more = len(rows) > OUTBOX_PAGE
-    rows = rows[:OUTBOX_PAGE]
+    page = paging.take(rows, OUTBOX_PAGE, lambda row: paging.encode(row.id))
     return render(
         "settings/outbox.html",
         "settings/_outbox_rows.html",
-        rows=rows,
-        next_before=rows[-1].id if more else None,
+        rows=page.items,
+        next_before=page.next_cursor,
     )
 
 

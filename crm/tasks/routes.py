@@ -9,9 +9,12 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Deal, Membership, Task, User, utcnow
+from crm.kernel import dates, members
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
+from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
-from crm.tasks import bp, calendar, dates, queries, services
+from crm.tasks import bp, calendar, queries, services
 from crm.tasks.forms import FilterForm, PreferencesForm, TaskForm
 from crm.tasks.reminders import due_label
 
@@ -21,16 +24,12 @@ LINK_MODELS = {"contact": Contact, "company": Company, "deal": Deal}
 # --- Template helpers --------------------------------------------------------------------------
 
 
-def _viewer_zone():
-    return dates.zone(current_user.timezone if current_user.is_authenticated else None)
-
-
 @bp.app_template_global()
 def task_due(task: Task) -> str:
     """The due date as the viewer reads it (all-day dates in the assignee's zone)."""
     if task.due_at is None:
         return ""
-    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else _viewer_zone()
+    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else dates.user_zone()
     return due_label(task, tz)
 
 
@@ -40,25 +39,18 @@ def task_overdue(task: Task) -> bool:
         return False
     now = utcnow()
     if task.all_day:
-        _, start_today, _ = dates.day_bounds(now, _viewer_zone())
+        _, start_today, _ = dates.day_bounds(now, dates.user_zone())
         return task.due_at < start_today
     return task.due_at < now
 
 
 def _members() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.team_id == current_team().id)
-            .order_by(User.name)
-        )
-    )
+    return members.members(current_team().id)
 
 
 def _task_form(**kwargs) -> TaskForm:
     form = TaskForm(**kwargs)
-    form.assignee_id.choices = [(u.id, u.name) for u in _members()]
+    form.assignee_id.choices = members.choices(current_team().id)
     if form.assignee_id.data is None and not form.is_submitted():
         form.assignee_id.data = current_user.id
     return form
@@ -84,25 +76,17 @@ def _assignee_tz(user_id: int | None) -> str | None:
     return user.timezone if user else None
 
 
-def _apply_domain_error(form: TaskForm, error: Invalid) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is None or isinstance(target.errors, tuple):
-        form.form_errors.append(error.message)
-    else:
-        target.errors.append(error.message)
-
-
 # --- The list ----------------------------------------------------------------------------------
 
 
 def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
     form = FilterForm(request.args)
-    members = _members()
-    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in members]
+    people = _members()
+    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in people]
     assignee = current_user.id
     if view == "team":
         wanted = request.args.get("assignee", type=int)
-        assignee = wanted if wanted in {u.id for u in members} else None
+        assignee = wanted if wanted in {u.id for u in people} else None
     filters = queries.Filters(
         assignee_id=assignee,
         done=request.args.get("done") == "1",
@@ -125,7 +109,7 @@ def index():
     view = "team" if request.args.get("view") == "team" else "mine"
     filters, filter_form = _filters(view)
     linked = _linked_record(filters)
-    tz, now, team = _viewer_zone(), utcnow(), current_team()
+    tz, now, team = dates.user_zone(), utcnow(), current_team()
     list_args = {k: v for k, v in request.args.items() if k not in ("group", "after")}
     if (group := request.args.get("group")) and wants_partial():
         page = queries.group_page(team.id, filters, group, now, tz, request.args.get("after"))
@@ -147,6 +131,16 @@ def index():
         linked=linked,
         list_args=list_args,
     )
+
+
+@bp.get("/tasks/export.csv")
+def export():
+    """The list as a CSV file: the same view and filters give the same tasks, in order."""
+    view = "team" if request.args.get("view") == "team" else "mine"
+    filters, _ = _filters(view)
+    _linked_record(filters)  # another team's record: 404, as on the list
+    rows = queries.export_rows(current_team().id, filters, utcnow(), dates.user_zone())
+    return csv_response(f"tasks-{utcnow():%Y%m%d}.csv", queries.EXPORT_HEADER, rows)
 
 
 @bp.get("/tasks/linked")
@@ -212,7 +206,7 @@ def new():
                 **_form_values(form),
             )
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
     if created is not None:
         detail = {"id": created.id, "title": created.title}
         if to_record:
@@ -280,7 +274,7 @@ def edit(task_id: int):
         try:
             services.update_task(task, **_form_values(form))
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
         else:
             return redirect(url_for("tasks.index"), 303)
     status = 422 if form.errors or form.form_errors else 200

@@ -12,15 +12,14 @@ reloads itself on `activity-added` / `activity-changed` from the body.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.contacts.normalize import format_phone
 from crm.errors import Invalid
 from crm.htmx import trigger, wants_partial
+from crm.kernel import dates
+from crm.kernel.forms import show_error
+from crm.kernel.normalize import format_phone
 from crm.models import Activity, Company, Contact, Deal
 from crm.security import get_or_404
 from crm.timeline import bp
@@ -30,26 +29,6 @@ from crm.timeline.queries import FILTERS, timeline_page
 
 KINDS = {"contact": Contact, "company": Company, "deal": Deal}
 SHOW_PAGES = {"contact": "contacts.show", "company": "companies.show", "deal": "deals.show"}
-
-
-def _zone() -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(current_user, "timezone", None) or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-@bp.app_template_filter("local_dt")
-def local_dt(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M") -> str:
-    """A UTC datetime shown in the user's time zone."""
-    if value is None:
-        return ""
-    return value.astimezone(_zone()).strftime(fmt)
-
-
-@bp.app_template_filter("local_day")
-def local_day(value: datetime) -> str:
-    return value.astimezone(_zone()).date().isoformat()
 
 
 @bp.app_template_filter("phone")
@@ -113,18 +92,12 @@ def _list(kind: str, ident: int):
     return response, 200, {"Vary": "HX-Request"}
 
 
-def _local_to_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=_zone()).astimezone(UTC)
-
-
 def _entry_data(form: EntryForm) -> dict:
     data = {
         "body": form.body.data,
         "outcome": form.outcome.data,
         "duration_minutes": form.duration_minutes.data,
-        "occurred_at": _local_to_utc(form.occurred_at.data),
+        "occurred_at": dates.from_local(form.occurred_at.data),
         "attendees": form.attendees.data,
         "location": form.location.data,
     }
@@ -143,11 +116,7 @@ def _add(kind: str, ident: int):
                 target, current_user.id, form.kind.data, _entry_data(form)
             )
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             if not wants_partial():
                 return redirect(request.referrer or url_for("core.dashboard"), 303)
@@ -229,7 +198,9 @@ def edit_entry(activity_id: int):
     form = EntryForm(obj=activity, prefix=f"a{activity.id}")
     form.attendees.data = (activity.data or {}).get("attendees", "")
     if activity.occurred_at:
-        form.occurred_at.data = activity.occurred_at.astimezone(_zone()).replace(tzinfo=None)
+        form.occurred_at.data = activity.occurred_at.astimezone(dates.user_zone()).replace(
+            tzinfo=None
+        )
     return _response(render_template("timeline/_entry_edit.html", a=activity, form=form), 200)
 
 
@@ -242,11 +213,7 @@ def update_entry(activity_id: int):
         try:
             timeline.update_entry(activity, current_user.id, _entry_data(form))
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             return trigger(_entry(activity), "activity-changed", {"id": activity.id})
     body = render_template("timeline/_entry_edit.html", a=activity, form=form)

@@ -69,3 +69,18 @@ def test_admins_see_and_revoke_everyones_tokens_members_only_their_own(client, a
     assert "Owner sync" in html and "Mo script" in html
     assert client.post(f"/settings/api-tokens/{members_token.id}/revoke").status_code == 303
     assert not tokens.tokens_of(team.id, member.id)[0].active
+
+
+def test_every_member_has_the_api_tokens_tab_admins_also_the_team_tabs(client, auth, owner):
+    team = factories.team_of(owner)
+    member = factories.make_member(team, name="Mo Member")
+    tabs = re.compile(r'<a href="([^"]+)" class="tab')
+
+    auth.login(member.email)
+    html = client.get("/settings/").get_data(as_text=True)
+    assert tabs.findall(html) == ["/settings/", "/settings/api-tokens"]
+    auth.logout()
+
+    auth.login(owner.email)
+    seen = tabs.findall(client.get("/settings/api-tokens").get_data(as_text=True))
+    assert seen[:3] == ["/settings/", "/settings/api-tokens", "/settings/team"]

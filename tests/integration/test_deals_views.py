@@ -73,10 +73,9 @@ def test_board_columns_load_more(logged_in, team, pipeline, htmx_headers):
     html = logged_in.get("/deals").get_data(as_text=True)
     assert html.count('class="deal-card') == queries.COLUMN_PAGE
     assert "Load more" in html
-    last = queries.column_cards(team.id, stage, queries.Filters())[0][-1]
-    more = logged_in.get(
-        f"/deals/stages/{stage.id}/cards?pos={last.position}&id={last.id}", headers=htmx_headers
-    )
+    cursor = queries.column_cards(team.id, stage, queries.Filters())[1]
+    assert f"after={cursor}" in html
+    more = logged_in.get(f"/deals/stages/{stage.id}/cards?after={cursor}", headers=htmx_headers)
     body = more.get_data(as_text=True)
     assert more.status_code == 200 and "<html" not in body
     assert body.count('class="deal-card') == 5 and "Load more" not in body

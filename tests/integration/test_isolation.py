@@ -19,6 +19,7 @@ from crm.models import (
     LostReason,
     NeverLog,
     OutboundEmail,
+    Tag,
     Team,
     User,
     utcnow,
@@ -145,8 +146,42 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
     assert not leaks, "routes that do not answer 404 to another team:\n" + "\n".join(leaks)
 
 
-@pytest.mark.parametrize("path", ["/", "/settings/", "/settings/members", "/settings/outbox"])
+@pytest.mark.parametrize(
+    "path", ["/", "/settings/", "/settings/members", "/settings/outbox", "/reports/forecast"]
+)
 def test_pages_need_a_login(client, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+# Query-string filters name records too (the reports' pipeline, owner and tag): every GET route
+# that reads them answers 404 to another team's ids, like a record in the path.
+QUERY_FILTERS: dict[str, Callable[[Team, User], int]] = {
+    "pipeline": lambda team, user: factories.make_pipeline(team).id,
+    "owner": lambda team, user: user.id,
+    "tag": lambda team, user: _add(Tag(team_id=team.id, name="vip")),
+}
+QUERY_FILTER_PREFIXES = ("reports.",)
+
+
+def test_another_teams_ids_in_report_filters_are_404(app, client, auth):
+    ours = factories.make_user(name="Ours", email="ours@example.com", team_name="Ours")
+    our_team = factories.team_of(ours)
+    theirs = factories.make_user(name="Theirs", email="theirs@example.com", team_name="Theirs")
+    ids = {name: make(our_team, ours) for name, make in QUERY_FILTERS.items()}
+    auth.login(theirs.email)
+    checked, leaks = 0, []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(QUERY_FILTER_PREFIXES) or rule.arguments:
+            continue
+        if "GET" not in rule.methods:
+            continue
+        for name, id_ in ids.items():
+            url = f"{rule.rule}?{name}={id_}"
+            response = client.get(url)
+            checked += 1
+            if response.status_code != 404:
+                leaks.append(f"GET {url} ({rule.endpoint}) → {response.status_code}")
+    assert checked >= 30  # five reports and their CSVs, three filters each
+    assert not leaks, "report filters that accept another team's ids:\n" + "\n".join(leaks)

@@ -23,7 +23,7 @@ from crm.api.core import (
 )
 from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
 from crm.extensions import db
-from crm.kernel.keyset import SortKey
+from crm.kernel.paging import SortKey
 from crm.models import Activity, ActivityContact, ActivityKind, Company, Contact, Deal
 from crm.security import get_or_404, scoped
 from crm.timeline import services

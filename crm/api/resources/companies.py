@@ -24,7 +24,7 @@ from crm.companies import services
 from crm.companies.queries import CompanyFilters, companies_query
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel.keyset import SortKey
+from crm.kernel.paging import SortKey
 from crm.models import Company
 from crm.security import get_or_404
 
@@ -118,7 +118,7 @@ def out(company: Company) -> dict:
 )
 def list_companies(query: CompanyQuery):
     filters = CompanyFilters(q=query.q or "", tag=query.tag, owner=query.owner)
-    stmt = companies_query(team_id(), filters, with_deleted=query.include_deleted)
+    stmt = companies_query(filters, with_deleted=query.include_deleted)
     if query.updated_since:
         stmt = stmt.where(Company.updated_at >= query.updated_since)
     stmt = stmt.options(selectinload(Company.tags))

@@ -20,11 +20,11 @@ from crm.api.core import (
     team_id,
 )
 from crm.api.schemas import ListQuery, Strict, page_of
-from crm.companies.services import find_or_create_company
 from crm.contacts import services
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
-from crm.kernel.keyset import SortKey
+from crm.kernel import companies as kernel_companies
+from crm.kernel.paging import SortKey
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, Tag, contact_tag
 from crm.security import get_or_404
 
@@ -196,7 +196,7 @@ def _data(body: ContactIn) -> dict:
     data = body.model_dump(exclude_unset=True, mode="json")
     if "company_name" in data:
         name = data.pop("company_name")
-        company = find_or_create_company(team_id(), actor_id(), name or "", commit=False)
+        company = kernel_companies.find_or_create(team_id(), actor_id(), name or "")
         data["company_id"] = company.id if company else None
     return data
 

@@ -24,7 +24,7 @@ from crm.api.schemas import ListQuery, Strict, page_of
 from crm.deals import queries, services
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel.keyset import SortKey
+from crm.kernel.paging import SortKey
 from crm.models import Deal, DealStatus, LostReason, Pipeline, Stage
 from crm.security import current_team, get_or_404, scoped
 

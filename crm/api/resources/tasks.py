@@ -22,7 +22,7 @@ from crm.api.core import (
 from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel.keyset import SortKey
+from crm.kernel.paging import SortKey
 from crm.models import Task
 from crm.security import get_or_404
 from crm.tasks import services

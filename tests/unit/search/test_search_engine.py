@@ -1,4 +1,4 @@
-"""Behaviour of crm.search.engine on small in-memory corpora."""
+"""Behaviour of the search engine (crm.search.engine and its parts) on small in-memory corpora."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from whoosh import index
 
-from crm.search import engine as engine_module
-from crm.search.engine import SearchEngine
+from crm.search import schema as schema_module
+from crm.search.engine import UNBOUNDED, Budgets, SearchEngine
 
 T1, T2 = 1, 2
 
@@ -25,13 +25,18 @@ def found(page: Any) -> list[tuple[str, int]]:
     return [(hit.kind, hit.id) for hit in page.hits]
 
 
+# Every budget already spent: scoring and counting stop as soon as their floors are reached.
+OUT_OF_TIME = Budgets(score_s=0.0, count_s=0.0, suggest_s=0.0, walk_before=64, score_before=64)
+
+
 def suggested(groups: dict[str, list[Any]]) -> set[tuple[str, int]]:
     return {(hit.kind, hit.id) for hits in groups.values() for hit in hits}
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[SearchEngine]:
-    engine = SearchEngine(tmp_path / "index")
+    # No time budgets: what a search finds must not depend on how loaded the machine is.
+    engine = SearchEngine(tmp_path / "index", budgets=UNBOUNDED)
     assert engine.open_or_create() is True  # nothing there yet
     yield engine
     engine.close()
@@ -172,7 +177,7 @@ def test_a_phrase_snippet_marks_its_words(engine: SearchEngine) -> None:
 )
 def test_fast_indexing_matches_the_analyzers(text: str) -> None:
     for name in ("title", "company", "body", "title_prefix"):
-        field_type = engine_module.SCHEMA[name]
+        field_type = schema_module.SCHEMA[name]
         fast = {(t, f, w) for t, f, w, _ in field_type.index(text)}
         slow = {
             (t.encode("utf-8"), f, w)
@@ -224,14 +229,11 @@ def test_facets_count_matches_per_kind(crm: SearchEngine) -> None:
 
 
 def test_out_of_time_pages_still_show_hits(
-    engine: SearchEngine, monkeypatch: pytest.MonkeyPatch
+    engine: SearchEngine,
 ) -> None:
     engine.update([doc("note", i, body=f"common words {i}") for i in range(3000)])
     engine.update([doc("note", 1000, team_id=T2, body="common words")])
-    monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
-    monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
-    monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
-    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
+    engine.budgets = OUT_OF_TIME
     page = engine.search(T1, "common words")
     assert page.hits and page.partial and page.capped
     assert ("note", 1000) not in found(page)
@@ -240,7 +242,7 @@ def test_out_of_time_pages_still_show_hits(
 
 
 def test_a_named_record_leads_an_out_of_time_page(
-    engine: SearchEngine, monkeypatch: pytest.MonkeyPatch
+    engine: SearchEngine,
 ) -> None:
     # Body mentions are indexed (and walked) before the contact, and scoring stops
     # after the first 64 matches: the contact named Ramirez must still come first.
@@ -254,10 +256,7 @@ def test_a_named_record_leads_an_out_of_time_page(
             doc("contact", 902, title="Ana Ramirez", emails=["ana@ramirez.example"]),
         ]
     )
-    monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
-    monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
-    monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
-    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
+    engine.budgets = OUT_OF_TIME
 
     first = engine.search(T1, "ramirez", pagelen=10)
     assert first.partial
@@ -366,18 +365,18 @@ def test_schema_version_change_asks_for_rebuild(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "index"
-    first = SearchEngine(path)
+    first = SearchEngine(path, budgets=UNBOUNDED)
     first.open_or_create()
     first.update([doc("contact", 1, title="Ada Lovelace")])
     first.close()
 
-    again = SearchEngine(path)
+    again = SearchEngine(path, budgets=UNBOUNDED)
     assert again.open_or_create() is False
     assert found(again.search(T1, "ada")) == [("contact", 1)]
     again.close()
 
-    monkeypatch.setattr(engine_module, "SCHEMA_VERSION", engine_module.SCHEMA_VERSION + 1)
-    newer = SearchEngine(path)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", schema_module.SCHEMA_VERSION + 1)
+    newer = SearchEngine(path, budgets=UNBOUNDED)
     assert newer.open_or_create() is True
     assert newer.search(T1, "ada").hits == []  # stale index dropped, not misread
     newer.close()
@@ -425,7 +424,9 @@ def test_rebuild_swaps_in_a_new_index_while_searches_keep_answering(
 def test_another_engine_on_the_same_path_follows_a_rebuild(
     engine: SearchEngine, tmp_path: Path
 ) -> None:
-    other = SearchEngine(tmp_path / "index")  # e.g. a web worker while RQ rebuilds
+    other = SearchEngine(
+        tmp_path / "index", budgets=UNBOUNDED
+    )  # e.g. a web worker while RQ rebuilds
     assert other.open_or_create() is False
     engine.rebuild([doc("contact", 1, title="Grace Hopper")])
     assert found(other.search(T1, "hopper")) == [("contact", 1)]
@@ -435,7 +436,7 @@ def test_another_engine_on_the_same_path_follows_a_rebuild(
 
 
 def test_rebuild_with_several_processes(tmp_path: Path) -> None:
-    engine = SearchEngine(tmp_path, procs=2)
+    engine = SearchEngine(tmp_path, procs=2, budgets=UNBOUNDED)
     engine.open_or_create()
     engine.rebuild([doc("contact", i, title=f"Name{i} Smith", body="met") for i in range(300)])
     assert engine.search(T1, "smith").total == 300
