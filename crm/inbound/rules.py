@@ -64,6 +64,8 @@ class Outcome:
 
 
 def decide(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Outcome:
+    """The outcome of one claimed message under rules 2-5 above; logging it writes through
+    `filing` (inside the caller's savepoint)."""
     message.subject = (parsed.subject or "")[:300] or None
     message.from_addr = parsed.from_.email[:254] if parsed.from_ else None
     user, team = message.user, lookups.team(message.team_id)
