@@ -73,7 +73,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.status = OutboxStatus.KEPT
         db.session.commit()
         # On a laptop this is how a reset or invitation link reaches the person running it.
-        log.info(
+        # Mail of no team (a password reset) is on no outbox page: the log is its only copy,
+        # so it is a warning, shown at every log level a self-hoster would choose.
+        log.log(
+            logging.INFO if row.team_id else logging.WARNING,
             "Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s",
             row.to_addr,
             row.subject,

@@ -35,7 +35,7 @@ def _input_schema(model: type[BaseModel], components: dict) -> dict:
 def _parameters(op, components: dict) -> list[dict]:
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-        for name in re.findall(r"<int:(\w+)>", op.rule)
+        for name in re.findall(r"<id:(\w+)>", op.rule)
     ]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=REF, mode="validation")

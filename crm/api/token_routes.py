@@ -80,7 +80,7 @@ def create():
     return render("api/tokens.html", "api/_tokens.html", status=422, **_context(form))
 
 
-@bp.post("/<int:token_id>/revoke")
+@bp.post("/<id:token_id>/revoke")
 def revoke(token_id: int):
     token = get_or_404(ApiToken, token_id)
     service.revoke_token(token, current_membership())

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
 from crm.kernel import paging
+from crm.kernel.ids import parse_id
 from crm.models import Company, company_tag
 from crm.security import scoped
 
@@ -25,8 +26,9 @@ class CompanyFilters:
     @classmethod
     def from_args(cls, args) -> CompanyFilters:
         def number(name):
-            value = str(args.get(name) or "")
-            return int(value) if value.isdigit() else None
+            value = args.get(name)
+            # 0 stays 0: "no owner" on the owner filter.
+            return 0 if str(value).strip() == "0" else parse_id(value)
 
         return cls(q=(args.get("q") or "").strip()[:100], tag=number("tag"), owner=number("owner"))
 

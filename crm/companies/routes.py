@@ -16,6 +16,7 @@ from crm.htmx import render, trigger, wants_partial
 from crm.kernel import members as team_members
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id
 from crm.models import Company, Contact, Tag
 from crm.security import current_team, get_or_404, scoped
 
@@ -32,10 +33,10 @@ def index():
         return render("companies/index.html", "companies/_rows.html", **context)
     tags = db.session.scalars(scoped(Tag).order_by(Tag.name).limit(500)).all()
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Company, with_deleted=True).where(
-                Company.id == int(request.args["deleted"]), Company.deleted_at.is_not(None)
+                Company.id == deleted_id, Company.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -92,7 +93,7 @@ def new():
     return render_template("companies/form.html", form=form, company=None), status
 
 
-@bp.get("/<int:company_id>")
+@bp.get("/<id:company_id>")
 def show(company_id: int):
     from crm.deals.queries import deals_for_company  # noqa: PLC0415 (deals import companies)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -115,7 +116,7 @@ def show(company_id: int):
     )
 
 
-@bp.route("/<int:company_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:company_id>/edit", methods=["GET", "POST"])
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
@@ -127,7 +128,7 @@ def edit(company_id: int):
     return render_template("companies/form.html", form=form, company=company), status
 
 
-@bp.post("/<int:company_id>/delete")
+@bp.post("/<id:company_id>/delete")
 def delete(company_id: int):
     company = get_or_404(Company, company_id)
     companies.delete_company(company, current_user.id)
@@ -135,7 +136,7 @@ def delete(company_id: int):
     return trigger(response, "company-deleted", {"id": company.id})
 
 
-@bp.post("/<int:company_id>/restore")
+@bp.post("/<id:company_id>/restore")
 def restore(company_id: int):
     company = get_or_404(Company, company_id, with_deleted=True)
     companies.restore_company(company, current_user.id)

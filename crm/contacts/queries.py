@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from crm.extensions import db
 from crm.kernel import paging
 from crm.kernel.fields import phone_region
+from crm.kernel.ids import parse_id
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
 PAGE_SIZE = 50
@@ -36,8 +37,9 @@ class ContactFilters:
     @classmethod
     def from_args(cls, args) -> ContactFilters:
         def number(name):
-            value = args.get(name, "")
-            return int(value) if str(value).strip().isdigit() else None
+            value = args.get(name)
+            # 0 stays 0: "no owner" on the owner filter.
+            return 0 if str(value).strip() == "0" else parse_id(value)
 
         stage = args.get("stage") or None
         sort = args.get("sort") or "name"

@@ -17,6 +17,8 @@ from crm.kernel import companies as kernel_companies
 from crm.kernel import members as team_members
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id, parse_ids
+from crm.kernel.urls import safe_url
 from crm.models import Company, Contact, Tag, User
 from crm.security import current_team, get_or_404, scoped
 
@@ -56,10 +58,10 @@ def index():
         else None
     )
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Contact, with_deleted=True).where(
-                Contact.id == int(request.args["deleted"]), Contact.deleted_at.is_not(None)
+                Contact.id == deleted_id, Contact.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -95,7 +97,7 @@ def bulk():
         "owner": form.owner_value.data,
         "stage": form.stage_value.data,
     }.get(action)
-    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     count = contacts.bulk_update(current_team().id, current_user.id, ids, action, value)
     verb = {
         "tag": "tagged",
@@ -104,10 +106,7 @@ def bulk():
         "delete": "moved to the trash (restore them from the trash)",
     }[action]
     flash(f"{count} contact{'s' if count != 1 else ''} {verb}.", "success")
-    back = request.form.get("next") or url_for("contacts.index")
-    if not back.startswith("/"):
-        back = url_for("contacts.index")
-    response = redirect(back, 303)
+    response = redirect(safe_url(request.form.get("next"), url_for("contacts.index")), 303)
     return trigger(response, "contacts-changed", {"count": count, "action": action})
 
 
@@ -141,10 +140,9 @@ def new():
     form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id  # new contacts are yours unless you say otherwise
-    if request.method == "GET" and request.args.get("company", "").isdigit():
-        company = db.session.scalars(
-            scoped(Company).where(Company.id == int(request.args["company"]))
-        ).first()
+    company_id = parse_id(request.args.get("company"))
+    if request.method == "GET" and company_id is not None:
+        company = db.session.scalars(scoped(Company).where(Company.id == company_id)).first()
         if company:
             form.company_name.data = company.name
     if request.method == "POST":
@@ -156,7 +154,7 @@ def new():
     return render_template("contacts/form.html", form=form, contact=None), status
 
 
-@bp.get("/<int:contact_id>")
+@bp.get("/<id:contact_id>")
 def show(contact_id: int):
     from crm.deals.queries import deals_for_contact  # noqa: PLC0415 (deals import contacts)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -170,7 +168,7 @@ def show(contact_id: int):
     )
 
 
-@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:contact_id>/edit", methods=["GET", "POST"])
 def edit(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     form = ContactForm(obj=contact)
@@ -182,7 +180,7 @@ def edit(contact_id: int):
     return render_template("contacts/form.html", form=form, contact=contact), status
 
 
-@bp.post("/<int:contact_id>/delete")
+@bp.post("/<id:contact_id>/delete")
 def delete(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     contacts.delete_contact(contact, current_user.id)
@@ -190,7 +188,7 @@ def delete(contact_id: int):
     return trigger(response, "contact-deleted", {"id": contact.id})
 
 
-@bp.post("/<int:contact_id>/restore")
+@bp.post("/<id:contact_id>/restore")
 def restore(contact_id: int):
     contact = get_or_404(Contact, contact_id, with_deleted=True)
     contacts.restore_contact(contact, current_user.id)

@@ -57,7 +57,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
     }
 
 
-@bp.get("/contacts/import/<int:import_id>")
+@bp.get("/contacts/import/<id:import_id>")
 def show(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.status == ImportStatus.MAPPING:
@@ -67,7 +67,7 @@ def show(import_id: int):
     return render("imports/show.html", "imports/_status.html", **context)
 
 
-@bp.post("/contacts/import/<int:import_id>/start")
+@bp.post("/contacts/import/<id:import_id>/start")
 def start(import_id: int):
     job = get_or_404(ImportJob, import_id)
     header, _ = services.preview(job)
@@ -91,13 +91,13 @@ def start(import_id: int):
     return render_template("imports/mapping.html", **context), 422
 
 
-@bp.get("/contacts/import/<int:import_id>/errors.csv")
+@bp.get("/contacts/import/<id:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
     return csv_response(f"import-{job.id}-errors.csv", *runner.error_report(job))
 
 
-@bp.post("/contacts/import/<int:import_id>/revert")
+@bp.post("/contacts/import/<id:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.user_id != current_user.id and not members.can_manage(current_membership()):
@@ -114,7 +114,7 @@ def revert(import_id: int):
     return trigger(response, "import-reverted", {"id": job.id, **counts})
 
 
-@bp.get("/contacts/<int:contact_id>/vcard")
+@bp.get("/contacts/<id:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"

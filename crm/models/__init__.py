@@ -33,7 +33,7 @@ from crm.models.mail import (
 )
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
-from crm.models.team import Invitation, Membership, Role, Team, User
+from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
 
 __all__ = [
     "ApiIdempotencyKey",
@@ -81,6 +81,7 @@ __all__ = [
     "Role",
     "Team",
     "User",
+    "UserSession",
     "UTCDateTime",
     "new_token",
     "utcnow",

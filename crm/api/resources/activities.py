@@ -197,7 +197,7 @@ def create_activity(body: ActivityIn):
 
 
 @operation(
-    "/activities/<int:activity_id>",
+    "/activities/<id:activity_id>",
     summary="Get a timeline entry",
     tag="activities",
     response=ActivityOut,
@@ -207,7 +207,7 @@ def get_activity(activity_id: int):
 
 
 @operation(
-    "/activities/<int:activity_id>",
+    "/activities/<id:activity_id>",
     "PATCH",
     summary="Edit your note, call or meeting",
     tag="activities",
@@ -224,7 +224,7 @@ def update_activity(activity_id: int, body: ActivityEdit):
 
 
 @operation(
-    "/activities/<int:activity_id>",
+    "/activities/<id:activity_id>",
     "DELETE",
     summary="Delete your note, call or meeting",
     tag="activities",

@@ -144,14 +144,14 @@ def create_company(body: CompanyIn):
 
 
 @operation(
-    "/companies/<int:company_id>", summary="Get a company", tag="companies", response=CompanyOut
+    "/companies/<id:company_id>", summary="Get a company", tag="companies", response=CompanyOut
 )
 def get_company(company_id: int):
     return item_response(out(get_or_404(Company, company_id)))
 
 
 @operation(
-    "/companies/<int:company_id>",
+    "/companies/<id:company_id>",
     "PATCH",
     summary="Update a company",
     tag="companies",
@@ -167,7 +167,7 @@ def update_company(company_id: int, body: CompanyIn):
 
 
 @operation(
-    "/companies/<int:company_id>",
+    "/companies/<id:company_id>",
     "DELETE",
     summary="Move a company to the trash",
     tag="companies",

@@ -247,14 +247,14 @@ def create_contact(body: ContactIn):
 
 
 @operation(
-    "/contacts/<int:contact_id>", summary="Get a contact", tag="contacts", response=ContactOut
+    "/contacts/<id:contact_id>", summary="Get a contact", tag="contacts", response=ContactOut
 )
 def get_contact(contact_id: int):
     return item_response(out(get_or_404(Contact, contact_id)))
 
 
 @operation(
-    "/contacts/<int:contact_id>",
+    "/contacts/<id:contact_id>",
     "PATCH",
     summary="Update a contact",
     tag="contacts",
@@ -271,7 +271,7 @@ def update_contact(contact_id: int, body: ContactIn):
 
 
 @operation(
-    "/contacts/<int:contact_id>", "DELETE", summary="Move a contact to the trash", tag="contacts"
+    "/contacts/<id:contact_id>", "DELETE", summary="Move a contact to the trash", tag="contacts"
 )
 def delete_contact(contact_id: int):
     """Restorable from the trash on the web for 30 days, like a delete on the page."""

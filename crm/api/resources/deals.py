@@ -199,13 +199,13 @@ def create_deal(body: DealIn):
     return item_response(out(deal), 201, url_for("api.get_deal", deal_id=deal.id))
 
 
-@operation("/deals/<int:deal_id>", summary="Get a deal", tag="deals", response=DealOut)
+@operation("/deals/<id:deal_id>", summary="Get a deal", tag="deals", response=DealOut)
 def get_deal(deal_id: int):
     return item_response(out(get_or_404(Deal, deal_id)))
 
 
 @operation(
-    "/deals/<int:deal_id>",
+    "/deals/<id:deal_id>",
     "PATCH",
     summary="Update, move, win or lose a deal",
     tag="deals",
@@ -266,7 +266,7 @@ def update_deal(deal_id: int, body: DealIn):
     return item_response(out(deal))
 
 
-@operation("/deals/<int:deal_id>", "DELETE", summary="Move a deal to the trash", tag="deals")
+@operation("/deals/<id:deal_id>", "DELETE", summary="Move a deal to the trash", tag="deals")
 def delete_deal(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     check_if_match(out(deal))

@@ -88,7 +88,7 @@ def list_pipelines(query: NoQuery):
 
 
 @operation(
-    "/pipelines/<int:pipeline_id>",
+    "/pipelines/<id:pipeline_id>",
     summary="Get a pipeline and its stages",
     tag="pipelines",
     response=PipelineOut,

@@ -176,13 +176,13 @@ def create_task(body: TaskIn):
     return item_response(out(task), 201, url_for("api.get_task", task_id=task.id))
 
 
-@operation("/tasks/<int:task_id>", summary="Get a task", tag="tasks", response=TaskOut)
+@operation("/tasks/<id:task_id>", summary="Get a task", tag="tasks", response=TaskOut)
 def get_task(task_id: int):
     return item_response(out(get_or_404(Task, task_id)))
 
 
 @operation(
-    "/tasks/<int:task_id>",
+    "/tasks/<id:task_id>",
     "PATCH",
     summary="Update, complete or reopen a task",
     tag="tasks",
@@ -217,7 +217,7 @@ def update_task(task_id: int, body: TaskEdit):
     return item_response(out(task))
 
 
-@operation("/tasks/<int:task_id>", "DELETE", summary="Delete a task", tag="tasks")
+@operation("/tasks/<id:task_id>", "DELETE", summary="Delete a task", tag="tasks")
 def delete_task(task_id: int):
     """Tasks have no trash (as on the page): this deletes it."""
     task = get_or_404(Task, task_id)
