@@ -77,7 +77,7 @@ def create():
             )
             response.headers["Cache-Control"] = "no-store"
             return trigger(response, "api-token-created", {"id": token.id})
-    return render("api/tokens.html", "api/_tokens.html", status=422, **_context(form))
+    return render("api/tokens.html", "api/_tokens.html", http_status=422, **_context(form))
 
 
 @bp.post("/<id:token_id>/revoke")

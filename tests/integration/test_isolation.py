@@ -207,10 +207,13 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token(app
     for rule, method in _state_changing_rules(app):
         if rule.endpoint in CSRF_EXEMPT:
             continue
+        # /api/v1 is exempt from CSRF because a session cookie opens nothing there: the same
+        # cookie-only request must be refused as unauthenticated (401) instead.
+        refused = 401 if rule.endpoint.startswith("api.") else 400
         for headers in ({}, {"HX-Request": "true"}):
             response = client.open(_url(rule, ids), method=method, data={}, headers=headers)
             checked += 1
-            if response.status_code != 400:
+            if response.status_code != refused:
                 accepted.append(f"{method} {rule.rule} {headers} → {response.status_code}")
     assert checked > 40
     assert not accepted, "state changes accepted without a CSRF token:\n" + "\n".join(accepted)
