@@ -25,6 +25,10 @@ from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import EVERYONE, Feature
+from crm.outbound import bp as outbound_bp
+from crm.outbound.bounces import mark_bounces
+from crm.outbound.sequences import advance as advance_sequences
+from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -67,6 +71,16 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(requeue_imports,),
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
+    # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
+    Feature(
+        "outbound",
+        blueprints=(outbound_bp,),
+        jobs=("jobs.outbound.deliver_bulk",),
+        # Replies and bounces first: an enrolment whose contact just answered (or bounced)
+        # stops before its next step.
+        sweeps=(note_replies, mark_bounces, advance_sequences),
+        settings_tabs=((55, "outbound.settings", "Email out"),),
+    ),
     Feature(
         "contacts",
         blueprints=(contacts_bp,),

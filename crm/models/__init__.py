@@ -25,11 +25,20 @@ from crm.models.imports import (
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
+    EmailTemplate,
     InboundMessage,
     InboundStatus,
     NeverLog,
     OutboundEmail,
     OutboxStatus,
+)
+from crm.models.outbound import (
+    BulkRecipient,
+    BulkSend,
+    Enrolment,
+    EnrolmentStep,
+    Sequence,
+    SequenceStep,
 )
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
@@ -43,6 +52,12 @@ __all__ = [
     "DeliveryStatus",
     "Webhook",
     "WebhookDelivery",
+    "BulkRecipient",
+    "BulkSend",
+    "Enrolment",
+    "EnrolmentStep",
+    "Sequence",
+    "SequenceStep",
     "Activity",
     "ActivityContact",
     "ActivityKind",
@@ -75,6 +90,7 @@ __all__ = [
     "deal_tag",
     "EmailAttachment",
     "EmailMessage",
+    "EmailTemplate",
     "NeverLog",
     "InboundMessage",
     "InboundStatus",

@@ -10,6 +10,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render
 from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id
 from crm.models import Webhook, WebhookDelivery
 from crm.security import admin_required, current_team, get_or_404, scoped
 from crm.webhooks import bp, services
@@ -69,11 +70,11 @@ def _deliveries(webhook: Webhook, before: int | None):
 
 
 def _show(webhook: Webhook, form: WebhookForm | None = None, status: int = 200, secret=None):
-    rows, next_before = _deliveries(webhook, request.args.get("before", type=int))
+    rows, next_before = _deliveries(webhook, request.args.get("before", type=parse_id))
     return render(
         "webhooks/show.html",
         "webhooks/_deliveries.html",
-        status,
+        http_status=status,
         webhook=webhook,
         form=form or _form(webhook),
         rows=rows,
@@ -85,14 +86,14 @@ def _show(webhook: Webhook, form: WebhookForm | None = None, status: int = 200, 
     )
 
 
-@bp.get("/<int:webhook_id>")
+@bp.get("/<id:webhook_id>")
 @admin_required
 def show(webhook_id: int):
     webhook = get_or_404(Webhook, webhook_id)
     return _show(webhook, _form(webhook, empty=True))
 
 
-@bp.post("/<int:webhook_id>")
+@bp.post("/<id:webhook_id>")
 @admin_required
 def update(webhook_id: int):
     webhook = get_or_404(Webhook, webhook_id)
@@ -114,7 +115,7 @@ def update(webhook_id: int):
     return _show(webhook, form, 422)
 
 
-@bp.post("/<int:webhook_id>/secret")
+@bp.post("/<id:webhook_id>/secret")
 @admin_required
 def regenerate(webhook_id: int):
     webhook = get_or_404(Webhook, webhook_id)
@@ -124,7 +125,7 @@ def regenerate(webhook_id: int):
     return _show(webhook, secret=secret)
 
 
-@bp.post("/<int:webhook_id>/active")
+@bp.post("/<id:webhook_id>/active")
 @admin_required
 def set_active(webhook_id: int):
     webhook = get_or_404(Webhook, webhook_id)
@@ -136,7 +137,7 @@ def set_active(webhook_id: int):
     return redirect(url_for("webhooks.show", webhook_id=webhook.id), 303)
 
 
-@bp.post("/<int:webhook_id>/delete")
+@bp.post("/<id:webhook_id>/delete")
 @admin_required
 def delete(webhook_id: int):
     webhook = get_or_404(Webhook, webhook_id)
@@ -147,7 +148,7 @@ def delete(webhook_id: int):
     return redirect(url_for("webhooks.index"), 303)
 
 
-@bp.post("/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
+@bp.post("/<id:webhook_id>/deliveries/<id:delivery_id>/redeliver")
 @admin_required
 def redeliver(webhook_id: int, delivery_id: int):
     webhook = get_or_404(Webhook, webhook_id)

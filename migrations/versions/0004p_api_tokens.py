@@ -1,7 +1,7 @@
 """API tokens and idempotency keys (issue 16)
 
 Revision ID: 0004p
-Revises: 0005e
+Revises: 0005m
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import crm.models.base  # noqa: F401  (custom column types)
 
 revision = "0004p"
-down_revision = "0005e"
+down_revision = "0005m"
 branch_labels = None
 depends_on = None
 

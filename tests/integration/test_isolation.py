@@ -17,11 +17,14 @@ import pytest
 from crm.api import tokens as api_tokens
 from crm.extensions import db
 from crm.models import (
+    BulkSend,
+    EmailTemplate,
     InboundMessage,
     Invitation,
     LostReason,
     NeverLog,
     OutboundEmail,
+    Sequence,
     Tag,
     Team,
     User,
@@ -90,6 +93,13 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
             team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
         )
     ),
+    "bulk_id": lambda team, user: _add(
+        BulkSend(team_id=team.id, author_id=user.id, audience="All", subject="s", body="b")
+    ),
+    "sequence_id": lambda team, user: _add(Sequence(team_id=team.id, name="Follow up")),
+    "template_id": lambda team, user: _add(
+        EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
@@ -99,6 +109,7 @@ NOT_RECORD_ROUTES = {
     "auth.accept_invite",
     "auth.confirm_signup",
     "tasks.calendar_feed",
+    "outbound.unsubscribe",
 }
 
 
