@@ -7,6 +7,9 @@ order: imports come before contacts so that /contacts/import wins over /contacts
 from __future__ import annotations
 
 from crm import outbox
+from crm.api import bp as api_bp
+from crm.api import tokens_bp as api_tokens_bp
+from crm.api.tokens import purge_idempotency_keys
 from crm.auth import bp as auth_bp
 from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
@@ -21,7 +24,7 @@ from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
-from crm.kernel.features import Feature
+from crm.kernel.features import EVERYONE, Feature
 from crm.outbound import bp as outbound_bp
 from crm.outbound.bounces import mark_bounces
 from crm.outbound.sequences import advance as advance_sequences
@@ -125,6 +128,12 @@ FEATURES: tuple[Feature, ...] = (
         on_serve=(search_cli.rebuild_on_serve,),
     ),
     Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
+    Feature(
+        "api",
+        blueprints=(api_bp, api_tokens_bp),
+        sweeps=(purge_idempotency_keys,),
+        settings_tabs=((5, "api_tokens.index", "API tokens", EVERYONE),),
+    ),
     Feature(
         "webhooks",
         blueprints=(webhooks_bp,),
