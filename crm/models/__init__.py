@@ -33,8 +33,12 @@ from crm.models.mail import (
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
+from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "DeliveryStatus",
+    "Webhook",
+    "WebhookDelivery",
     "Activity",
     "ActivityContact",
     "ActivityKind",

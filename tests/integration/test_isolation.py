@@ -24,6 +24,8 @@ from crm.models import (
     Tag,
     Team,
     User,
+    Webhook,
+    WebhookDelivery,
     utcnow,
 )
 from tests import factories
@@ -78,6 +80,12 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "webhook_id": lambda team, user: _webhook(team).id,
+    "delivery_id": lambda team, user: _add(
+        WebhookDelivery(
+            team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
+        )
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
@@ -94,6 +102,14 @@ def _with_html(email) -> int:
     email.html = "<p>formatted</p>"
     db.session.commit()
     return email.id
+
+
+def _webhook(team: Team) -> Webhook:
+    webhook = Webhook(
+        team_id=team.id, url="https://example.com/h", events=["contact.created"], secret="s"
+    )
+    _add(webhook)
+    return webhook
 
 
 def _add(row) -> int:
@@ -146,7 +162,15 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/settings/", "/settings/members", "/settings/outbox", "/reports/forecast"]
+    "path",
+    [
+        "/",
+        "/settings/",
+        "/settings/members",
+        "/settings/outbox",
+        "/settings/webhooks",
+        "/reports/forecast",
+    ],
 )
 def test_pages_need_a_login(client, path):
     response = client.get(path)
