@@ -1,6 +1,12 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
+from crm.models.automation import (
+    AutomationEffect,
+    AutomationRule,
+    AutomationRun,
+    RunStatus,
+)
 from crm.models.base import UTCDateTime, new_token, utcnow
 from crm.models.contact import (
     Company,
@@ -36,6 +42,10 @@ from crm.models.team import Invitation, Membership, Role, Team, User, UserSessio
 from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "AutomationEffect",
+    "AutomationRule",
+    "AutomationRun",
+    "RunStatus",
     "DeliveryStatus",
     "Webhook",
     "WebhookDelivery",

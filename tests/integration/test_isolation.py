@@ -16,6 +16,7 @@ import pytest
 
 from crm.extensions import db
 from crm.models import (
+    AutomationRule,
     InboundMessage,
     Invitation,
     LostReason,
@@ -81,6 +82,16 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
     "webhook_id": lambda team, user: _webhook(team).id,
+    "rule_id": lambda team, user: _add(
+        AutomationRule(
+            team_id=team.id,
+            name="Tag new contacts",
+            trigger="contact_created",
+            trigger_config={},
+            conditions=[],
+            actions=[{"type": "add_tag", "value": "new"}],
+        )
+    ),
     "delivery_id": lambda team, user: _add(
         WebhookDelivery(
             team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
@@ -169,6 +180,7 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
         "/settings/members",
         "/settings/outbox",
         "/settings/webhooks",
+        "/settings/automation",
         "/reports/forecast",
     ],
 )
