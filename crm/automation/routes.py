@@ -113,13 +113,14 @@ def update(rule_id: int):
     return _show(rule, form=form, http_status=422)
 
 
-@bp.post("/<int:rule_id>/try")
+@bp.get("/<int:rule_id>/try")
 @admin_required
 def dry_run(rule_id: int):
+    """Read-only, so a GET: the result can be reloaded and linked."""
     rule = get_or_404(AutomationRule, rule_id)
-    try_form = TryForm()
+    try_form = TryForm(request.args, meta={"csrf": False})
     result = None
-    if try_form.validate_on_submit():
+    if try_form.validate():
         try:
             result = rules.dry_run(rule, try_form.record_id.data)
         except Invalid as error:

@@ -443,12 +443,12 @@ def test_dry_run_shows_what_the_rule_would_do_without_doing_it(logged_in, team, 
     )
     paris = factories.make_contact(team, owner_id=owner.id, city="Paris")
     rome = factories.make_contact(team, owner_id=owner.id, city="Rome")
-    page = logged_in.post(f"/settings/automation/{r.id}/try", data={"record_id": paris.id})
+    page = logged_in.get(f"/settings/automation/{r.id}/try", query_string={"record_id": paris.id})
     assert page.status_code == 200
     assert "Add tag “vip”" in page.text and "Create task “Call” for Olive Owner" in page.text
-    page = logged_in.post(f"/settings/automation/{r.id}/try", data={"record_id": rome.id})
+    page = logged_in.get(f"/settings/automation/{r.id}/try", query_string={"record_id": rome.id})
     assert "would do nothing" in page.text
-    page = logged_in.post(f"/settings/automation/{r.id}/try", data={"record_id": "abc"})
+    page = logged_in.get(f"/settings/automation/{r.id}/try", query_string={"record_id": "abc"})
     assert page.status_code == 422 and "record&#39;s number" in page.text
     assert fresh(Contact, paris.id).tags == [] and tasks_titled("Call") == 0 and runs() == []
 
