@@ -459,3 +459,29 @@ def test_paused_rules_do_not_fire(logged_in, team, owner, run_jobs):
     new_contact(team, owner)
     run_jobs()
     assert runs(r) == []
+
+
+def test_business_days_skip_weekends():
+    from datetime import date
+
+    from crm.automation.catalogue import business_days_from
+
+    friday = date(2026, 12, 4)
+    assert business_days_from(friday, 1) == date(2026, 12, 7)  # Monday
+    assert business_days_from(friday, 0) == friday
+    assert business_days_from(date(2026, 12, 2), 2) == friday
+
+
+def test_a_rule_naming_another_teams_teammate_is_refused(logged_in, team):
+    stranger = factories.make_user(name="Stranger", email="stranger@example.com")
+    response = logged_in.post(
+        "/settings/automation",
+        data={
+            "name": "Hand over",
+            "trigger": "contact_created",
+            "act_type_0": "assign_owner",
+            "act_user_0": str(stranger.id),
+        },
+    )
+    assert response.status_code == 422 and "member of this team" in response.text
+    assert db.session.scalars(select(AutomationRule)).all() == []
