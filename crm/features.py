@@ -11,6 +11,8 @@ from crm.api import bp as api_bp
 from crm.api import tokens_bp as api_tokens_bp
 from crm.api.tokens import purge_idempotency_keys
 from crm.auth import bp as auth_bp
+from crm.automation import bp as automation_bp
+from crm.automation import engine as automation
 from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
 from crm.contacts.services import purge_trash
@@ -141,5 +143,13 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(webhook_delivery.sweep,),
         subscribers=(webhooks_on_events,),
         settings_tabs=((60, "webhooks.index", "Webhooks"),),
+    ),
+    Feature(
+        "automation",
+        blueprints=(automation_bp,),
+        jobs=(automation.JOB,),
+        sweeps=(automation.sweep,),
+        subscribers=(automation.on_events,),
+        settings_tabs=((70, "automation.index", "Automation"),),
     ),
 )

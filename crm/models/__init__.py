@@ -2,6 +2,12 @@
 
 from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
 from crm.models.api_token import ApiIdempotencyKey, ApiToken, TokenScope
+from crm.models.automation import (
+    AutomationEffect,
+    AutomationRule,
+    AutomationRun,
+    RunStatus,
+)
 from crm.models.base import UTCDateTime, new_token, utcnow
 from crm.models.contact import (
     Company,
@@ -49,6 +55,10 @@ __all__ = [
     "ApiIdempotencyKey",
     "ApiToken",
     "TokenScope",
+    "AutomationEffect",
+    "AutomationRule",
+    "AutomationRun",
+    "RunStatus",
     "DeliveryStatus",
     "Webhook",
     "WebhookDelivery",

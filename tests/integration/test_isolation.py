@@ -17,6 +17,7 @@ import pytest
 from crm.api import tokens as api_tokens
 from crm.extensions import db
 from crm.models import (
+    AutomationRule,
     BulkSend,
     EmailTemplate,
     InboundMessage,
@@ -88,6 +89,16 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
         api_tokens.create_token(team.id, user.id, name="isolation", scope="write")[0].id
     ),
     "webhook_id": lambda team, user: _webhook(team).id,
+    "rule_id": lambda team, user: _add(
+        AutomationRule(
+            team_id=team.id,
+            name="Tag new contacts",
+            trigger="contact_created",
+            trigger_config={},
+            conditions=[],
+            actions=[{"type": "add_tag", "value": "new"}],
+        )
+    ),
     "delivery_id": lambda team, user: _add(
         WebhookDelivery(
             team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
@@ -190,6 +201,7 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
         "/settings/members",
         "/settings/outbox",
         "/settings/webhooks",
+        "/settings/automation",
         "/reports/forecast",
     ],
 )
