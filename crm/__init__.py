@@ -121,10 +121,12 @@ def _register_hooks(app: Flask) -> None:
     def shell_context():
         from crm.kernel import features
 
+        membership = g.get("membership")
+        manager = bool(membership and membership.role.can_manage)
         return {
             "team": g.get("team"),
-            "membership": g.get("membership"),
-            "settings_tabs": features.settings_tabs(),
+            "membership": membership,
+            "settings_tabs": features.settings_tabs(manager=manager),
         }
 
 

@@ -7,7 +7,12 @@ order: imports come before contacts so that /contacts/import wins over /contacts
 from __future__ import annotations
 
 from crm import outbox
+from crm.api import bp as api_bp
+from crm.api import tokens_bp as api_tokens_bp
+from crm.api.tokens import purge_idempotency_keys
 from crm.auth import bp as auth_bp
+from crm.automation import bp as automation_bp
+from crm.automation import engine as automation
 from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
 from crm.contacts.services import purge_trash
@@ -21,7 +26,7 @@ from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
-from crm.kernel.features import Feature
+from crm.kernel.features import EVERYONE, Feature
 from crm.leads import bp as leads_bp
 from crm.leads import settings_bp as leads_settings_bp
 from crm.outbound import bp as outbound_bp
@@ -133,11 +138,25 @@ FEATURES: tuple[Feature, ...] = (
         settings_tabs=((35, "settings_leads.forms", "Web forms"),),
     ),
     Feature(
+        "api",
+        blueprints=(api_bp, api_tokens_bp),
+        sweeps=(purge_idempotency_keys,),
+        settings_tabs=((5, "api_tokens.index", "API tokens", EVERYONE),),
+    ),
+    Feature(
         "webhooks",
         blueprints=(webhooks_bp,),
         jobs=(webhook_delivery.JOB,),
         sweeps=(webhook_delivery.sweep,),
         subscribers=(webhooks_on_events,),
         settings_tabs=((60, "webhooks.index", "Webhooks"),),
+    ),
+    Feature(
+        "automation",
+        blueprints=(automation_bp,),
+        jobs=(automation.JOB,),
+        sweeps=(automation.sweep,),
+        subscribers=(automation.on_events,),
+        settings_tabs=((70, "automation.index", "Automation"),),
     ),
 )

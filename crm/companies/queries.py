@@ -37,13 +37,14 @@ class CompanyFilters:
         return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def companies_query(filters: CompanyFilters) -> Select:
+def companies_query(filters: CompanyFilters, *, with_deleted: bool = False) -> Select:
     """The company list (the current team's) as one SELECT: its filters, sorted by name.
 
     Name or domain prefix search, both index ranges. The page shows it in pages, the CSV
-    export streams it whole: the same companies in the same order.
+    export streams it whole: the same companies in the same order. The API pages it in its
+    own sorts, and with the trash for sync (`with_deleted`).
     """
-    stmt = scoped(Company)
+    stmt = scoped(Company, with_deleted=with_deleted)
     if filters.q:
         low = filters.q.lower()
         stmt = stmt.where(

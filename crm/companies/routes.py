@@ -75,8 +75,6 @@ def _save(form: CompanyForm, company: Company | None):
 
 
 def current_user_team_id() -> int:
-    from crm.security import current_team
-
     return current_team().id
 
 

@@ -7,7 +7,7 @@ from crm.extensions import db
 from crm.kernel import audit, events, members, tags
 from crm.kernel import normalize as norm
 from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
-from crm.models import Company
+from crm.models import Company, utcnow
 
 LABELS = {
     "name": "Name",
@@ -151,4 +151,6 @@ def _apply(company: Company, data: dict) -> dict:
         company.tags = new_tags
     if not company.name:
         raise Invalid("Give the company a name.", field="name")
+    if before and company.id:  # tags, emails or phones alone change no column: sync must see it
+        company.updated_at = utcnow()
     return {LABELS[k]: [before[k], after[k]] for k in before}

@@ -184,12 +184,15 @@ def _after(stmt, sort: str, cursor: str):
     return stmt.where(paging.after(Contact.sort_name, Contact.id, value, ident))
 
 
-def contacts_query(team_id: int, filters: ContactFilters) -> Select:
+def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
     """The contact list as one SELECT of Contact: its filters and its sort, no page.
 
     The list on screen pages it; the CSV export streams it whole, so the two always agree.
+    The API pages it in its own sorts, and with the trash for sync (`with_deleted`).
     """
-    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+    stmt = select(Contact).where(Contact.team_id == team_id)
+    if not with_deleted:
+        stmt = stmt.where(Contact.deleted_at.is_(None))
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
     if filters.owner is not None:

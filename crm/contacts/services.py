@@ -282,6 +282,8 @@ def _apply(contact: Contact, data: dict) -> dict:
         raise Invalid("Give the contact a name or an email address.", field="first_name")
     if not contact.sort_name:
         contact.sort_name = contact.emails[0].email
+    if before and contact.id:  # tags, emails or phones alone change no column: sync must see it
+        contact.updated_at = utcnow()
     return {LABELS[k]: [before[k], after[k]] for k in before}
 
 

@@ -222,6 +222,7 @@ def update_deal(
             changes["tags"] = [[t.name for t in deal.tags], [t.name for t in new_tags]]
             deal.tags = new_tags
     if changes:
+        deal.updated_at = utcnow()  # contacts or tags alone change no column: sync must see it
         _audit(deal, actor_id, "update", changes)
     db.session.commit()
     return deal

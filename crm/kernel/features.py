@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app
 
 KEY = "crm.features"
+EVERYONE = "everyone"  # a settings tab's audience: every member, not only owners and admins
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class Feature:
     commands: tuple[Callable, ...] = ()  # each takes the `crm` click group and adds commands
     new_team: tuple[Callable, ...] = ()  # each takes a new Team (flushed) and adds its defaults
     on_serve: tuple[Callable[[Flask], None], ...] = ()
-    # Admin tabs of /settings this feature adds: (position, endpoint, label).
-    settings_tabs: tuple[tuple[int, str, str], ...] = ()
+    # Tabs of /settings this feature adds: (position, endpoint, label) for owners and admins,
+    # or (position, endpoint, label, EVERYONE) for a tab each member sees (their own things).
+    settings_tabs: tuple[tuple, ...] = ()
     # Domain event names this feature's services emit ("contact.created", …).
     events: tuple[str, ...] = ()
     # Each is called with a committed transaction's events (crm.kernel.events.publish).
@@ -72,10 +74,15 @@ def event_names(app: Flask | None = None) -> list[str]:
     return [name for feature in declared(app) for name in feature.events]
 
 
-def settings_tabs(app: Flask | None = None) -> list[tuple[str, str]]:
-    """(endpoint, label) of every feature's admin settings tab, in position order."""
-    tabs = sorted(tab for feature in declared(app) for tab in feature.settings_tabs)
+def settings_tabs(app: Flask | None = None, *, manager: bool = True) -> list[tuple[str, str]]:
+    """(endpoint, label) of the settings tabs this person sees, in position order: a manager
+    (owner/admin) sees every tab, anyone else only the tabs declared for EVERYONE."""
+    tabs = sorted(tab[:3] for f in declared(app) for tab in f.settings_tabs if manager or _all(tab))
     return [(endpoint, label) for _, endpoint, label in tabs]
+
+
+def _all(tab: tuple) -> bool:
+    return len(tab) > 3 and tab[3] == EVERYONE
 
 
 def add_commands(app: Flask, group) -> None:

@@ -1,6 +1,13 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
+from crm.models.api_token import ApiIdempotencyKey, ApiToken, TokenScope
+from crm.models.automation import (
+    AutomationEffect,
+    AutomationRule,
+    AutomationRun,
+    RunStatus,
+)
 from crm.models.base import UTCDateTime, new_token, utcnow
 from crm.models.contact import (
     Company,
@@ -54,6 +61,13 @@ from crm.models.team import Invitation, Membership, Role, Team, User, UserSessio
 from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
+    "TokenScope",
+    "AutomationEffect",
+    "AutomationRule",
+    "AutomationRun",
+    "RunStatus",
     "DeliveryStatus",
     "Webhook",
     "WebhookDelivery",

@@ -100,6 +100,7 @@ class Company(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_company_team_sort", "team_id", "sort_name", "id"),
         Index("ix_company_team_domain", "team_id", "domain"),
         Index("ix_company_team_owner", "team_id", "owner_id", "sort_name", "id"),
+        Index("ix_company_team_updated", "team_id", "updated_at", "id"),  # API sync
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +127,7 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_contact_team_company", "team_id", "company_id", "sort_name", "id"),
         Index("ix_contact_team_activity", "team_id", "last_activity_at", "id"),
         Index("ix_contact_team_created", "team_id", "created_at", "id"),
+        Index("ix_contact_team_updated", "team_id", "updated_at", "id"),  # API sync
         # As-you-type search by last name ("lovelace" finds Ada Lovelace).
         Index("ix_contact_team_last", "team_id", text("lower(last_name)")),
     )

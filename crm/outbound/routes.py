@@ -42,9 +42,7 @@ from crm.security import admin_required, current_team, get_or_404, public, scope
 PEOPLE_LIMIT = 200
 RESULT_LIMIT = 500
 
-
-# The page a compose form goes back to ("company" + "s" is no blueprint).
-SHOW = {"contact": "contacts.show", "company": "companies.show", "deal": "deals.show"}
+SHOW_ENDPOINT = {"contact": "contacts.show", "company": "companies.show", "deal": "deals.show"}
 
 
 @bp.app_context_processor
@@ -118,10 +116,10 @@ def _compose(kind: str, record):
             show_error(form, error)
             status = 422
         else:
-            return redirect(url_for(SHOW[kind], **{f"{kind}_id": record.id}), 303)
+            return redirect(url_for(SHOW_ENDPOINT[kind], **{f"{kind}_id": record.id}), 303)
     else:
         status = 422
-    back = url_for(SHOW[kind], **{f"{kind}_id": record.id})
+    back = url_for(SHOW_ENDPOINT[kind], **{f"{kind}_id": record.id})
     return render(
         "outbound/compose.html",
         "outbound/_compose_form.html",
@@ -255,7 +253,6 @@ def preview(template_id: int):
     return render(
         "outbound/preview.html",
         "outbound/_preview.html",
-        200,
         template=template,
         result=result,
         error=error,

@@ -30,7 +30,7 @@ class Filters:
     contact_id: int | None = None
     company_id: int | None = None
     deal_id: int | None = None
-    done: bool = False
+    done: bool | None = False
     linked: str | None = None  # "contact" | "company" | "deal" | "none": the kind of link
 
     def args(self) -> dict:
@@ -59,7 +59,8 @@ def _base(team_id: int, filters: Filters) -> Select:
             selectinload(Task.deal),
         )
     )
-    stmt = stmt.where(Task.done_at.is_not(None) if filters.done else Task.done_at.is_(None))
+    if filters.done is not None:  # None: open and done alike (the API's sync)
+        stmt = stmt.where(Task.done_at.is_not(None) if filters.done else Task.done_at.is_(None))
     if filters.assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == filters.assignee_id)
     for name in ("contact_id", "company_id", "deal_id"):
@@ -72,6 +73,11 @@ def _base(team_id: int, filters: Filters) -> Select:
             Task.contact_id.is_(None), Task.company_id.is_(None), Task.deal_id.is_(None)
         )
     return stmt
+
+
+def tasks_query(team_id: int, filters: Filters) -> Select:
+    """The team's tasks matching the list's filters, unsorted (the API pages them itself)."""
+    return _base(team_id, filters)
 
 
 def _group_where(key: str, now: datetime, tz):

@@ -1,7 +1,7 @@
 """leads, web-to-lead forms, submissions (spam list), assignment rules and rotations; away
 
 Revision ID: 0005l
-Revises: 0005m
+Revises: 0005g
 Create Date: 2026-12-02 05:45:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005l"
-down_revision = "0005m"
+down_revision = "0005g"
 branch_labels = None
 depends_on = None
 
