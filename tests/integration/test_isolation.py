@@ -75,6 +75,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "field_id": lambda team, user: factories.make_custom_field(team).id,
+    "record_id": lambda team, user: factories.make_contact(team).id,
+    "view_id": lambda team, user: factories.make_saved_view(team, user).id,
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
