@@ -25,7 +25,7 @@ from crm.kernel import audit, normalize, paging
 from crm.kernel import members as team_members
 from crm.kernel.fields import phone_region
 from crm.kernel.timeline import record as timeline_record
-from crm.models import ActivityKind, CustomField, CustomValue
+from crm.models import ActivityKind, CustomField, CustomValue, utcnow
 
 TEXT_MAX = 500
 LONG_MAX = 10_000
@@ -214,6 +214,21 @@ def raw_for_input(field: CustomField, value) -> str:
     return str(value)
 
 
+SEARCHED = ("text", "long_text", "select", "multi_select", "url", "email", "phone")
+
+
+def search_text(team_id: int, entity: str, record_ids) -> dict[int, str]:
+    """{record_id: text of its text and select values} for the records' search documents."""
+    defined = [f for f in fields_for(team_id, entity) if f.type in SEARCHED]
+    found = read(team_id, entity, record_ids, defined)
+    return {
+        record_id: "\n".join(
+            show(field, by_field[field.id]) for field in defined if field.id in by_field
+        )
+        for record_id, by_field in found.items()
+    }
+
+
 def _rows_to_value(field: CustomField, rows: list[CustomValue]):
     if not rows:
         return None
@@ -329,6 +344,8 @@ def write(record, field: CustomField, raw, actor_id: int | None) -> bool:
     if old == new:
         return False
     store(field, target.entity, target.id, new)
+    # The record changed too: its search document is rebuilt after commit (search hooks).
+    record.updated_at = utcnow()
     changes = {field.label: [audit.show(show(field, old)), audit.show(show(field, new))]}
     audit.write(
         team_id=target.team_id,

@@ -224,3 +224,17 @@ def test_inline_edit_saves_and_refuses_bad_input(logged_in, owner, htmx_headers)
     )
     assert good.status_code == 200 and ">12<" in good.text.replace(" ", "").replace("\n", "")
     assert "field-changed" in good.headers.get("HX-Trigger", "")
+
+
+def test_text_and_select_values_are_searchable(owner, run_jobs):
+    from crm.search import services as search
+
+    search.get_engine().rebuild([])
+    team = factories.team_of(owner)
+    plan = factories.make_custom_field(team, label="Plan", type="select", options="Zircon\nBasic")
+    contact = factories.make_contact(team)
+    run_jobs()
+    fields.set_value(contact, plan, "Zircon", owner.id)
+    run_jobs()
+    found = search.search(team.id, None, "zircon")
+    assert [(hit.kind, hit.id) for hit in found.hits] == [("contact", contact.id)]
