@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.kernel import paging
+from crm.kernel import custom_fields, paging
 from crm.kernel.fields import phone_region
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
@@ -31,7 +31,11 @@ class ContactFilters:
     stage: str | None = None
     company: int | None = None
     idle: int | None = None  # no activity for this many days
-    sort: str = "name"
+    sort: str = "name"  # or cf_<key> / -cf_<key>: by a custom field (checked against the team's)
+    # Custom field filters as their URL arguments (cf_<key>, cf_<key>__<op>) and the custom
+    # columns shown (cols=key,key); crm.kernel.custom_fields reads them with the team's fields.
+    custom: tuple[tuple[str, str], ...] = ()
+    columns: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, args) -> ContactFilters:
@@ -48,7 +52,15 @@ class ContactFilters:
             stage=stage if stage in {s.value for s in Lifecycle} else None,
             company=number("company"),
             idle=number("idle"),
-            sort=sort if sort in SORTS else "name",
+            sort=sort if sort in SORTS or sort.lstrip("-").startswith("cf_") else "name",
+            custom=tuple(
+                sorted(
+                    (k, str(args.get(k))[:100])
+                    for k in args
+                    if k.startswith("cf_") and str(args.get(k) or "").strip()
+                )
+            ),
+            columns=_columns(args),
         )
 
     def args(self, **override) -> dict:
@@ -61,13 +73,22 @@ class ContactFilters:
             "company": self.company,
             "idle": self.idle,
             "sort": self.sort if self.sort != "name" else None,
+            "cols": ",".join(self.columns) or None,
+            **dict(self.custom),
         }
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
 
     @property
     def active(self) -> bool:
-        return bool(self.args(sort=None))
+        return bool(self.args(sort=None, cols=None))
+
+
+def _columns(args) -> tuple[str, ...]:
+    """cols=a,b or the form's cols=a&cols=b: the custom columns to show, in order."""
+    given = args.getlist("cols") if hasattr(args, "getlist") else [args.get("cols") or ""]
+    keys = [k.strip() for part in given for k in str(part).split(",") if k.strip()]
+    return tuple(dict.fromkeys(keys))[:12]
 
 
 # A prefix matched by at least this many contacts (in one of name, last name, email) is common.
@@ -202,6 +223,16 @@ def contact_page(
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    defined = (
+        custom_fields.fields_for(team_id, "contact")
+        if (filters.custom or filters.sort.lstrip("-").startswith("cf_"))
+        else []
+    )
+    conditions = custom_fields.conditions_from_args(dict(filters.custom), defined)
+    stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
+    custom_sort = custom_fields.sort_for(filters.sort, defined)
+    if custom_sort is not None:
+        return _custom_sorted(stmt, custom_sort, cursor, limit)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
     if filters.sort == "newest":
@@ -210,12 +241,23 @@ def contact_page(
         stmt = stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
     else:
         stmt = stmt.order_by(Contact.sort_name, Contact.id)
-    stmt = stmt.limit(limit + 1).options(
-        selectinload(Contact.emails),
-        selectinload(Contact.phones),
-        selectinload(Contact.tags),
-        selectinload(Contact.company),
-        selectinload(Contact.owner),
-    )
+    stmt = stmt.limit(limit + 1).options(*_ROW_LOADS)
     rows = db.session.scalars(stmt).all()
     return paging.take(rows, limit, lambda contact: _cursor_value(contact, filters.sort))
+
+
+_ROW_LOADS = (
+    selectinload(Contact.emails),
+    selectinload(Contact.phones),
+    selectinload(Contact.tags),
+    selectinload(Contact.company),
+    selectinload(Contact.owner),
+)
+
+
+def _custom_sorted(stmt, sort, cursor: str | None, limit: int) -> paging.Page[Contact]:
+    """A page sorted by a custom field's value (empty values last), keyset-paged on it."""
+    stmt, _ = custom_fields.order(stmt, Contact.id, sort, cursor)
+    rows = db.session.execute(stmt.limit(limit + 1).options(*_ROW_LOADS)).all()
+    page = paging.take(rows, limit, lambda row: paging.encode(row[1], row[0].id))
+    return paging.Page([row[0] for row in page.items], page.next_cursor)

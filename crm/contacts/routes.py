@@ -13,6 +13,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import companies as kernel_companies
+from crm.kernel import custom_fields
 from crm.kernel import members as team_members
 from crm.kernel.forms import show_error
 from crm.models import Company, Contact, Tag, User
@@ -29,7 +30,12 @@ def _filter_form(filters: ContactFilters, people: list[User]) -> FilterForm:
     form.tag.data = str(filters.tag or "")
     form.stage.data = filters.stage or ""
     form.idle.data = str(filters.idle or "")
-    form.sort.choices = list(SORTS.items())
+    form.sort.choices = list(SORTS.items()) + [
+        (f"{direction}cf_{f.key}", f"{f.label} {label}")
+        for f in custom_fields.fields_for(current_team().id, "contact")
+        if f.type in custom_fields.SORTABLE
+        for direction, label in (("", "(ascending)"), ("-", "(descending)"))
+    ]
     form.sort.data = filters.sort
     return form
 

@@ -182,4 +182,27 @@ def _record_fields():
             )
         return list(sections.items())
 
-    return {"custom_fields_for": custom_fields_for}
+    def custom_list_fields(entity: str):
+        """The fields a list of `entity` can filter, sort and show as columns."""
+        return values.fields_for(current_team().id, entity)
+
+    def custom_cells(entity: str, records, keys):
+        """{record_id: [(label, shown)]} of the custom columns chosen for a list page."""
+        keys = list(keys or ())
+        if not keys or not records:
+            return {}
+        chosen = [f for f in values.fields_for(current_team().id, entity) if f.key in keys]
+        chosen.sort(key=lambda f: keys.index(f.key))
+        found = values.read(current_team().id, entity, [r.id for r in records], chosen)
+        return {
+            r.id: [(f, values.show(f, found.get(r.id, {}).get(f.id))) for f in chosen]
+            for r in records
+        }
+
+    return {
+        "custom_fields_for": custom_fields_for,
+        "custom_list_fields": custom_list_fields,
+        "custom_cells": custom_cells,
+        "custom_operators": values.OPERATORS,
+        "custom_sortable": values.SORTABLE,
+    }

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from crm.extensions import db
 from crm.imports import csvio
+from crm.kernel import custom_fields
 from crm.models import (
     Company,
     Contact,
@@ -99,6 +100,11 @@ def filtered_contacts(team_id: int, args: dict):
         stmt = stmt.where(Contact.lifecycle == Lifecycle(stage))
     if (company := str(args.get("company") or "")).isdigit():
         stmt = stmt.where(Contact.company_id == int(company))
+    defined = custom_fields.fields_for(team_id, "contact")
+    conditions = custom_fields.conditions_from_args(args, defined)
+    stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
+    if custom_sort := custom_fields.sort_for(str(args.get("sort") or ""), defined):
+        return custom_fields.order(stmt, Contact.id, custom_sort, None)[0]
     return stmt.order_by(*SORTS.get(args.get("sort") or "name", SORTS["name"]))
 
 
@@ -130,9 +136,11 @@ def export_rows(team_id: int, args: dict, batch: int = 1000) -> Iterator[list[st
         .outerjoin(Company, Company.id == Contact.company_id)
         .outerjoin(User, User.id == Contact.owner_id)
     )
+    defined = custom_fields.fields_for(team_id, "contact")
     result = db.session.execute(stmt.execution_options(yield_per=batch))
     for part in result.partitions():
         ids = [row[0] for row in part]
+        custom = custom_fields.read(team_id, "contact", ids, defined)
         emails = _grouped(
             select(ContactEmail.contact_id, ContactEmail.email)
             .where(ContactEmail.contact_id.in_(ids))
@@ -191,7 +199,17 @@ def export_rows(team_id: int, args: dict, batch: int = 1000) -> Iterator[list[st
                 owner or "",
                 notes,
                 created.strftime("%Y-%m-%d %H:%M") if created else "",
+                *(_custom_cell(f, custom.get(cid, {}).get(f.id)) for f in defined),
             ]
+
+
+def _custom_cell(field, value) -> str:
+    """A custom value as the import reads it back (options by label, dates ISO, amounts plain)."""
+    if value is None or value == []:
+        return ""
+    if field.type in ("select", "multi_select", "checkbox", "member"):
+        return custom_fields.show(field, value)
+    return custom_fields.raw_for_input(field, value)
 
 
 def _grouped(stmt) -> dict[int, list[str]]:
@@ -206,7 +224,7 @@ def export_csv(team_id: int, args: dict) -> Iterator[str]:
     out = io.StringIO()
     w = csv.writer(out)
     out.write("\ufeff")
-    w.writerow(EXPORT_HEADER)
+    w.writerow(EXPORT_HEADER + [f.label for f in custom_fields.fields_for(team_id, "contact")])
     for n, row in enumerate(export_rows(team_id, args), start=1):
         w.writerow([csvio.safe_cell(v) for v in row])
         if n % 500 == 0:

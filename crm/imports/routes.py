@@ -120,6 +120,8 @@ def revert(import_id: int):
 @bp.get("/contacts/export.csv")
 def export():
     args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
+    # Custom field filters (cf_<key>, cf_<key>__<op>) filter the export as they filter the list.
+    args.update({k: v for k, v in request.args.items() if k.startswith("cf_")})
     team_id = current_team().id
     return Response(
         stream_with_context(contact_export.export_csv(team_id, args)),

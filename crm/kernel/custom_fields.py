@@ -148,8 +148,13 @@ def parse(field: CustomField, raw, *, team_id: int | None = None):
             except normalize.BadValue as error:
                 raise Invalid(str(error), field=name) from None
         case "member":
-            if not text.isdigit():
-                raise Invalid("Choose a member of this team.", field=name)
+            team = team_id if team_id is not None else field.team_id
+            if not text.isdigit():  # a CSV cell names the member
+                lowered = text.lower()
+                for user in team_members.members(team):
+                    if lowered in (user.name.lower(), user.email.lower()):
+                        return user.id
+                raise Invalid(f"{text!r} is not a member of this team.", field=name)
             user = team_members.check_member(
                 team_id if team_id is not None else field.team_id,
                 int(text),
