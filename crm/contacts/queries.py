@@ -203,11 +203,8 @@ def _after(stmt, sort: str, cursor: str):
     return stmt.where(paging.after(Contact.sort_name, Contact.id, value, ident))
 
 
-def contact_page(
-    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
-) -> paging.Page[Contact]:
-    limit = limit or PAGE_SIZE
-    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+def _filtered(stmt, team_id: int, filters: ContactFilters):
+    """The list's filters on a SELECT of contacts (pages and counts share them)."""
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
     if filters.owner is not None:
@@ -223,13 +220,24 @@ def contact_page(
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    if filters.custom:
+        defined = custom_fields.fields_for(team_id, "contact")
+        conditions = custom_fields.conditions_from_args(dict(filters.custom), defined)
+        stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
+    return stmt
+
+
+def contact_page(
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
+) -> paging.Page[Contact]:
+    limit = limit or PAGE_SIZE
+    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+    stmt = _filtered(stmt, team_id, filters)
     defined = (
         custom_fields.fields_for(team_id, "contact")
-        if (filters.custom or filters.sort.lstrip("-").startswith("cf_"))
+        if filters.sort.lstrip("-").startswith("cf_")
         else []
     )
-    conditions = custom_fields.conditions_from_args(dict(filters.custom), defined)
-    stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
     custom_sort = custom_fields.sort_for(filters.sort, defined)
     if custom_sort is not None:
         return _custom_sorted(stmt, custom_sort, cursor, limit)
@@ -261,3 +269,11 @@ def _custom_sorted(stmt, sort, cursor: str | None, limit: int) -> paging.Page[Co
     rows = db.session.execute(stmt.limit(limit + 1).options(*_ROW_LOADS)).all()
     page = paging.take(rows, limit, lambda row: paging.encode(row[1], row[0].id))
     return paging.Page([row[0] for row in page.items], page.next_cursor)
+
+
+def contact_count(team_id: int, args) -> int:
+    """How many contacts the list shows for these URL arguments (a saved view's count)."""
+    filters = ContactFilters.from_args(args)
+    page_stmt = select(Contact.id).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+    stmt = _filtered(page_stmt, team_id, filters)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
