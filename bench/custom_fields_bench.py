@@ -34,8 +34,11 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--database-url")
+    parser.add_argument("--reuse", metavar="DIR", help="SQLite: keep the database in DIR")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="rapport-cf-bench-"))
+    tmp = Path(args.reuse or tempfile.mkdtemp(prefix="rapport-cf-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    reuse = bool(args.reuse) and (tmp / "bench.db").exists() and not args.database_url
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     os.environ["CRM_DATA_DIR"] = str(tmp)
 
@@ -70,6 +73,13 @@ def main() -> None:
     rng = random.Random(7)
     with app.app_context():
         upgrade()
+        if reuse:
+            from crm.kernel.custom_fields import fields_for
+
+            team = db.session.scalars(select(Team)).first()
+            defined = fields_for(team.id, "contact")
+            run(args, team, defined, db, contact_page, ContactFilters, MultiDict, text)
+            return
         user = accounts.signup(
             name="Bench",
             email="bench@example.com",
@@ -171,6 +181,16 @@ def main() -> None:
             f"{db.engine.dialect.name}: seeded {args.contacts:,} contacts × 10 values in "
             f"{seeded:.0f} s"
         )
+
+        run(args, team, defined, db, contact_page, ContactFilters, MultiDict, text)
+
+
+def run(args, team, defined, db, contact_page, ContactFilters, MultiDict, text) -> None:
+    if True:
+        sqlite = db.engine.dialect.name == "sqlite"
+
+        def get(key: str) -> str:
+            return f"json_extract(data, '$.{key}')" if sqlite else f"(data->>'{key}')"
 
         plan = defined[0]
         pro = plan.options[2]["id"]

@@ -265,8 +265,7 @@ _ROW_LOADS = (
 
 def _custom_sorted(stmt, sort, cursor: str | None, limit: int) -> paging.Page[Contact]:
     """A page sorted by a custom field's value (empty values last), keyset-paged on it."""
-    stmt, _ = custom_fields.order(stmt, Contact.id, sort, cursor)
-    rows = db.session.execute(stmt.limit(limit + 1).options(*_ROW_LOADS)).all()
+    rows = custom_fields.sorted_rows(stmt, Contact.id, sort, cursor, limit + 1, _ROW_LOADS)
     page = paging.take(rows, limit, lambda row: paging.encode(row[1], row[0].id))
     return paging.Page([row[0] for row in page.items], page.next_cursor)
 

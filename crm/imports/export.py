@@ -104,7 +104,7 @@ def filtered_contacts(team_id: int, args: dict):
     conditions = custom_fields.conditions_from_args(args, defined)
     stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
     if custom_sort := custom_fields.sort_for(str(args.get("sort") or ""), defined):
-        return custom_fields.order(stmt, Contact.id, custom_sort, None)[0]
+        return custom_fields.export_order(stmt, Contact.id, custom_sort)
     return stmt.order_by(*SORTS.get(args.get("sort") or "name", SORTS["name"]))
 
 

@@ -106,3 +106,10 @@ def test_export_is_the_filtered_list_with_custom_columns(logged_in, owner):
         ("Ann", "Pro", "2027-03-01", "10"),
         ("Cid", "Pro", "2027-02-01", "25"),
     ]
+
+
+def test_common_values_give_the_same_results_through_the_other_plan(owner, monkeypatch):
+    from crm.kernel import custom_fields
+
+    monkeypatch.setattr(custom_fields, "COMMON_MATCHES", 1)
+    test_filters_by_type(owner)
