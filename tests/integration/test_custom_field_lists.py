@@ -113,3 +113,48 @@ def test_common_values_give_the_same_results_through_the_other_plan(owner, monke
 
     monkeypatch.setattr(custom_fields, "COMMON_MATCHES", 1)
     test_filters_by_type(owner)
+
+
+def test_export_then_import_round_trip_with_a_dry_run(logged_in, owner, run_jobs):
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.kernel import custom_fields
+    from crm.models import Contact, ImportJob
+
+    team, _, _ = _team_with_values(owner)
+    exported = logged_in.get("/contacts/export.csv").text.lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(exported)))
+    header = rows[0]
+    # The same people under new names and addresses, one with a bad date.
+    body = [[f"New{r[0]}", *r[1:2], f"new.{r[0].lower()}@example.com", *r[3:]] for r in rows[1:]]
+    body[1][header.index("Renewal")] = "someday"
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *body])
+    logged_in.post(
+        "/contacts/import",
+        data={"file": (io.BytesIO(out.getvalue().encode()), "again.csv")},
+        content_type="multipart/form-data",
+    )
+    job = db.session.scalars(select(ImportJob)).one()
+    mapping_page = logged_in.get(f"/contacts/import/{job.id}").text
+    assert 'value="cf_plan" selected' in mapping_page  # matched by the column's name
+    form = {"column-0": "first_name", "column-1": "last_name", "column-2": "email"}
+    for name in ("Plan", "Renewal", "Seats"):
+        form[f"column-{header.index(name)}"] = f"cf_{name.lower()}"
+    logged_in.post(
+        f"/contacts/import/{job.id}/start", data={**form, "policy": "create", "dry_run": "y"}
+    )
+    run_jobs()
+    db.session.rollback()
+    job = db.session.get(ImportJob, job.id)
+    assert job.error_count == 1 and "not a date" in str(job.errors)
+    assert db.session.scalar(select(Contact).where(Contact.first_name == "NewAnn")) is None
+    logged_in.post(f"/contacts/import/{job.id}/start", data={**form, "policy": "create"})
+    run_jobs()
+    db.session.rollback()
+    new_ann = db.session.scalar(select(Contact).where(Contact.first_name == "NewAnn"))
+    fields = {f.key: f for f in custom_fields.fields_for(team.id, "contact")}
+    found = custom_fields.read(team.id, "contact", [new_ann.id])[new_ann.id]
+    shown = {k: custom_fields.show(f, found.get(f.id)) for k, f in fields.items()}
+    assert shown == {"plan": "Pro", "renewal": "2027-03-01", "seats": "10"}
