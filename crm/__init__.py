@@ -38,12 +38,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     # Rate limits are shared by every web process through Redis in the scaled mode.
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    os.makedirs(app.config["CRM_DATA_DIR"], exist_ok=True)
+    from crm.kernel import files
+
+    files.make_private(app)  # before anything is written: database, attachments, index
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     _init_extensions(app)
+    from crm.kernel import ids
+
+    ids.register(app)  # before the features' blueprints: their rules use <id:...>
     _install_features(app)
     _register_hooks(app)
 
@@ -71,13 +76,9 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_key: str):
-        from crm.models import User
+        from crm.auth import sessions
 
-        user_id, _, version = user_key.partition(":")
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or str(user.session_version) != version:
-            return None  # password changed or reset: older sessions end here
-        return user
+        return sessions.load(user_key)  # None once log-out or a password change ended it
 
 
 def _install_features(app: Flask) -> None:
@@ -120,10 +121,12 @@ def _register_hooks(app: Flask) -> None:
     def shell_context():
         from crm.kernel import features
 
+        membership = g.get("membership")
+        manager = bool(membership and membership.role.can_manage)
         return {
             "team": g.get("team"),
-            "membership": g.get("membership"),
-            "settings_tabs": features.settings_tabs(),
+            "membership": membership,
+            "settings_tabs": features.settings_tabs(manager=manager),
         }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, make_response, render_template
+from flask import Flask, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -51,6 +51,9 @@ MESSAGES = {
 
 
 def _respond(status: int, message: str):
+    if request.path.startswith("/api/"):  # no page for API clients: a problem document
+        body = {"type": "about:blank", "title": message, "status": status}
+        return make_response(body, status, {"Content-Type": "application/problem+json"})
     if is_htmx():
         response = make_response(
             render_template("errors/_toast.html", status=status, message=message), status

@@ -7,7 +7,12 @@ order: imports come before contacts so that /contacts/import wins over /contacts
 from __future__ import annotations
 
 from crm import outbox
+from crm.api import bp as api_bp
+from crm.api import tokens_bp as api_tokens_bp
+from crm.api.tokens import purge_idempotency_keys
 from crm.auth import bp as auth_bp
+from crm.automation import bp as automation_bp
+from crm.automation import engine as automation
 from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
 from crm.contacts.services import purge_trash
@@ -25,7 +30,11 @@ from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
-from crm.kernel.features import Feature
+from crm.kernel.features import EVERYONE, Feature
+from crm.outbound import bp as outbound_bp
+from crm.outbound.bounces import mark_bounces
+from crm.outbound.sequences import advance as advance_sequences
+from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -35,6 +44,9 @@ from crm.settings import bp as settings_bp
 from crm.tasks import bp as tasks_bp
 from crm.tasks.reminders import send_daily_digests, send_due_reminders
 from crm.timeline import bp as timeline_bp
+from crm.webhooks import bp as webhooks_bp
+from crm.webhooks import delivery as webhook_delivery
+from crm.webhooks.fanout import on_events as webhooks_on_events
 
 FEATURES: tuple[Feature, ...] = (
     Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
@@ -56,6 +68,7 @@ FEATURES: tuple[Feature, ...] = (
         jobs=("jobs.inbound.process_pending", "jobs.inbound.process_inbound"),
         sweeps=(sweep_received,),
         settings_tabs=((40, "settings_inbound.inbound_log", "Inbound mail"),),
+        events=("email.logged",),
     ),
     Feature(
         "imports",
@@ -64,10 +77,29 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(requeue_imports,),
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
+    # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
     Feature(
-        "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)
+        "outbound",
+        blueprints=(outbound_bp,),
+        jobs=("jobs.outbound.deliver_bulk",),
+        # Replies and bounces first: an enrolment whose contact just answered (or bounced)
+        # stops before its next step.
+        sweeps=(note_replies, mark_bounces, advance_sequences),
+        settings_tabs=((55, "outbound.settings", "Email out"),),
     ),
-    Feature("companies", blueprints=(companies_bp,), search_sources=("company",)),
+    Feature(
+        "contacts",
+        blueprints=(contacts_bp,),
+        sweeps=(purge_trash,),
+        search_sources=("contact",),
+        events=("contact.created", "contact.updated", "contact.deleted", "contact.restored"),
+    ),
+    Feature(
+        "companies",
+        blueprints=(companies_bp,),
+        search_sources=("company",),
+        events=("company.created", "company.updated", "company.deleted", "company.restored"),
+    ),
     Feature("timeline", blueprints=(timeline_bp,), search_sources=("activity",)),
     Feature(
         "deals",
@@ -75,6 +107,16 @@ FEATURES: tuple[Feature, ...] = (
         search_sources=("deal",),
         new_team=(create_default_pipeline,),
         settings_tabs=((30, "settings_pipelines.pipelines", "Pipelines"),),
+        events=(
+            "deal.created",
+            "deal.updated",
+            "deal.stage_changed",
+            "deal.won",
+            "deal.lost",
+            "deal.reopened",
+            "deal.deleted",
+            "deal.restored",
+        ),
     ),
     Feature(
         "tasks",
@@ -82,6 +124,7 @@ FEATURES: tuple[Feature, ...] = (
         jobs=("jobs.reminders.tick",),
         sweeps=(send_due_reminders, send_daily_digests),
         search_sources=("task",),
+        events=("task.created", "task.updated", "task.deleted"),
     ),
     Feature(
         "search",
@@ -91,6 +134,28 @@ FEATURES: tuple[Feature, ...] = (
         on_serve=(search_cli.rebuild_on_serve,),
     ),
     Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
+    Feature(
+        "api",
+        blueprints=(api_bp, api_tokens_bp),
+        sweeps=(purge_idempotency_keys,),
+        settings_tabs=((5, "api_tokens.index", "API tokens", EVERYONE),),
+    ),
+    Feature(
+        "webhooks",
+        blueprints=(webhooks_bp,),
+        jobs=(webhook_delivery.JOB,),
+        sweeps=(webhook_delivery.sweep,),
+        subscribers=(webhooks_on_events,),
+        settings_tabs=((60, "webhooks.index", "Webhooks"),),
+    ),
+    Feature(
+        "automation",
+        blueprints=(automation_bp,),
+        jobs=(automation.JOB,),
+        sweeps=(automation.sweep,),
+        subscribers=(automation.on_events,),
+        settings_tabs=((70, "automation.index", "Automation"),),
+    ),
     Feature(
         "custom_fields",
         blueprints=(custom_fields_bp, custom_values_bp, saved_views_bp),

@@ -11,13 +11,14 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from crm import queue
 from crm.extensions import db
+from crm.kernel import work
 from crm.models import OutboundEmail, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,44 @@ def queue_email(
     return row
 
 
+def queue_composed(
+    *,
+    team_id: int,
+    kind: str,
+    sender: str,
+    reply_to: str | None,
+    to: list[str],
+    cc: list[str] = (),
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> OutboundEmail:
+    """Add a mail written in Rapport (crm/outbound): its own From, Reply-To, recipients and
+    headers; the caller commits, then enqueues."""
+    row = OutboundEmail(
+        team_id=team_id,
+        kind=kind,
+        to_addr=(to[0] if to else "")[:254],
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+        message_id=message_id or new_message_id(),
+        from_addr=sender[:300],
+        reply_to=(reply_to or "")[:300] or None,
+        recipients={"to": list(to), "cc": list(cc)},
+        headers=headers or None,
+    )
+    db.session.add(row)
+    return row
+
+
+def new_message_id() -> str:
+    domain = current_app.config["BASE_URL"].split("//", 1)[-1].split(":")[0].split("/")[0]
+    return make_msgid(domain=domain or "localhost")
+
+
 def enqueue(row: OutboundEmail) -> None:
     """Hand a committed outbox row to the worker."""
     queue.enqueue("jobs.email.send_email", row.id, job_id=f"send-email-{row.id}")
@@ -57,16 +96,13 @@ def enqueue(row: OutboundEmail) -> None:
 def deliver(outbox_id: int) -> OutboxStatus | None:
     """Send one outbox row if it is still pending and due; returns its new status."""
     now = utcnow()
-    claimed = db.session.execute(
-        update(OutboundEmail)
-        .where(
-            OutboundEmail.id == outbox_id,
-            OutboundEmail.status == OutboxStatus.PENDING,
-            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-        )
-        .values(status=OutboxStatus.SENDING, claimed_at=now)
-    ).rowcount
-    db.session.commit()
+    claimed = work.claim(
+        OutboundEmail,
+        outbox_id,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        values={"status": OutboxStatus.SENDING, "claimed_at": now},
+    )
     if not claimed:
         return None  # sent already, claimed by another worker, or not due yet
     row = db.session.get(OutboundEmail, outbox_id)
@@ -75,7 +111,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.status = OutboxStatus.KEPT
         db.session.commit()
         # On a laptop this is how a reset or invitation link reaches the person running it.
-        log.info(
+        # Mail of no team (a password reset) is on no outbox page: the log is its only copy,
+        # so it is a warning, shown at every log level a self-hoster would choose.
+        log.log(
+            logging.INFO if row.team_id else logging.WARNING,
             "Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s",
             row.to_addr,
             row.subject,
@@ -85,62 +124,144 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     try:
         _smtp_send(row, config)
     except (smtplib.SMTPException, OSError) as error:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = OutboxStatus.FAILED
-        else:
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
-        db.session.commit()
-        if row.status == OutboxStatus.PENDING:
-            queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
-        return row.status
-    row.status, row.sent_at, row.attempts = OutboxStatus.SENT, utcnow(), row.attempts + 1
-    row.last_error = None
-    db.session.commit()
+        return _failed(row, error)
+    _sent(row)
     return row.status
 
 
-def _smtp_send(row: OutboundEmail, config) -> None:
+def _sent(row: OutboundEmail) -> None:
+    row.status, row.sent_at, row.attempts = OutboxStatus.SENT, utcnow(), row.attempts + 1
+    row.last_error = None
+    db.session.commit()
+
+
+def _failed(row: OutboundEmail, error: Exception, *, requeue: bool = True) -> OutboxStatus:
+    """Record a failed attempt: retried later with backoff, or failed for good."""
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
+    db.session.commit()
+    if requeue and row.status == OutboxStatus.PENDING:
+        queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
+    return row.status
+
+
+def deliver_batch(ids: list[int]) -> int:
+    """Send the due, pending rows among `ids` over one SMTP connection; returns how many were
+    handled. Each row is claimed (so a row is never sent by two workers) and committed as soon
+    as the server accepted it (so a crash re-sends at most the one mail in flight)."""
+    now = utcnow()
+    claimed = work.claim_batch(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        values={"status": OutboxStatus.SENDING, "claimed_at": now},
+        limit=len(ids),
+        ids=ids,
+    )
+    if not claimed:
+        return 0
+    rows = db.session.scalars(
+        select(OutboundEmail).where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)
+    ).all()
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        for row in rows:
+            row.status = OutboxStatus.KEPT
+        db.session.commit()
+        return len(rows)
+    try:
+        smtp = open_smtp(config)
+    except (smtplib.SMTPException, OSError) as error:
+        for row in rows:
+            _failed(row, error)
+        return len(rows)
+    try:
+        for row in rows:
+            try:
+                smtp.send_message(build_message(row, config))
+            except smtplib.SMTPServerDisconnected as error:
+                _failed(row, error)
+                smtp = open_smtp(config)
+            except (smtplib.SMTPException, OSError) as error:
+                _failed(row, error)
+            else:
+                _sent(row)
+    except (smtplib.SMTPException, OSError) as error:  # reconnecting failed: try the rest later
+        for row in rows:
+            if row.status == OutboxStatus.SENDING:
+                _failed(row, error)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return len(rows)
+
+
+def build_message(row: OutboundEmail, config) -> EmailMessage:
+    """The MIME message of an outbox row, the same bytes on every attempt but the Date."""
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = row.to_addr
+    recipients = row.recipients or {}
+    message["From"] = row.from_addr or config["MAIL_FROM"]
+    message["To"] = ", ".join(recipients.get("to") or [row.to_addr])
+    if recipients.get("cc"):
+        message["Cc"] = ", ".join(recipients["cc"])
+    if row.reply_to:
+        message["Reply-To"] = row.reply_to
     message["Subject"] = row.subject
     # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
     message["Message-ID"] = row.message_id
+    message["Date"] = formatdate(localtime=False)
+    for name, value in (row.headers or {}).items():
+        message[name] = value
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config.get("MAIL_USE_TLS"):
-            smtp.starttls()
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return message
+
+
+def _smtp_send(row: OutboundEmail, config) -> None:
+    message = build_message(row, config)
+    with open_smtp(config) as smtp:
         smtp.send_message(message)
+
+
+def open_smtp(config) -> smtplib.SMTP:
+    """A connection to MAIL_SERVER, logged in; callers may send several messages on it."""
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+    if config.get("MAIL_USE_TLS"):
+        smtp.starttls()
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return smtp
+
+
+def _due(now):
+    return or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now)
 
 
 def sweep() -> int:
     """Re-enqueue due pending rows and reclaim rows whose worker died mid-send."""
     now = utcnow()
-    db.session.execute(
-        update(OutboundEmail)
-        .where(
-            OutboundEmail.status == OutboxStatus.SENDING,
-            OutboundEmail.claimed_at < now - STALE_CLAIM,
-        )
-        .values(status=OutboxStatus.PENDING)
+    work.reclaim(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.SENDING,
+        work.stale(OutboundEmail.claimed_at, STALE_CLAIM, now),
+        values={"status": OutboxStatus.PENDING},
     )
-    db.session.commit()
-    due = db.session.scalars(
-        select(OutboundEmail.id).where(
-            OutboundEmail.status == OutboxStatus.PENDING,
-            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-        )
-    ).all()
-    for outbox_id in due:
-        queue.enqueue("jobs.email.send_email", outbox_id, job_id=f"send-email-{outbox_id}")
-    return len(due)
+    return work.requeue(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        enqueue=lambda outbox_id: queue.enqueue(
+            "jobs.email.send_email", outbox_id, job_id=f"send-email-{outbox_id}"
+        ),
+    )
 
 
 def address(name: str | None, email: str) -> str:

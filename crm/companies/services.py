@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members, tags
+from crm.kernel import audit, events, members, tags
 from crm.kernel import normalize as norm
 from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
-from crm.models import Company
+from crm.models import Company, utcnow
 
 LABELS = {
     "name": "Name",
@@ -41,6 +41,14 @@ def _audit(company: Company, actor_id: int | None, action: str, changes=None) ->
         changes=changes,
         timeline=True,
         company_id=company.id,
+    )
+    events.audited(
+        "company",
+        action,
+        team_id=company.team_id,
+        record_id=company.id,
+        actor_id=actor_id,
+        changes=changes,
     )
 
 
@@ -143,4 +151,6 @@ def _apply(company: Company, data: dict) -> dict:
         company.tags = new_tags
     if not company.name:
         raise Invalid("Give the company a name.", field="name")
+    if before and company.id:  # tags, emails or phones alone change no column: sync must see it
+        company.updated_at = utcnow()
     return {LABELS[k]: [before[k], after[k]] for k in before}

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
-from sqlalchemy import and_, exists, func, or_, select, union
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
 from crm.kernel import custom_fields, paging
 from crm.kernel.fields import phone_region
+from crm.kernel.ids import parse_id
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
 PAGE_SIZE = 50
@@ -40,8 +41,9 @@ class ContactFilters:
     @classmethod
     def from_args(cls, args) -> ContactFilters:
         def number(name):
-            value = args.get(name, "")
-            return int(value) if str(value).strip().isdigit() else None
+            value = args.get(name)
+            # 0 stays 0: "no owner" on the owner filter.
+            return 0 if str(value).strip() == "0" else parse_id(value)
 
         stage = args.get("stage") or None
         sort = args.get("sort") or "name"
@@ -204,7 +206,7 @@ def _after(stmt, sort: str, cursor: str):
 
 
 def _filtered(stmt, team_id: int, filters: ContactFilters):
-    """The list's filters on a SELECT of contacts (pages and counts share them)."""
+    """The list's filters on a SELECT of contacts (pages, counts and the export share them)."""
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
     if filters.owner is not None:
@@ -227,28 +229,47 @@ def _filtered(stmt, team_id: int, filters: ContactFilters):
     return stmt
 
 
+def _unsorted(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
+    stmt = select(Contact).where(Contact.team_id == team_id)
+    if not with_deleted:
+        stmt = stmt.where(Contact.deleted_at.is_(None))
+    return _filtered(stmt, team_id, filters)
+
+
+def _custom_sort(team_id: int, filters: ContactFilters):
+    """The custom field the list is sorted by (cf_<key> / -cf_<key>), or None."""
+    if not filters.sort.lstrip("-").startswith("cf_"):
+        return None
+    return custom_fields.sort_for(filters.sort, custom_fields.fields_for(team_id, "contact"))
+
+
+def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
+    """The contact list as one SELECT of Contact: its filters and its sort, no page.
+
+    The list on screen pages it; the CSV export streams it whole, so the two always agree
+    (custom-field filters and sorts included).
+    The API pages it in its own sorts, and with the trash for sync (`with_deleted`).
+    """
+    stmt = _unsorted(team_id, filters, with_deleted=with_deleted)
+    if (custom_sort := _custom_sort(team_id, filters)) is not None:
+        return custom_fields.export_order(stmt, Contact.id, custom_sort)
+    if filters.sort == "newest":
+        return stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
+    if filters.sort == "recent":
+        return stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
+    return stmt.order_by(Contact.sort_name, Contact.id)
+
+
 def contact_page(
     team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
 ) -> paging.Page[Contact]:
     limit = limit or PAGE_SIZE
-    stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
-    stmt = _filtered(stmt, team_id, filters)
-    defined = (
-        custom_fields.fields_for(team_id, "contact")
-        if filters.sort.lstrip("-").startswith("cf_")
-        else []
-    )
-    custom_sort = custom_fields.sort_for(filters.sort, defined)
+    custom_sort = _custom_sort(team_id, filters)
     if custom_sort is not None:
-        return _custom_sorted(stmt, custom_sort, cursor, limit)
+        return _custom_sorted(_unsorted(team_id, filters), custom_sort, cursor, limit)
+    stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
-    if filters.sort == "newest":
-        stmt = stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
-    elif filters.sort == "recent":
-        stmt = stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
-    else:
-        stmt = stmt.order_by(Contact.sort_name, Contact.id)
     stmt = stmt.limit(limit + 1).options(*_ROW_LOADS)
     rows = db.session.scalars(stmt).all()
     return paging.take(rows, limit, lambda contact: _cursor_value(contact, filters.sort))

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from crm.contacts import bp
 from crm.contacts import services as contacts
+from crm.contacts.export import export_header, export_rows
 from crm.contacts.forms import BulkForm, ContactForm, FilterForm
 from crm.contacts.queries import SORTS, ContactFilters, contact_page
 from crm.errors import Invalid
@@ -15,7 +16,10 @@ from crm.htmx import render, trigger, wants_partial
 from crm.kernel import companies as kernel_companies
 from crm.kernel import custom_fields
 from crm.kernel import members as team_members
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id, parse_ids
+from crm.kernel.urls import safe_url
 from crm.models import Company, Contact, Tag, User
 from crm.security import current_team, get_or_404, scoped
 
@@ -60,10 +64,10 @@ def index():
         else None
     )
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Contact, with_deleted=True).where(
-                Contact.id == int(request.args["deleted"]), Contact.deleted_at.is_not(None)
+                Contact.id == deleted_id, Contact.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -73,10 +77,20 @@ def index():
         bulk=bulk,
         company=company,
         deleted=deleted,
+        # The results region brings the Export link along: the file follows the filters.
+        export_oob=region == "contact-results",
         **context,
     )
     response.vary.add("HX-Target")
     return response
+
+
+@bp.get("/export.csv")
+def export():
+    """The list as a CSV file: the same filters and sort give the same contacts, in order."""
+    filters = ContactFilters.from_args(request.args)
+    team_id = current_team().id
+    return csv_response("contacts.csv", export_header(team_id), export_rows(team_id, filters))
 
 
 @bp.post("/bulk")
@@ -89,7 +103,7 @@ def bulk():
         "owner": form.owner_value.data,
         "stage": form.stage_value.data,
     }.get(action)
-    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     count = contacts.bulk_update(current_team().id, current_user.id, ids, action, value)
     verb = {
         "tag": "tagged",
@@ -98,10 +112,7 @@ def bulk():
         "delete": "moved to the trash (restore them from the trash)",
     }[action]
     flash(f"{count} contact{'s' if count != 1 else ''} {verb}.", "success")
-    back = request.form.get("next") or url_for("contacts.index")
-    if not back.startswith("/"):
-        back = url_for("contacts.index")
-    response = redirect(back, 303)
+    response = redirect(safe_url(request.form.get("next"), url_for("contacts.index")), 303)
     return trigger(response, "contacts-changed", {"count": count, "action": action})
 
 
@@ -135,10 +146,9 @@ def new():
     form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id  # new contacts are yours unless you say otherwise
-    if request.method == "GET" and request.args.get("company", "").isdigit():
-        company = db.session.scalars(
-            scoped(Company).where(Company.id == int(request.args["company"]))
-        ).first()
+    company_id = parse_id(request.args.get("company"))
+    if request.method == "GET" and company_id is not None:
+        company = db.session.scalars(scoped(Company).where(Company.id == company_id)).first()
         if company:
             form.company_name.data = company.name
     if request.method == "POST":
@@ -150,7 +160,7 @@ def new():
     return render_template("contacts/form.html", form=form, contact=None), status
 
 
-@bp.get("/<int:contact_id>")
+@bp.get("/<id:contact_id>")
 def show(contact_id: int):
     from crm.deals.queries import deals_for_contact  # noqa: PLC0415 (deals import contacts)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -164,7 +174,7 @@ def show(contact_id: int):
     )
 
 
-@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:contact_id>/edit", methods=["GET", "POST"])
 def edit(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     form = ContactForm(obj=contact)
@@ -176,7 +186,7 @@ def edit(contact_id: int):
     return render_template("contacts/form.html", form=form, contact=contact), status
 
 
-@bp.post("/<int:contact_id>/delete")
+@bp.post("/<id:contact_id>/delete")
 def delete(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     contacts.delete_contact(contact, current_user.id)
@@ -184,7 +194,7 @@ def delete(contact_id: int):
     return trigger(response, "contact-deleted", {"id": contact.id})
 
 
-@bp.post("/<int:contact_id>/restore")
+@bp.post("/<id:contact_id>/restore")
 def restore(contact_id: int):
     contact = get_or_404(Contact, contact_id, with_deleted=True)
     contacts.restore_contact(contact, current_user.id)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members, tags
+from crm.kernel import audit, events, members, tags
 from crm.kernel import normalize as norm
 from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
@@ -87,6 +87,14 @@ def _audit(contact: Contact, actor_id: int | None, action: str, changes=None) ->
         changes=changes,
         timeline=True,
         contact_ids=[contact.id],
+    )
+    events.audited(
+        "contact",
+        action,
+        team_id=contact.team_id,
+        record_id=contact.id,
+        actor_id=actor_id,
+        changes=changes,
     )
 
 
@@ -274,6 +282,8 @@ def _apply(contact: Contact, data: dict) -> dict:
         raise Invalid("Give the contact a name or an email address.", field="first_name")
     if not contact.sort_name:
         contact.sort_name = contact.emails[0].email
+    if before and contact.id:  # tags, emails or phones alone change no column: sync must see it
+        contact.updated_at = utcnow()
     return {LABELS[k]: [before[k], after[k]] for k in before}
 
 

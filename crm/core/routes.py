@@ -70,7 +70,7 @@ def dashboard():
     return render_template("core/dashboard.html", team=team, **tiles)
 
 
-@bp.post("/teams/<int:team_id>/switch")
+@bp.post("/teams/<id:team_id>/switch")
 def switch_team(team_id: int):
     # Only the user's own memberships: someone else's team id is a 404 like any other.
     membership = db.session.scalars(

@@ -50,7 +50,7 @@ def index():
     return _settings_page(form, 422 if request.method == "POST" else 200)
 
 
-@bp.route("/<int:field_id>", methods=["GET", "POST"])
+@bp.route("/<id:field_id>", methods=["GET", "POST"])
 @admin_required
 def edit(field_id: int):
     field = get_or_404(CustomField, field_id)
@@ -84,7 +84,7 @@ def edit(field_id: int):
     ), status
 
 
-@bp.post("/<int:field_id>/move")
+@bp.post("/<id:field_id>/move")
 @admin_required
 def move(field_id: int):
     field = get_or_404(CustomField, field_id)
@@ -92,7 +92,7 @@ def move(field_id: int):
     return redirect(url_for("custom_fields.index"), 303)
 
 
-@bp.post("/<int:field_id>/delete")
+@bp.post("/<id:field_id>/delete")
 @admin_required
 def delete(field_id: int):
     field = get_or_404(CustomField, field_id)
@@ -100,7 +100,7 @@ def delete(field_id: int):
     return redirect(url_for("custom_fields.index"), 303)
 
 
-@bp.post("/<int:field_id>/restore")
+@bp.post("/<id:field_id>/restore")
 @admin_required
 def restore(field_id: int):
     field = get_or_404(CustomField, field_id, with_deleted=True)
@@ -134,19 +134,19 @@ def _value_context(field, record, **extra) -> dict:
     }
 
 
-@values_bp.get("/<int:field_id>/<int:record_id>")
+@values_bp.get("/<id:field_id>/<id:record_id>")
 def value(field_id: int, record_id: int):
     field, record = _field_and_record(field_id, record_id)
     return render_template("custom_fields/_value.html", **_value_context(field, record))
 
 
-@values_bp.get("/<int:field_id>/<int:record_id>/edit")
+@values_bp.get("/<id:field_id>/<id:record_id>/edit")
 def edit_value(field_id: int, record_id: int):
     field, record = _field_and_record(field_id, record_id)
     return render_template("custom_fields/_value_edit.html", **_value_context(field, record))
 
 
-@values_bp.post("/<int:field_id>/<int:record_id>")
+@values_bp.post("/<id:field_id>/<id:record_id>")
 def save_value(field_id: int, record_id: int):
     field, record = _field_and_record(field_id, record_id)
     given = (

@@ -15,6 +15,7 @@ from crm.custom_fields import views_bp
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import members as team_members
+from crm.kernel.ids import parse_id
 from crm.models import SavedView
 from crm.security import current_membership, current_team, get_or_404, load_team
 
@@ -83,7 +84,7 @@ def _visible_or_404(view_id: int) -> SavedView:
     return view
 
 
-@views_bp.post("/<int:view_id>/delete")
+@views_bp.post("/<id:view_id>/delete")
 def delete(view_id: int):
     view = _visible_or_404(view_id)
     endpoint = saved.LISTS[view.list_name]
@@ -91,7 +92,7 @@ def delete(view_id: int):
     return redirect(url_for(endpoint, view="all"), 303)
 
 
-@views_bp.post("/<int:view_id>/default")
+@views_bp.post("/<id:view_id>/default")
 def make_default(view_id: int):
     view = _visible_or_404(view_id)
     saved.set_default(current_team().id, current_user.id, view, view.list_name)
@@ -116,10 +117,10 @@ def open_view():
     if not args:
         view = saved.default_for(team.id, current_user.id, list_name)
         return redirect(_view_url(view), 302) if view else None
-    if list(args) == ["view"] and args["view"].isdigit():
+    if list(args) == ["view"] and (view_id := parse_id(args["view"])) is not None:
         view = db.session.scalar(
             select(SavedView).where(
-                SavedView.id == int(args["view"]),
+                SavedView.id == view_id,
                 SavedView.team_id == team.id,
                 SavedView.list_name == list_name,
             )

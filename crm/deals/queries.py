@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
 from crm.kernel import paging
+from crm.kernel.ids import parse_id
 from crm.models import (
     Company,
     Contact,
@@ -65,8 +66,8 @@ class Filters:
 
         currency = (args.get("currency") or "").strip().upper()
         return cls(
-            owner_id=args.get("owner", type=int),
-            tag_id=args.get("tag", type=int),
+            owner_id=args.get("owner", type=parse_id),
+            tag_id=args.get("tag", type=parse_id),
             q=(args.get("q") or "").strip()[:100],
             close_from=as_date("close_from"),
             close_to=as_date("close_to"),
@@ -76,9 +77,9 @@ class Filters:
             closed_to=as_moment("closed_to"),
             created_from=as_moment("created_from"),
             created_to=as_moment("created_to"),
-            reason_id=args.get("reason", type=int),
-            stage_id=args.get("stage", type=int),
-            reached_id=args.get("reached", type=int),
+            reason_id=args.get("reason", type=parse_id),
+            stage_id=args.get("stage", type=parse_id),
+            reached_id=args.get("reached", type=parse_id),
         )
 
     def report_args(self) -> dict:

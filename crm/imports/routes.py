@@ -1,18 +1,19 @@
-"""CSV import pages, CSV export of the contact list, vCard of one contact (thin views)."""
+"""CSV import pages and the vCard of one contact (thin views)."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.imports import bp, csvio, runner, services
+from crm.imports import bp, columns, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
 from crm.kernel import custom_fields, members
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
@@ -60,12 +61,12 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": csvio.FIELDS | {f"cf_{f.key}": (f.label, ()) for f in custom},
+        "fields": columns.FIELDS | {f"cf_{f.key}": (f.label, ()) for f in custom},
         "mapping": mapping,
     }
 
 
-@bp.get("/contacts/import/<int:import_id>")
+@bp.get("/contacts/import/<id:import_id>")
 def show(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.status == ImportStatus.MAPPING:
@@ -75,7 +76,7 @@ def show(import_id: int):
     return render("imports/show.html", "imports/_status.html", **context)
 
 
-@bp.post("/contacts/import/<int:import_id>/start")
+@bp.post("/contacts/import/<id:import_id>/start")
 def start(import_id: int):
     job = get_or_404(ImportJob, import_id)
     header, _ = services.preview(job)
@@ -99,17 +100,13 @@ def start(import_id: int):
     return render_template("imports/mapping.html", **context), 422
 
 
-@bp.get("/contacts/import/<int:import_id>/errors.csv")
+@bp.get("/contacts/import/<id:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    return Response(
-        "\ufeff" + runner.error_report(job),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
-    )
+    return csv_response(f"import-{job.id}-errors.csv", *runner.error_report(job))
 
 
-@bp.post("/contacts/import/<int:import_id>/revert")
+@bp.post("/contacts/import/<id:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.user_id != current_user.id and not members.can_manage(current_membership()):
@@ -126,20 +123,7 @@ def revert(import_id: int):
     return trigger(response, "import-reverted", {"id": job.id, **counts})
 
 
-@bp.get("/contacts/export.csv")
-def export():
-    args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
-    # Custom field filters (cf_<key>, cf_<key>__<op>) filter the export as they filter the list.
-    args.update({k: v for k, v in request.args.items() if k.startswith("cf_")})
-    team_id = current_team().id
-    return Response(
-        stream_with_context(contact_export.export_csv(team_id, args)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
-
-
-@bp.get("/contacts/<int:contact_id>/vcard")
+@bp.get("/contacts/<id:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"

@@ -37,7 +37,7 @@ from crm.inbound import authresults, filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, ParsedMail
 from crm.inbound.routing import company_domain, parse_recipient
-from crm.kernel import companies, dates
+from crm.kernel import companies, dates, events
 from crm.models import (
     Activity,
     ActivityContact,
@@ -64,6 +64,8 @@ class Outcome:
 
 
 def decide(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Outcome:
+    """The outcome of one claimed message under rules 2-5 above; logging it writes through
+    `filing` (inside the caller's savepoint)."""
     message.subject = (parsed.subject or "")[:300] or None
     message.from_addr = parsed.from_.email[:254] if parsed.from_ else None
     user, team = message.user, lookups.team(message.team_id)
@@ -187,6 +189,7 @@ def _new_contact(team: Team, address: Address, lookups: Lookups) -> Contact:
     contact.emails = [ContactEmail(team_id=team.id, email=address.email[:254])]
     db.session.add(contact)
     db.session.flush()
+    events.emit("contact.created", team_id=team.id, record_type="contact", record_id=contact.id)
     return contact
 
 

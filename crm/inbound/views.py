@@ -49,7 +49,7 @@ def _is_admin() -> bool:
 # --- Attachments --------------------------------------------------------------------------------
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@bp.get("/attachments/<id:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
     path = filing.attachment_path(row.team_id, row.sha256)
@@ -79,7 +79,7 @@ FRAME_CSP = (
 )
 
 
-@bp.get("/emails/<int:email_message_id>/formatted")
+@bp.get("/emails/<id:email_message_id>/formatted")
 def formatted(email_message_id: int):
     """The sanitized HTML of a logged email, for a sandboxed <iframe> on the timeline."""
     email = get_or_404(EmailMessage, email_message_id)
@@ -135,7 +135,7 @@ def _preview(message: InboundMessage):
     return parsed, visible.strip()[:2000]
 
 
-@bp.get("/inbound/messages/<int:inbound_id>/contacts")
+@bp.get("/inbound/messages/<id:inbound_id>/contacts")
 def contact_picker(inbound_id: int):
     message = _held_or_404(inbound_id)
     q = request.args.get("q", "")
@@ -143,7 +143,7 @@ def contact_picker(inbound_id: int):
     return render_template("inbound/_contact_results.html", message=message, contacts=contacts, q=q)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/file")
+@bp.post("/inbound/messages/<id:inbound_id>/file")
 def file_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     form = FileForm()
@@ -162,7 +162,7 @@ def file_message(inbound_id: int):
     return redirect(url_for("inbound.review"), 303)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/discard")
+@bp.post("/inbound/messages/<id:inbound_id>/discard")
 def discard_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     processing.discard(message, current_user)
@@ -197,7 +197,7 @@ def inbound_log():
     )
 
 
-@settings_bp.get("/inbound/<int:inbound_id>")
+@settings_bp.get("/inbound/<id:inbound_id>")
 @admin_required
 def inbound_show(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -213,7 +213,7 @@ def inbound_show(inbound_id: int):
     )
 
 
-@settings_bp.post("/inbound/<int:inbound_id>/retry")
+@settings_bp.post("/inbound/<id:inbound_id>/retry")
 @admin_required
 def inbound_retry(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -270,7 +270,7 @@ def never_log_add():
     ), status
 
 
-@settings_bp.post("/inbound/never-log/<int:never_log_id>/delete")
+@settings_bp.post("/inbound/never-log/<id:never_log_id>/delete")
 @admin_required
 def never_log_delete(never_log_id: int):
     row = get_or_404(NeverLog, never_log_id)

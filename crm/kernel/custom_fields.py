@@ -24,6 +24,7 @@ from crm.extensions import db
 from crm.kernel import audit, normalize, paging
 from crm.kernel import members as team_members
 from crm.kernel.fields import phone_region
+from crm.kernel.ids import parse_id
 from crm.kernel.timeline import record as timeline_record
 from crm.models import ActivityKind, CustomField, CustomValue, utcnow
 
@@ -149,7 +150,7 @@ def parse(field: CustomField, raw, *, team_id: int | None = None):
                 raise Invalid(str(error), field=name) from None
         case "member":
             team = team_id if team_id is not None else field.team_id
-            if not text.isdigit():  # a CSV cell names the member
+            if parse_id(text) is None:  # a CSV cell names the member
                 lowered = text.lower()
                 for user in team_members.members(team):
                     if lowered in (user.name.lower(), user.email.lower()):
@@ -157,7 +158,7 @@ def parse(field: CustomField, raw, *, team_id: int | None = None):
                 raise Invalid(f"{text!r} is not a member of this team.", field=name)
             user = team_members.check_member(
                 team_id if team_id is not None else field.team_id,
-                int(text),
+                parse_id(text),
                 field=name,
                 message="Choose a member of this team.",
             )

@@ -3,8 +3,9 @@
 Promise: a feature is one Feature value that names everything it adds to the app — its
 blueprints (in registration order), the jobs it enqueues (dotted names under jobs/), its sweeps
 (idempotent functions the minute tick and start-up run), its search sources, its CLI commands,
-what a brand-new team starts with, its start-up work of `crm serve` and its admin tabs
-under /settings. install() walks one
+what a brand-new team starts with, its start-up work of `crm serve`, its admin tabs
+under /settings, the domain events it emits (names, the catalogue webhooks offer) and its
+subscribers to domain events (crm/kernel/events.py: called after each commit). install() walks one
 list of them (crm/features.py) in order; nothing registers itself at import time, so reading
 that list tells you the whole app. The registry lives on the app (`app.extensions`), so two
 apps in one process (tests) never share hooks.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app
 
 KEY = "crm.features"
+EVERYONE = "everyone"  # a settings tab's audience: every member, not only owners and admins
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,13 @@ class Feature:
     commands: tuple[Callable, ...] = ()  # each takes the `crm` click group and adds commands
     new_team: tuple[Callable, ...] = ()  # each takes a new Team (flushed) and adds its defaults
     on_serve: tuple[Callable[[Flask], None], ...] = ()
-    # Admin tabs of /settings this feature adds: (position, endpoint, label).
-    settings_tabs: tuple[tuple[int, str, str], ...] = ()
+    # Tabs of /settings this feature adds: (position, endpoint, label) for owners and admins,
+    # or (position, endpoint, label, EVERYONE) for a tab each member sees (their own things).
+    settings_tabs: tuple[tuple, ...] = ()
+    # Domain event names this feature's services emit ("contact.created", …).
+    events: tuple[str, ...] = ()
+    # Each is called with a committed transaction's events (crm.kernel.events.publish).
+    subscribers: tuple[Callable, ...] = ()
 
 
 def install(app: Flask, features: Iterable[Feature]) -> None:
@@ -62,10 +69,20 @@ def search_sources(app: Flask | None = None) -> list[str]:
     return [name for feature in declared(app) for name in feature.search_sources]
 
 
-def settings_tabs(app: Flask | None = None) -> list[tuple[str, str]]:
-    """(endpoint, label) of every feature's admin settings tab, in position order."""
-    tabs = sorted(tab for feature in declared(app) for tab in feature.settings_tabs)
+def event_names(app: Flask | None = None) -> list[str]:
+    """Every declared domain event name, in feature order."""
+    return [name for feature in declared(app) for name in feature.events]
+
+
+def settings_tabs(app: Flask | None = None, *, manager: bool = True) -> list[tuple[str, str]]:
+    """(endpoint, label) of the settings tabs this person sees, in position order: a manager
+    (owner/admin) sees every tab, anyone else only the tabs declared for EVERYONE."""
+    tabs = sorted(tab[:3] for f in declared(app) for tab in f.settings_tabs if manager or _all(tab))
     return [(endpoint, label) for _, endpoint, label in tabs]
+
+
+def _all(tab: tuple) -> bool:
+    return len(tab) > 3 and tab[3] == EVERYONE
 
 
 def add_commands(app: Flask, group) -> None:

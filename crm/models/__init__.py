@@ -1,6 +1,13 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from crm.models.activity import Activity, ActivityContact, ActivityKind, AuditEvent
+from crm.models.api_token import ApiIdempotencyKey, ApiToken, TokenScope
+from crm.models.automation import (
+    AutomationEffect,
+    AutomationRule,
+    AutomationRun,
+    RunStatus,
+)
 from crm.models.base import UTCDateTime, new_token, utcnow
 from crm.models.contact import (
     Company,
@@ -27,17 +34,43 @@ from crm.models.imports import (
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
+    EmailTemplate,
     InboundMessage,
     InboundStatus,
     NeverLog,
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.outbound import (
+    BulkRecipient,
+    BulkSend,
+    Enrolment,
+    EnrolmentStep,
+    Sequence,
+    SequenceStep,
+)
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
-from crm.models.team import Invitation, Membership, Role, Team, User
+from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
+from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
+    "TokenScope",
+    "AutomationEffect",
+    "AutomationRule",
+    "AutomationRun",
+    "RunStatus",
+    "DeliveryStatus",
+    "Webhook",
+    "WebhookDelivery",
+    "BulkRecipient",
+    "BulkSend",
+    "Enrolment",
+    "EnrolmentStep",
+    "Sequence",
+    "SequenceStep",
     "Activity",
     "ActivityContact",
     "ActivityKind",
@@ -76,6 +109,7 @@ __all__ = [
     "deal_tag",
     "EmailAttachment",
     "EmailMessage",
+    "EmailTemplate",
     "NeverLog",
     "InboundMessage",
     "InboundStatus",
@@ -86,6 +120,7 @@ __all__ = [
     "Role",
     "Team",
     "User",
+    "UserSession",
     "UTCDateTime",
     "new_token",
     "utcnow",

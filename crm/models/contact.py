@@ -100,6 +100,7 @@ class Company(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_company_team_sort", "team_id", "sort_name", "id"),
         Index("ix_company_team_domain", "team_id", "domain"),
         Index("ix_company_team_owner", "team_id", "owner_id", "sort_name", "id"),
+        Index("ix_company_team_updated", "team_id", "updated_at", "id"),  # API sync
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +127,7 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_contact_team_company", "team_id", "company_id", "sort_name", "id"),
         Index("ix_contact_team_activity", "team_id", "last_activity_at", "id"),
         Index("ix_contact_team_created", "team_id", "created_at", "id"),
+        Index("ix_contact_team_updated", "team_id", "updated_at", "id"),  # API sync
         # As-you-type search by last name ("lovelace" finds Ada Lovelace).
         Index("ix_contact_team_last", "team_id", text("lower(last_name)")),
     )
@@ -145,6 +147,10 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     source: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Email out: when Rapport last mailed them, when they last answered, when they opted out.
+    last_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner = relationship("User", foreign_keys=[owner_id])
     company: Mapped[Company | None] = relationship(back_populates="contacts")
@@ -183,6 +189,8 @@ class ContactEmail(TeamOwned, db.Model):
     email: Mapped[str] = mapped_column(String(254))  # lower-cased
     label: Mapped[str] = mapped_column(String(30), default="work")
     position: Mapped[int] = mapped_column(default=0)
+    # A hard bounce (a DSN through email-in) marks the address; bulk and sequences skip it.
+    bouncing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="emails")
 

@@ -74,6 +74,7 @@ class Deal(TeamOwned, Timestamps, SoftDelete, db.Model):
         Index("ix_deal_board", "team_id", "pipeline_id", "status", "stage_id", "position", "id"),
         Index("ix_deal_team_owner", "team_id", "owner_id", "status"),
         Index("ix_deal_team_close", "team_id", "expected_close"),
+        Index("ix_deal_team_updated", "team_id", "updated_at", "id"),  # API sync
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,7 @@ class Task(TeamOwned, Timestamps, db.Model):
     __table_args__ = (
         Index("ix_task_assignee_open", "team_id", "assignee_id", "done_at", "due_at"),
         Index("ix_task_team_open", "team_id", "done_at", "due_at"),
+        Index("ix_task_team_updated", "team_id", "updated_at", "id"),  # API sync
         # The reminder sweep: due reminders not sent yet.
         Index("ix_task_reminder_due", "remind_at", "reminder_sent_at"),
     )

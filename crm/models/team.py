@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token, utcnow
 
 
 def password_hash_method() -> str:
@@ -45,6 +45,8 @@ class Team(Timestamps, db.Model):
         Boolean, default=False, server_default=false()
     )
 
+    # Email out: a shared sender ("Sales <sales@example.com>") members may send as.
+    outbound_sender: Mapped[str | None] = mapped_column(String(300))
     memberships: Mapped[list[Membership]] = relationship(back_populates="team")
 
 
@@ -91,9 +93,27 @@ class User(UserMixin, Timestamps, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # The key of the signed-in session this object was loaded for (crm.auth.sessions sets it).
+    session_key = None  # str once loaded; not a column
+
     def get_id(self) -> str:
-        # Flask-Login stores this in the session; the version invalidates old sessions.
-        return f"{self.id}:{self.session_version}"
+        # Flask-Login keeps this in the session cookie and the remember-me cookie: the user and
+        # the server-side session (a UserSession row) it belongs to. Deleting the row ends both.
+        return f"{self.id}:{self.session_key or ''}"
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Log-out, a password change or reset and removal from a team delete
+    rows; a cookie whose row is gone no longer signs anyone in, however it was copied."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # Only the hash is stored: a database leak does not leak usable sessions.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
 
 
 class Membership(TeamOwned, Timestamps, db.Model):

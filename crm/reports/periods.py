@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.kernel.dates import local_midnight
+from crm.kernel.ids import parse_id
 from crm.models import Membership, Pipeline, Tag
 from crm.security import scoped
 
@@ -122,9 +123,9 @@ def from_args(
         period = default_period
     today = now.astimezone(tz).date()
     first, after = period_days(period, today)
-    pipeline_id = args.get("pipeline", type=int)
-    owner_id = args.get("owner", type=int)
-    tag_id = args.get("tag", type=int)
+    pipeline_id = args.get("pipeline", type=parse_id)
+    owner_id = args.get("owner", type=parse_id)
+    tag_id = args.get("tag", type=parse_id)
     if pipeline_id and not db.session.scalar(
         scoped(Pipeline, team_id=team_id)
         .where(Pipeline.id == pipeline_id)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from crm.deals import queries as deal_queries
 from crm.extensions import db
 from crm.htmx import render
-from crm.imports import csvio  # the project's formula-safe cell (moving to crm.kernel.csvio)
 from crm.kernel import members
+from crm.kernel.csvio import csv_response
 from crm.kernel.dates import zone
 from crm.models import Tag, utcnow
 from crm.reports import bp, help_text, queries, tables, weekly
@@ -96,15 +94,9 @@ def _csv(name: str):
     table = next((s.table for s in build(name, f) if s.table.key == wanted), None)
     if table is None:
         abort(404)
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv.writer(out)
-    for row in tables.csv_rows(table):
-        writer.writerow([csvio.safe_cell(v) for v in row])
-    response = Response(out.getvalue(), mimetype="text/csv")
+    rows = tables.csv_rows(table)
     filename = f"{table.key}-{f.first.isoformat()}-to-{f.after.isoformat()}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(filename, next(rows), rows)
 
 
 def _register(name: str) -> None:

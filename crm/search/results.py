@@ -13,9 +13,7 @@ from typing import Any
 from whoosh.collectors import CollapseCollector, FilterCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.idsets import DocIdSet
-from whoosh.query import (
-    Query,
-)
+from whoosh.query import Query
 
 _SNIPPET_CHARS = 200
 
@@ -39,7 +37,7 @@ class SearchPage:
     pagelen: int
     facets: dict[str, int] = field(default_factory=dict)  # kind -> matches, all kinds
     relaxed: bool = False  # True when only the any-word or typo-tolerant fallback matched
-    capped: bool = False  # counting stopped at _COUNT_CAP matches: total and facets are "N+"
+    capped: bool = False  # counting stopped early (engine._COUNT_CAP): total and facets are "N+"
     partial: bool = False  # scoring ran out of time: best hits of the matches scored so far
 
 

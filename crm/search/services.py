@@ -20,6 +20,7 @@ from sqlalchemy import event, func, or_, select
 
 from crm.extensions import db
 from crm.kernel import statistics
+from crm.kernel.ids import parse_id
 from crm.models import (
     Activity,
     ActivityContact,
@@ -214,8 +215,7 @@ def resolve_owners(team_id: int, user_id: int | None, text: str) -> str:
             return []
         if wanted == "me":
             return [user_id] if user_id else []
-        if wanted.isdigit():
-            wanted_id = int(wanted)
+        if (wanted_id := parse_id(wanted)) is not None:
             clause = User.id == wanted_id
         else:
             clause = or_(

@@ -10,9 +10,7 @@ from datetime import UTC
 from sqlalchemy import JSON, Boolean, Date, func, insert, select
 
 from crm.extensions import db
-from crm.models import (
-    UTCDateTime,
-)
+from crm.models import UTCDateTime
 
 BATCH = 5000
 

@@ -45,10 +45,6 @@ def password():
         except Invalid as error:
             password_form.current.errors = [error.message]
         else:
-            # The session version changed: log the user back in with the new one.
-            from flask_login import login_user
-
-            login_user(current_user._get_current_object())
             flash("Password changed. Other devices are logged out.", "success")
             return redirect(url_for("settings.profile"), 303)
     return render_template("settings/profile.html", form=form, password_form=password_form), 422
@@ -118,11 +114,11 @@ def invite():
             )
             return trigger(response, "invitation-sent", {"email": invitation.email})
     return render(
-        "settings/members.html", "settings/_members.html", status=422, **_members_context(form)
+        "settings/members.html", "settings/_members.html", http_status=422, **_members_context(form)
     )
 
 
-@bp.post("/members/<int:membership_id>/role")
+@bp.post("/members/<id:membership_id>/role")
 @admin_required
 def change_role(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -134,7 +130,7 @@ def change_role(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/members/<int:membership_id>/remove")
+@bp.post("/members/<id:membership_id>/remove")
 @admin_required
 def remove_member(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -144,7 +140,7 @@ def remove_member(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/invitations/<int:invitation_id>/revoke")
+@bp.post("/invitations/<id:invitation_id>/revoke")
 @admin_required
 def revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
@@ -169,7 +165,7 @@ def outbox():
     )
 
 
-@bp.get("/outbox/<int:outbox_id>")
+@bp.get("/outbox/<id:outbox_id>")
 @admin_required
 def outbox_show(outbox_id: int):
     return render_template("settings/outbox_show.html", row=get_or_404(OutboundEmail, outbox_id))

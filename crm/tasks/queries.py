@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +30,7 @@ class Filters:
     contact_id: int | None = None
     company_id: int | None = None
     deal_id: int | None = None
-    done: bool = False
+    done: bool | None = False
     linked: str | None = None  # "contact" | "company" | "deal" | "none": the kind of link
 
     def args(self) -> dict:
@@ -58,7 +59,8 @@ def _base(team_id: int, filters: Filters) -> Select:
             selectinload(Task.deal),
         )
     )
-    stmt = stmt.where(Task.done_at.is_not(None) if filters.done else Task.done_at.is_(None))
+    if filters.done is not None:  # None: open and done alike (the API's sync)
+        stmt = stmt.where(Task.done_at.is_not(None) if filters.done else Task.done_at.is_(None))
     if filters.assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == filters.assignee_id)
     for name in ("contact_id", "company_id", "deal_id"):
@@ -71,6 +73,11 @@ def _base(team_id: int, filters: Filters) -> Select:
             Task.contact_id.is_(None), Task.company_id.is_(None), Task.deal_id.is_(None)
         )
     return stmt
+
+
+def tasks_query(team_id: int, filters: Filters) -> Select:
+    """The team's tasks matching the list's filters, unsorted (the API pages them itself)."""
+    return _base(team_id, filters)
 
 
 def _group_where(key: str, now: datetime, tz):
@@ -111,9 +118,16 @@ def _after(stmt: Select, key: str, after: str | None) -> Select:
 
 
 def group_page(
-    team_id: int, filters: Filters, key: str, now: datetime, tz, after: str | None = None
+    team_id: int,
+    filters: Filters,
+    key: str,
+    now: datetime,
+    tz,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> Group:
     """One page of one group (or of done tasks, most recently done first)."""
+    limit = limit or PAGE
     label = dict(GROUPS).get(key, "Done")
     stmt = _base(team_id, filters)
     if key == "done":
@@ -121,8 +135,8 @@ def group_page(
     else:
         stmt = stmt.where(_group_where(key, now, tz))
         stmt = stmt.order_by(Task.id) if key == "nodate" else stmt.order_by(Task.due_at, Task.id)
-    rows = list(db.session.scalars(_after(stmt, key, after).limit(PAGE + 1)))
-    page = paging.take(rows, PAGE, lambda task: _cursor(task, key))
+    rows = list(db.session.scalars(_after(stmt, key, after).limit(limit + 1)))
+    page = paging.take(rows, limit, lambda task: _cursor(task, key))
     return Group(key, label, page.items, page.next_cursor)
 
 
@@ -130,3 +144,62 @@ def task_list(team_id: int, filters: Filters, now: datetime, tz) -> list[Group]:
     if filters.done:
         return [group_page(team_id, filters, "done", now, tz)]
     return [group_page(team_id, filters, key, now, tz) for key, _ in GROUPS]
+
+
+# --- The list as a CSV file ------------------------------------------------------------------
+
+EXPORT_HEADER = [
+    "Group",
+    "Title",
+    "Due",
+    "All day",
+    "Priority",
+    "Assignee",
+    "Contact",
+    "Company",
+    "Deal",
+    "Notes",
+    "Done",
+    "Created",
+]
+EXPORT_PAGE = 500
+
+
+def export_rows(team_id: int, filters: Filters, now: datetime, tz) -> Iterator[list]:
+    """The list on screen, every page of every group in the order the page shows them (the same
+    queries), one row per task; times in the viewer's zone, all-day tasks as their date."""
+    keys = ["done"] if filters.done else [key for key, _ in GROUPS]
+    for key in keys:
+        after = None
+        while True:
+            group = group_page(team_id, filters, key, now, tz, after, limit=EXPORT_PAGE)
+            for task in group.tasks:
+                yield _export_row(group.label, task, tz)
+            if group.after is None:
+                break
+            after = group.after
+
+
+def _export_row(group: str, task: Task, tz) -> list:
+    def local(moment: datetime | None, all_day: bool = False) -> str:
+        if moment is None:
+            return ""
+        if all_day:  # stored as the local midnight of the assignee's zone
+            owner_tz = dates.zone(task.assignee.timezone if task.assignee else None)
+            return moment.astimezone(owner_tz).date().isoformat()
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return [
+        group,
+        task.title,
+        local(task.due_at, task.all_day),
+        "yes" if task.all_day and task.due_at else "",
+        task.priority.value,
+        task.assignee.name if task.assignee else "",
+        task.contact.name if task.contact else "",
+        task.company.name if task.company else "",
+        task.deal.title if task.deal else "",
+        task.notes,
+        local(task.done_at),
+        local(task.created_at),
+    ]

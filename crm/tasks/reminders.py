@@ -13,12 +13,12 @@ import logging
 from datetime import datetime, time
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from crm import outbox
 from crm.extensions import db
-from crm.kernel import dates
+from crm.kernel import dates, work
 from crm.models import Membership, Task, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,14 @@ def send_due_reminders(now: datetime | None = None) -> int:
     db.session.commit()  # end the read: the claims below each run in their own transaction
     queued = 0
     for task_id in ids:
-        claimed = db.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.reminder_sent_at.is_(None), Task.done_at.is_(None))
-            .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = work.claim(
+            Task,
+            task_id,
+            Task.reminder_sent_at.is_(None),
+            Task.done_at.is_(None),
+            values={"reminder_sent_at": now},
+            commit=False,  # committed with its outbox row below
+        )
         if not claimed:
             db.session.rollback()  # another worker claimed it first
             continue
@@ -143,15 +145,13 @@ def send_daily_digests(now: datetime | None = None) -> int:
     db.session.commit()
     queued = 0
     for user_id, today in due_users:
-        claimed = db.session.execute(
-            update(User)
-            .where(
-                User.id == user_id,
-                or_(User.digest_sent_on.is_(None), User.digest_sent_on < today),
-            )
-            .values(digest_sent_on=today)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = work.claim(
+            User,
+            user_id,
+            or_(User.digest_sent_on.is_(None), User.digest_sent_on < today),
+            values={"digest_sent_on": today},
+            commit=False,  # committed with its outbox row below
+        )
         if not claimed:
             db.session.rollback()
             continue

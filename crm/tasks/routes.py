@@ -10,7 +10,10 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import dates, members
+from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id
+from crm.kernel.urls import back_url, safe_url
 from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
 from crm.tasks import bp, calendar, queries, services
@@ -84,7 +87,7 @@ def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
     form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in people]
     assignee = current_user.id
     if view == "team":
-        wanted = request.args.get("assignee", type=int)
+        wanted = request.args.get("assignee", type=parse_id)
         assignee = wanted if wanted in {u.id for u in people} else None
     filters = queries.Filters(
         assignee_id=assignee,
@@ -92,7 +95,7 @@ def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
         linked=request.args.get("linked") or None,
     )
     for kind in LINK_MODELS:
-        setattr(filters, f"{kind}_id", request.args.get(kind, type=int))
+        setattr(filters, f"{kind}_id", request.args.get(kind, type=parse_id))
     return filters, form
 
 
@@ -132,12 +135,22 @@ def index():
     )
 
 
+@bp.get("/tasks/export.csv")
+def export():
+    """The list as a CSV file: the same view and filters give the same tasks, in order."""
+    view = "team" if request.args.get("view") == "team" else "mine"
+    filters, _ = _filters(view)
+    _linked_record(filters)  # another team's record: 404, as on the list
+    rows = queries.export_rows(current_team().id, filters, utcnow(), dates.user_zone())
+    return csv_response(f"tasks-{utcnow():%Y%m%d}.csv", queries.EXPORT_HEADER, rows)
+
+
 @bp.get("/tasks/linked")
 def record_tasks():
     """The open tasks of one record (?contact=, ?company= or ?deal=) as the record partial,
     for pages that load it with htmx instead of including it."""
     for kind, model in LINK_MODELS.items():
-        if (record_id := request.args.get(kind, type=int)) is not None:
+        if (record_id := request.args.get(kind, type=parse_id)) is not None:
             get_or_404(model, record_id)
             tasks = services.open_tasks_for(current_team().id, **{f"{kind}_id": record_id})
             return render_template(
@@ -172,7 +185,7 @@ def new():
     form = _task_form()
     if request.method == "GET":
         for kind in LINK_MODELS:  # pre-linked from a record page: /tasks/new?contact=12
-            if (record_id := request.args.get(kind, type=int)) is not None:
+            if (record_id := request.args.get(kind, type=parse_id)) is not None:
                 get_or_404(LINK_MODELS[kind], record_id)
                 getattr(form, f"{kind}_id").data = record_id
     linked = None
@@ -201,7 +214,7 @@ def new():
         if to_record:
             return trigger(_record_tasks_response(form), "task-created", detail)
         if not wants_partial():
-            return redirect(_safe_next() or url_for("tasks.index"), 303)
+            return redirect(safe_url(request.args.get("next"), url_for("tasks.index")), 303)
         fresh = _task_form(formdata=None)
         response = render("tasks/new.html", "tasks/_quick_add.html", form=fresh, created=created)
         return trigger(response, "task-created", detail)
@@ -209,13 +222,8 @@ def new():
     if to_record and request.method == "POST":
         return _record_tasks_response(form, status)
     return render(
-        "tasks/new.html", "tasks/_quick_add.html", status=status, form=form, linked=linked
+        "tasks/new.html", "tasks/_quick_add.html", http_status=status, form=form, linked=linked
     )
-
-
-def _safe_next() -> str | None:
-    target = request.args.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else None
 
 
 # --- One task ----------------------------------------------------------------------------------
@@ -225,7 +233,7 @@ def _row(task: Task, **ctx):
     return render("tasks/show.html", "tasks/_row.html", task=task, **ctx)
 
 
-@bp.get("/tasks/<int:task_id>/row")
+@bp.get("/tasks/<id:task_id>/row")
 def row(task_id: int):
     task = get_or_404(Task, task_id)
     if request.args.get("settle") and task.done_at is not None:
@@ -233,27 +241,27 @@ def row(task_id: int):
     return _row(task)
 
 
-@bp.post("/tasks/<int:task_id>/complete")
+@bp.post("/tasks/<id:task_id>/complete")
 def complete(task_id: int):
     task = get_or_404(Task, task_id)
     if task.done_at is None:
         services.complete_task(task, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("tasks.index"), 303)
+        return redirect(back_url(url_for("tasks.index")), 303)
     response = _row(task, just_done=True)
     return trigger(response, "task-completed", {"id": task.id, "title": task.title})
 
 
-@bp.post("/tasks/<int:task_id>/reopen")
+@bp.post("/tasks/<id:task_id>/reopen")
 def reopen(task_id: int):
     task = get_or_404(Task, task_id)
     services.reopen_task(task)
     if not wants_partial():
-        return redirect(request.referrer or url_for("tasks.index"), 303)
+        return redirect(back_url(url_for("tasks.index")), 303)
     return trigger(_row(task), "task-reopened", {"id": task.id})
 
 
-@bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@bp.route("/tasks/<id:task_id>/edit", methods=["GET", "POST"])
 def edit(task_id: int):
     task = get_or_404(Task, task_id)
     form = _task_form(obj=task)
@@ -284,7 +292,7 @@ def _fill_form(form: TaskForm, task: Task) -> None:
     form.priority.data = task.priority.value
 
 
-@bp.post("/tasks/<int:task_id>/delete")
+@bp.post("/tasks/<id:task_id>/delete")
 def delete(task_id: int):
     task = get_or_404(Task, task_id)
     services.delete_task(task)

@@ -20,6 +20,7 @@ from crm.htmx import trigger, wants_partial
 from crm.kernel import dates
 from crm.kernel.forms import show_error
 from crm.kernel.normalize import format_phone
+from crm.kernel.urls import back_url
 from crm.models import Activity, Company, Contact, Deal
 from crm.security import get_or_404
 from crm.timeline import bp
@@ -119,7 +120,7 @@ def _add(kind: str, ident: int):
             show_error(form, error)
         else:
             if not wants_partial():
-                return redirect(request.referrer or url_for("core.dashboard"), 303)
+                return redirect(back_url(url_for("core.dashboard")), 303)
             fresh = ComposerForm(formdata=None)
             fresh.kind.data = form.kind.data
             tl = timeline_context(target, form=fresh)
@@ -146,32 +147,32 @@ def _response(body: str, status: int):
     return response
 
 
-@bp.get("/contacts/<int:contact_id>/timeline")
+@bp.get("/contacts/<id:contact_id>/timeline")
 def contact(contact_id: int):
     return _list("contact", contact_id)
 
 
-@bp.post("/contacts/<int:contact_id>/timeline")
+@bp.post("/contacts/<id:contact_id>/timeline")
 def add_contact(contact_id: int):
     return _add("contact", contact_id)
 
 
-@bp.get("/companies/<int:company_id>/timeline")
+@bp.get("/companies/<id:company_id>/timeline")
 def company(company_id: int):
     return _list("company", company_id)
 
 
-@bp.post("/companies/<int:company_id>/timeline")
+@bp.post("/companies/<id:company_id>/timeline")
 def add_company(company_id: int):
     return _add("company", company_id)
 
 
-@bp.get("/deals/<int:deal_id>/timeline")
+@bp.get("/deals/<id:deal_id>/timeline")
 def deal(deal_id: int):
     return _list("deal", deal_id)
 
 
-@bp.post("/deals/<int:deal_id>/timeline")
+@bp.post("/deals/<id:deal_id>/timeline")
 def add_deal(deal_id: int):
     return _add("deal", deal_id)
 
@@ -186,12 +187,12 @@ def _entry(activity: Activity, status: int = 200, **extra):
     return _response(body, status)
 
 
-@bp.get("/activities/<int:activity_id>")
+@bp.get("/activities/<id:activity_id>")
 def entry(activity_id: int):
     return _entry(get_or_404(Activity, activity_id))
 
 
-@bp.get("/activities/<int:activity_id>/edit")
+@bp.get("/activities/<id:activity_id>/edit")
 def edit_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.check_can_edit(activity, current_user.id)
@@ -204,7 +205,7 @@ def edit_entry(activity_id: int):
     return _response(render_template("timeline/_entry_edit.html", a=activity, form=form), 200)
 
 
-@bp.post("/activities/<int:activity_id>")
+@bp.post("/activities/<id:activity_id>")
 def update_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.check_can_edit(activity, current_user.id)
@@ -220,31 +221,31 @@ def update_entry(activity_id: int):
     return _response(body, 422)
 
 
-@bp.post("/activities/<int:activity_id>/delete")
+@bp.post("/activities/<id:activity_id>/delete")
 def delete_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.delete_entry(activity, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     body = render_template("timeline/_entry_deleted.html", a=activity)
     return trigger(_response(body, 200), "activity-deleted", {"id": activity.id})
 
 
-@bp.post("/activities/<int:activity_id>/restore")
+@bp.post("/activities/<id:activity_id>/restore")
 def restore_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id, with_deleted=True)
     timeline.restore_entry(activity, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     return trigger(_entry(activity), "activity-restored", {"id": activity.id})
 
 
-@bp.post("/activities/<int:activity_id>/pin")
+@bp.post("/activities/<id:activity_id>/pin")
 def pin_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     pinned = request.form.get("pinned") == "1"
     timeline.set_pinned(activity, current_user.id, pinned)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     # The timeline re-renders itself on this event: the entry moves to or from the top.
     return trigger(_response("", 204), "activity-changed", {"id": activity.id, "pinned": pinned})

@@ -1,7 +1,7 @@
 """custom fields (definitions, typed values), saved views and default views
 
 Revision ID: 0005c
-Revises: 0004r
+Revises: 0005g
 Create Date: 2026-12-02 05:40:00
 
 Adding a custom field later is an INSERT into custom_field: no DDL, no downtime.
@@ -13,7 +13,7 @@ from alembic import op
 import crm.models.base  # noqa: F401  (custom column types)
 
 revision = "0005c"
-down_revision = "0004r"
+down_revision = "0005g"
 branch_labels = None
 depends_on = None
 

@@ -123,6 +123,15 @@ def test_a_cursor_gives_back_its_values_and_a_foreign_one_means_the_first_page()
     assert paging.take([1, 2], 2, lambda n: paging.encode(n)).next_cursor is None
 
 
+def test_a_hand_made_cursor_with_a_number_beyond_64_bits_means_the_first_page():
+    from crm.kernel import paging
+
+    assert paging.decode(paging.encode("x", 2**63 - 1), str, int) == ("x", 2**63 - 1)
+    assert paging.decode(paging.encode(-(2**63)), int) == (-(2**63),)
+    for number in (2**63, -(2**63) - 1, 10**30, True):
+        assert paging.decode(paging.encode("x", number), str, int) is None
+
+
 def test_an_unknown_zone_is_utc_and_local_times_come_back_to_utc():
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
