@@ -17,6 +17,10 @@ from crm.companies import bp as companies_bp
 from crm.contacts import bp as contacts_bp
 from crm.contacts.services import purge_trash
 from crm.core import bp as core_bp
+from crm.custom_fields import bp as custom_fields_bp
+from crm.custom_fields import values_bp as custom_values_bp
+from crm.custom_fields import views_bp as saved_views_bp
+from crm.custom_fields.services import purge_trash as purge_custom_fields
 from crm.deals import bp as deals_bp
 from crm.deals import settings_bp as pipelines_bp
 from crm.deals.services import create_default_pipeline
@@ -158,5 +162,11 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(automation.sweep,),
         subscribers=(automation.on_events,),
         settings_tabs=((70, "automation.index", "Automation"),),
+    ),
+    Feature(
+        "custom_fields",
+        blueprints=(custom_fields_bp, custom_values_bp, saved_views_bp),
+        sweeps=(purge_custom_fields,),
+        settings_tabs=((25, "custom_fields.index", "Custom fields"),),
     ),
 )

@@ -253,3 +253,27 @@ def make_spam(team: Team, form=None):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def make_custom_field(
+    team: Team, *, label: str = "Plan", type: str = "text", entity: str = "contact", **data
+):
+    """A custom field made through the service (so keys and options are as in the app)."""
+    from crm.custom_fields.services import create_field
+
+    if type in ("select", "multi_select") and "options" not in data:
+        data["options"] = "Basic\nPro\nEnterprise"
+    if type == "money" and "currency" not in data:
+        data["currency"] = "USD"
+    return create_field(team.id, {"label": label, "type": type, "entity": entity, **data}, None)
+
+
+def make_saved_view(team: Team, user: User, *, name: str = "Mine", query: str = "", **fields):
+    from crm.models import SavedView
+
+    view = SavedView(
+        team_id=team.id, owner_id=user.id, list_name="contacts", name=name, query=query, **fields
+    )
+    db.session.add(view)
+    db.session.commit()
+    return view

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
+from crm.kernel import custom_fields
 from crm.models import Company, Contact, ContactEmail, ContactPhone, Tag, User, contact_tag
 
 EXPORT_HEADER = [
@@ -33,6 +34,12 @@ EXPORT_HEADER = [
     "Notes",
     "Created",
 ]
+
+
+def export_header(team_id: int) -> list[str]:
+    """The built-in columns, then one per custom field of contacts (the import maps a column
+    named like a field back to it)."""
+    return EXPORT_HEADER + [f.label for f in custom_fields.fields_for(team_id, "contact")]
 
 
 def export_rows(team_id: int, filters: ContactFilters, batch: int = 1000) -> Iterator[list[str]]:
@@ -64,9 +71,11 @@ def export_rows(team_id: int, filters: ContactFilters, batch: int = 1000) -> Ite
         .outerjoin(Company, Company.id == Contact.company_id)
         .outerjoin(User, User.id == Contact.owner_id)
     )
+    defined = custom_fields.fields_for(team_id, "contact")
     result = db.session.execute(stmt.execution_options(yield_per=batch))
     for part in result.partitions():
         ids = [row[0] for row in part]
+        custom = custom_fields.read(team_id, "contact", ids, defined)
         emails = _grouped(
             select(ContactEmail.contact_id, ContactEmail.email)
             .where(ContactEmail.contact_id.in_(ids))
@@ -125,7 +134,17 @@ def export_rows(team_id: int, filters: ContactFilters, batch: int = 1000) -> Ite
                 owner or "",
                 notes,
                 created.strftime("%Y-%m-%d %H:%M") if created else "",
+                *(_custom_cell(f, custom.get(cid, {}).get(f.id)) for f in defined),
             ]
+
+
+def _custom_cell(field, value) -> str:
+    """A custom value as the import reads it back (options by label, dates ISO, amounts plain)."""
+    if value is None or value == []:
+        return ""
+    if field.type in ("select", "multi_select", "checkbox", "member"):
+        return custom_fields.show(field, value)
+    return custom_fields.raw_for_input(field, value)
 
 
 def _grouped(stmt) -> dict[int, list[str]]:

@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.kernel import paging
+from crm.kernel import custom_fields, paging
 from crm.kernel.fields import phone_region
 from crm.kernel.ids import parse_id
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
@@ -32,7 +32,11 @@ class ContactFilters:
     stage: str | None = None
     company: int | None = None
     idle: int | None = None  # no activity for this many days
-    sort: str = "name"
+    sort: str = "name"  # or cf_<key> / -cf_<key>: by a custom field (checked against the team's)
+    # Custom field filters as their URL arguments (cf_<key>, cf_<key>__<op>) and the custom
+    # columns shown (cols=key,key); crm.kernel.custom_fields reads them with the team's fields.
+    custom: tuple[tuple[str, str], ...] = ()
+    columns: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, args) -> ContactFilters:
@@ -50,7 +54,15 @@ class ContactFilters:
             stage=stage if stage in {s.value for s in Lifecycle} else None,
             company=number("company"),
             idle=number("idle"),
-            sort=sort if sort in SORTS else "name",
+            sort=sort if sort in SORTS or sort.lstrip("-").startswith("cf_") else "name",
+            custom=tuple(
+                sorted(
+                    (k, str(args.get(k))[:100])
+                    for k in args
+                    if k.startswith("cf_") and str(args.get(k) or "").strip()
+                )
+            ),
+            columns=_columns(args),
         )
 
     def args(self, **override) -> dict:
@@ -63,13 +75,22 @@ class ContactFilters:
             "company": self.company,
             "idle": self.idle,
             "sort": self.sort if self.sort != "name" else None,
+            "cols": ",".join(self.columns) or None,
+            **dict(self.custom),
         }
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
 
     @property
     def active(self) -> bool:
-        return bool(self.args(sort=None))
+        return bool(self.args(sort=None, cols=None))
+
+
+def _columns(args) -> tuple[str, ...]:
+    """cols=a,b or the form's cols=a&cols=b: the custom columns to show, in order."""
+    given = args.getlist("cols") if hasattr(args, "getlist") else [args.get("cols") or ""]
+    keys = [k.strip() for part in given for k in str(part).split(",") if k.strip()]
+    return tuple(dict.fromkeys(keys))[:12]
 
 
 # A prefix matched by at least this many contacts (in one of name, last name, email) is common.
@@ -184,15 +205,8 @@ def _after(stmt, sort: str, cursor: str):
     return stmt.where(paging.after(Contact.sort_name, Contact.id, value, ident))
 
 
-def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
-    """The contact list as one SELECT of Contact: its filters and its sort, no page.
-
-    The list on screen pages it; the CSV export streams it whole, so the two always agree.
-    The API pages it in its own sorts, and with the trash for sync (`with_deleted`).
-    """
-    stmt = select(Contact).where(Contact.team_id == team_id)
-    if not with_deleted:
-        stmt = stmt.where(Contact.deleted_at.is_(None))
+def _filtered(stmt, team_id: int, filters: ContactFilters):
+    """The list's filters on a SELECT of contacts (pages, counts and the export share them)."""
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
     if filters.owner is not None:
@@ -208,6 +222,37 @@ def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool 
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    if filters.custom:
+        defined = custom_fields.fields_for(team_id, "contact")
+        conditions = custom_fields.conditions_from_args(dict(filters.custom), defined)
+        stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
+    return stmt
+
+
+def _unsorted(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
+    stmt = select(Contact).where(Contact.team_id == team_id)
+    if not with_deleted:
+        stmt = stmt.where(Contact.deleted_at.is_(None))
+    return _filtered(stmt, team_id, filters)
+
+
+def _custom_sort(team_id: int, filters: ContactFilters):
+    """The custom field the list is sorted by (cf_<key> / -cf_<key>), or None."""
+    if not filters.sort.lstrip("-").startswith("cf_"):
+        return None
+    return custom_fields.sort_for(filters.sort, custom_fields.fields_for(team_id, "contact"))
+
+
+def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
+    """The contact list as one SELECT of Contact: its filters and its sort, no page.
+
+    The list on screen pages it; the CSV export streams it whole, so the two always agree
+    (custom-field filters and sorts included).
+    The API pages it in its own sorts, and with the trash for sync (`with_deleted`).
+    """
+    stmt = _unsorted(team_id, filters, with_deleted=with_deleted)
+    if (custom_sort := _custom_sort(team_id, filters)) is not None:
+        return custom_fields.export_order(stmt, Contact.id, custom_sort)
     if filters.sort == "newest":
         return stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
     if filters.sort == "recent":
@@ -219,15 +264,36 @@ def contact_page(
     team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
 ) -> paging.Page[Contact]:
     limit = limit or PAGE_SIZE
+    custom_sort = _custom_sort(team_id, filters)
+    if custom_sort is not None:
+        return _custom_sorted(_unsorted(team_id, filters), custom_sort, cursor, limit)
     stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
-    stmt = stmt.limit(limit + 1).options(
-        selectinload(Contact.emails),
-        selectinload(Contact.phones),
-        selectinload(Contact.tags),
-        selectinload(Contact.company),
-        selectinload(Contact.owner),
-    )
+    stmt = stmt.limit(limit + 1).options(*_ROW_LOADS)
     rows = db.session.scalars(stmt).all()
     return paging.take(rows, limit, lambda contact: _cursor_value(contact, filters.sort))
+
+
+_ROW_LOADS = (
+    selectinload(Contact.emails),
+    selectinload(Contact.phones),
+    selectinload(Contact.tags),
+    selectinload(Contact.company),
+    selectinload(Contact.owner),
+)
+
+
+def _custom_sorted(stmt, sort, cursor: str | None, limit: int) -> paging.Page[Contact]:
+    """A page sorted by a custom field's value (empty values last), keyset-paged on it."""
+    rows = custom_fields.sorted_rows(stmt, Contact.id, sort, cursor, limit + 1, _ROW_LOADS)
+    page = paging.take(rows, limit, lambda row: paging.encode(row[1], row[0].id))
+    return paging.Page([row[0] for row in page.items], page.next_cursor)
+
+
+def contact_count(team_id: int, args) -> int:
+    """How many contacts the list shows for these URL arguments (a saved view's count)."""
+    filters = ContactFilters.from_args(args)
+    page_stmt = select(Contact.id).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
+    stmt = _filtered(page_stmt, team_id, filters)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))

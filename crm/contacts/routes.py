@@ -7,13 +7,14 @@ from flask_login import current_user
 
 from crm.contacts import bp
 from crm.contacts import services as contacts
-from crm.contacts.export import EXPORT_HEADER, export_rows
+from crm.contacts.export import export_header, export_rows
 from crm.contacts.forms import BulkForm, ContactForm, FilterForm
 from crm.contacts.queries import SORTS, ContactFilters, contact_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
 from crm.kernel import companies as kernel_companies
+from crm.kernel import custom_fields
 from crm.kernel import members as team_members
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
@@ -33,7 +34,12 @@ def _filter_form(filters: ContactFilters, people: list[User]) -> FilterForm:
     form.tag.data = str(filters.tag or "")
     form.stage.data = filters.stage or ""
     form.idle.data = str(filters.idle or "")
-    form.sort.choices = list(SORTS.items())
+    form.sort.choices = list(SORTS.items()) + [
+        (f"{direction}cf_{f.key}", f"{f.label} {label}")
+        for f in custom_fields.fields_for(current_team().id, "contact")
+        if f.type in custom_fields.SORTABLE
+        for direction, label in (("", "(ascending)"), ("-", "(descending)"))
+    ]
     form.sort.data = filters.sort
     return form
 
@@ -83,8 +89,8 @@ def index():
 def export():
     """The list as a CSV file: the same filters and sort give the same contacts, in order."""
     filters = ContactFilters.from_args(request.args)
-    rows = export_rows(current_team().id, filters)
-    return csv_response("contacts.csv", EXPORT_HEADER, rows)
+    team_id = current_team().id
+    return csv_response("contacts.csv", export_header(team_id), export_rows(team_id, filters))
 
 
 @bp.post("/bulk")

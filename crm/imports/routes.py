@@ -12,7 +12,7 @@ from crm.imports import bp, columns, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
-from crm.kernel import members
+from crm.kernel import custom_fields, members
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
@@ -47,13 +47,22 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
     header, rows = services.preview(job)
     if form is None:
         form = MappingForm(policy=job.policy.value, dry_run=not job.dry_run)
+    custom = custom_fields.fields_for(job.team_id, "contact")
+    mapping = dict(job.mapping or {})
+    if job.status == ImportStatus.MAPPING:
+        # A column named like a custom field maps to it, as built-in columns do by their names.
+        labels = {f.label.strip().lower(): f"cf_{f.key}" for f in custom}
+        for i, name in enumerate(header):
+            target = labels.get((name or "").strip().lower())
+            if target and str(i) not in mapping and target not in mapping.values():
+                mapping[str(i)] = target
     return {
         "job": job,
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": columns.FIELDS,
-        "mapping": job.mapping,
+        "fields": columns.FIELDS | {f"cf_{f.key}": (f.label, ()) for f in custom},
+        "mapping": mapping,
     }
 
 

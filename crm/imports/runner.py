@@ -10,9 +10,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from crm.dedupe.services import find_duplicates
+from crm.errors import Invalid
 from crm.extensions import db
 from crm.imports import writer
-from crm.kernel import csvio, normalize, tags, work
+from crm.kernel import csvio, custom_fields, normalize, tags, work
 from crm.models import (
     Contact,
     ContactEmail,
@@ -61,7 +62,22 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
         data["tags"] = tags.split(raw["tags"], ",;")
     if raw.get("linkedin"):
         data["social"] = {"linkedin": raw["linkedin"]}
+    if custom := {k[3:]: v for k, v in raw.items() if k.startswith("cf_")}:
+        data["custom"] = custom  # custom field key → the cell, checked by _custom_values()
     return data
+
+
+def _custom_values(team_id: int, custom: dict) -> list[tuple]:
+    """(field, cell) pairs of a row's custom cells, each checked by the field's own parse():
+    the dry run reports a bad value like any other (Invalid)."""
+    defined = {f.key: f for f in custom_fields.fields_for(team_id, "contact")}
+    pairs = []
+    for key, cell in custom.items():
+        field = defined.get(key)
+        if field is not None:
+            custom_fields.parse(field, cell, team_id=team_id)
+            pairs.append((field, cell))
+    return pairs
 
 
 class _Memory:
@@ -170,11 +186,14 @@ def _claim(job_id: int) -> bool:
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
     raw = row_data(cells, job.mapping)
+    custom = raw.pop("custom", {})
     try:
         data = writer.clean(raw)
-    except normalize.BadValue as error:
+        data["custom"] = _custom_values(job.team_id, custom) if custom else []
+    except (normalize.BadValue, Invalid) as error:
         name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
-        return {"row": number, "action": "error", "error": str(error), "name": name}
+        message = error.message if isinstance(error, Invalid) else str(error)
+        return {"row": number, "action": "error", "error": message, "name": name}
     name = _display_name(data)
     company_id = _company_id(job.team_id, data.get("company"), memory)
     probe = data | ({"company_id": company_id} if company_id else {})
@@ -244,6 +263,7 @@ def _write_row(
             )
         )
     data.pop("company", None)
+    custom = data.pop("custom", [])
     if company_id:
         data["company_id"] = company_id
     if existing is not None:
@@ -265,6 +285,9 @@ def _write_row(
                 import_id=job.id, row_number=number, contact_id=contact.id, action="created"
             )
         )
+    db.session.flush()
+    for field, cell in custom:
+        custom_fields.write(existing if existing is not None else contact, field, cell, job.user_id)
     db.session.flush()
     return company_id
 

@@ -64,7 +64,8 @@ def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -
         job.status == ImportStatus.DONE and job.dry_run
     ):
         raise Conflict("This import has run already.")
-    mapping = {k: v for k, v in mapping.items() if v in columns.FIELDS}
+    # cf_<key>: a custom field of contacts (the runner checks the key and each value).
+    mapping = {k: v for k, v in mapping.items() if v in columns.FIELDS or v.startswith("cf_")}
     fields = list(mapping.values())
     if duplicates := {f for f in fields if fields.count(f) > 1}:
         raise Invalid(f"Map each field once ({', '.join(sorted(duplicates))} is used twice).")

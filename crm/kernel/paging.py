@@ -79,6 +79,8 @@ def _typed(value: Any, kind: type) -> Any:
         return value
     if kind is str and isinstance(value, str):
         return value
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     raise ValueError(f"not a {kind.__name__}")
 
 

@@ -20,6 +20,9 @@ from crm.models.contact import (
     company_tag,
     contact_tag,
 )
+from crm.models.custom import ENTITIES as ENTITIES_CUSTOM
+from crm.models.custom import TYPES as TYPES_CUSTOM
+from crm.models.custom import CustomField, CustomValue, DefaultView, SavedView
 from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
 from crm.models.imports import (
     ContactMerge,
@@ -90,6 +93,12 @@ __all__ = [
     "ImportChange",
     "ImportJob",
     "ImportStatus",
+    "ENTITIES_CUSTOM",
+    "TYPES_CUSTOM",
+    "CustomField",
+    "CustomValue",
+    "DefaultView",
+    "SavedView",
     "Deal",
     "DealStatus",
     "DealStageHistory",

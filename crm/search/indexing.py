@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.kernel import features
+from crm.kernel import custom_fields, features
 from crm.models import (
     Activity,
     ActivityContact,
@@ -78,6 +78,7 @@ def _contacts(team_id: int, ids: list[int]) -> dict[int, dict]:
         )
     )
     docs = {}
+    custom = custom_fields.search_text(team_id, "contact", ids)
     for c in rows:
         company = c.company.name if c.company and c.company.deleted_at is None else None
         subtitle = " at ".join(p for p in (c.title, company) if p) or (c.primary_email or "")
@@ -89,7 +90,7 @@ def _contacts(team_id: int, ids: list[int]) -> dict[int, dict]:
             "emails": [e.email for e in c.emails],
             "phones": [p.e164 for p in c.phones],
             "company": company,
-            "body": _join(c.title, c.source, c.notes),
+            "body": _join(c.title, c.source, c.notes, custom.get(c.id)),
             "owner": c.owner_id,
             "tags": _tags(c),
             "url": _url("contacts.show", contact_id=c.id),
@@ -105,6 +106,7 @@ def _companies(team_id: int, ids: list[int]) -> dict[int, dict]:
         .where(Company.id.in_(ids))
         .options(selectinload(Company.tags))
     )
+    custom = custom_fields.search_text(team_id, "company", ids)
     return {
         c.id: {
             "team_id": c.team_id,
@@ -113,7 +115,7 @@ def _companies(team_id: int, ids: list[int]) -> dict[int, dict]:
             "title": c.name,
             "phones": [c.phone] if c.phone else [],
             "company": c.domain,
-            "body": _join(c.industry, c.website, c.address_line),
+            "body": _join(c.industry, c.website, c.address_line, custom.get(c.id)),
             "owner": c.owner_id,
             "tags": _tags(c),
             "url": _url("companies.show", company_id=c.id),
@@ -136,6 +138,7 @@ def _deals(team_id: int, ids: list[int]) -> dict[int, dict]:
         )
     )
     docs = {}
+    custom = custom_fields.search_text(team_id, "deal", ids)
     for d in rows:
         company = d.company.name if d.company and d.company.deleted_at is None else None
         people = [c.name for c in d.contacts if c.deleted_at is None]
@@ -145,7 +148,7 @@ def _deals(team_id: int, ids: list[int]) -> dict[int, dict]:
             "id": d.id,
             "title": d.title,
             "company": company,
-            "body": _join(", ".join(people), d.lost_note),
+            "body": _join(", ".join(people), d.lost_note, custom.get(d.id)),
             "owner": d.owner_id,
             "tags": _tags(d),
             "url": _url("deals.show", deal_id=d.id),

@@ -43,3 +43,11 @@
     }
   });
 })();
+
+// A saved view stores the list's query as it is now (filters change the URL as you type).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.hasAttribute("data-save-view")) {
+    form.elements.namedItem("query").value = window.location.search.replace(/^\?/, "");
+  }
+}, true);

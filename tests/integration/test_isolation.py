@@ -114,6 +114,9 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "template_id": lambda team, user: _add(
         EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
     ),
+    "field_id": lambda team, user: factories.make_custom_field(team).id,
+    "record_id": lambda team, user: factories.make_contact(team).id,
+    "view_id": lambda team, user: factories.make_saved_view(team, user).id,
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
