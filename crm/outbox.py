@@ -71,6 +71,15 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         return None  # sent already, claimed by another worker, or not due yet
     row = db.session.get(OutboundEmail, outbox_id)
     config = current_app.config
+    try:
+        message = build_message(row, config["MAIL_FROM"])
+    except Unbuildable as error:
+        # Retrying cannot fix the row itself: fail it now, with the reason, for admins to see.
+        row.status = OutboxStatus.FAILED
+        row.last_error = f"Cannot build the message: {error}"[:2000]
+        db.session.commit()
+        log.warning("Outbox row %s failed: %s", row.id, row.last_error)
+        return row.status
     if not config.get("MAIL_SERVER"):
         row.status = OutboxStatus.KEPT
         db.session.commit()
@@ -83,7 +92,7 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         )
         return row.status
     try:
-        _smtp_send(row, config)
+        _smtp_send(message, config)
     except (smtplib.SMTPException, OSError) as error:
         row.attempts += 1
         row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -102,16 +111,31 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     return row.status
 
 
-def _smtp_send(row: OutboundEmail, config) -> None:
-    message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = row.to_addr
-    message["Subject"] = row.subject
-    # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
-    message["Message-ID"] = row.message_id
-    message.set_content(row.body_text)
-    if row.body_html:
-        message.add_alternative(row.body_html, subtype="html")
+class Unbuildable(ValueError):
+    """An outbox row that cannot become a message; sending it again would fail the same way."""
+
+
+def build_message(row: OutboundEmail, mail_from: str) -> EmailMessage:
+    """The message for an outbox row, serialized once to prove it can be, or Unbuildable with
+    the reason. Every way a row can fail to become bytes (a header with a line break, an
+    address the parser refuses, text the encoder cannot write) fails here, and only here."""
+    try:
+        message = EmailMessage()
+        message["From"] = mail_from
+        message["To"] = row.to_addr
+        message["Subject"] = row.subject
+        # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
+        message["Message-ID"] = row.message_id
+        message.set_content(row.body_text)
+        if row.body_html:
+            message.add_alternative(row.body_html, subtype="html")
+        message.as_bytes()
+    except Exception as error:  # whatever the email package raises, the row is at fault
+        raise Unbuildable(f"{type(error).__name__}: {error}") from error
+    return message
+
+
+def _smtp_send(message: EmailMessage, config) -> None:
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
