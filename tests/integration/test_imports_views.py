@@ -224,3 +224,18 @@ def test_a_second_copy_of_the_job_does_nothing(team, owner, run_jobs):
     assert services.run(job.id).startswith("1 created")
     assert services.run(job.id) == "nothing to do"
     assert len(db.session.scalars(select(Contact)).all()) == 1
+
+
+def test_undoing_a_merge_says_which_later_edits_it_kept(logged_in, team, htmx_headers):
+    ann = factories.make_contact(team, first_name="Ann", last_name="Lee", title=None)
+    twin = factories.make_contact(team, first_name="Anne", last_name="Lee", title="CEO")
+    logged_in.post(f"/contacts/{ann.id}/merge/{twin.id}", data={"field_title": "other"})
+    record = db.session.scalars(select(ContactMerge)).one()
+    db.session.get(Contact, ann.id).title = "Founder"  # edited after the merge
+    db.session.commit()
+    response = logged_in.post(f"/contacts/merges/{record.id}/undo", headers=htmx_headers)
+    assert "edited after the merge: Title." in response.get_data(as_text=True)
+    page = logged_in.get(f"/contacts/merges/{record.id}").get_data(as_text=True)
+    assert "edited after the merge: Title." in page
+    db.session.expire_all()
+    assert db.session.get(Contact, ann.id).title == "Founder"
