@@ -3,7 +3,7 @@
     /work/main/.venv/bin/python bench/import_bench.py [--rows 10000] [--existing 0]
 
 A temporary SQLite database built by the migrations; one team; a CSV with a name, an email, a
-phone, a company (one of 300) and tags per row; `imports.services.run` called directly (what the
+phone, a company (one of 300) and tags per row; `imports.runner.run` called directly (what the
 RQ job does), so the time is the import itself: parsing, duplicate checks, writing each row in a
 savepoint through the contacts services, progress commits. Prints wall and CPU time.
 """
@@ -52,7 +52,8 @@ def main() -> None:
     from crm import create_app
     from crm.auth import services as accounts
     from crm.extensions import db
-    from crm.imports import services
+    from crm.imports import runner, services
+    from crm.models import ImportJob
 
     app = create_app(
         {
@@ -74,9 +75,9 @@ def main() -> None:
             job_id = job.id
         with app.app_context():
             start, cpu = time.perf_counter(), time.process_time()
-            services.run(job_id)
+            runner.run(job_id)
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-            job = db.session.get(services.ImportJob, job_id)
+            job = db.session.get(ImportJob, job_id)
             counts = (job.created_count, job.updated_count, job.skipped_count, job.error_count)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         kind = "dry run" if args.dry_run else "import"

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def run_import(import_id: int) -> str:
-    from crm.imports.services import run
+    from crm.imports.runner import run
 
     return run(import_id)

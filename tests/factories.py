@@ -184,7 +184,7 @@ def make_email_attachment(team: Team, *, data: bytes = b"%PDF-1.4 test", filenam
     """A logged email with one stored attachment (bytes on disk); returns the attachment."""
     import hashlib
 
-    from crm.inbound.processing import attachment_path
+    from crm.inbound.filing import attachment_path
     from crm.models import EmailAttachment, EmailMessage
 
     email = EmailMessage(

@@ -8,7 +8,9 @@ from flask_login import current_user
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.imports import bp, csvio, services
+from crm.imports import bp, csvio, runner, services
+from crm.imports import export as contact_export
+from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
@@ -90,7 +92,7 @@ def start(import_id: int):
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
     return Response(
-        "\ufeff" + services.error_report(job),
+        "\ufeff" + runner.error_report(job),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
     )
@@ -101,7 +103,7 @@ def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.user_id != current_user.id and not current_membership().role.can_manage:
         raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
-    counts = services.revert(job, current_user.id)
+    counts = reverting.revert(job, current_user.id)
     if not wants_partial():
         flash(
             f"Import reverted: {counts['removed'] + counts['trashed']} contacts removed, "
@@ -118,7 +120,7 @@ def export():
     args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
     team_id = current_team().id
     return Response(
-        stream_with_context(services.export_csv(team_id, args)),
+        stream_with_context(contact_export.export_csv(team_id, args)),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
     )
@@ -129,7 +131,7 @@ def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
     return Response(
-        services.vcard(contact),
+        contact_export.vcard(contact),
         mimetype="text/vcard",
         headers={"Content-Disposition": f'attachment; filename="{filename}.vcf"'},
     )

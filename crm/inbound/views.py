@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, processing, queries
+from crm.inbound import bp, filing, processing, queries, rules
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
 from crm.models import (
@@ -50,7 +50,7 @@ def _is_admin() -> bool:
 @bp.get("/attachments/<int:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
-    path = processing.attachment_path(row.team_id, row.sha256)
+    path = filing.attachment_path(row.team_id, row.sha256)
     if not row.stored or not path.exists():
         abort(404)
     response = send_file(
@@ -312,7 +312,7 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):
     """A UTC datetime shown in the current user's time zone."""
     if value is None:
         return ""
-    zone = processing._zone(getattr(current_user, "timezone", None))
+    zone = rules.user_zone(getattr(current_user, "timezone", None))
     return value.astimezone(zone).strftime(fmt)
 
 

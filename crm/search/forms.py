@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import SearchField
 from wtforms.validators import Length, Optional
 
-from crm.search.engine import MAX_QUERY_CHARS
+from crm.search.query import MAX_QUERY_CHARS
 
 
 class SearchForm(FlaskForm):

@@ -10,8 +10,9 @@ from markupsafe import Markup, escape
 
 from crm.htmx import render
 from crm.search import bp, services
-from crm.search.engine import KINDS, MAX_QUERY_CHARS
 from crm.search.forms import SearchForm
+from crm.search.query import MAX_QUERY_CHARS
+from crm.search.schema import KINDS
 from crm.security import current_team
 
 KIND_LABELS = {

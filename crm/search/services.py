@@ -33,7 +33,9 @@ from crm.models import (
     utcnow,
 )
 from crm.search import indexing
-from crm.search.engine import MAX_QUERY_CHARS, SearchEngine, SearchPage
+from crm.search.engine import SearchEngine
+from crm.search.query import MAX_QUERY_CHARS
+from crm.search.results import SearchPage
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +246,7 @@ def search(
     pagelen: int = 20,
 ) -> SearchPage:
     """The results page for ``q`` in one team (``kind`` narrows to one kind)."""
-    from crm.search.engine import KINDS
+    from crm.search.schema import KINDS
 
     kinds = [kind] if kind in KINDS else None
     # Cut to the box's limit before anything is resolved: the work stays bounded whoever calls.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.inbound import intake, processing
+from crm.inbound import filing, intake, processing
 from crm.models import (
     Activity,
     Contact,
@@ -45,14 +45,14 @@ def test_a_message_that_raises_fails_alone_and_the_batch_goes_on(app, monkeypatc
         receive(rep, mail(message_id="<b@x>", subject="Boom")),
         receive(rep, mail(message_id="<c@x>", subject="Third")),
     ]
-    real_log = processing._log
+    real_log = filing.log_email
 
     def log_or_explode(message, parsed, *args, **kwargs):
         if parsed.subject == "Boom":
             raise RuntimeError("parser bug on this one")
         return real_log(message, parsed, *args, **kwargs)
 
-    monkeypatch.setattr(processing, "_log", log_or_explode)
+    monkeypatch.setattr(filing, "log_email", log_or_explode)
     assert processing.process_pending() == 3  # one batch
     assert statuses(ids) == [
         InboundStatus.PROCESSED,
@@ -65,7 +65,7 @@ def test_a_message_that_raises_fails_alone_and_the_batch_goes_on(app, monkeypatc
     assert {e.subject for e in db.session.scalars(select(EmailMessage))} == {"First", "Third"}
 
     # Retryable: once the bug is fixed, Retry logs it.
-    monkeypatch.setattr(processing, "_log", real_log)
+    monkeypatch.setattr(filing, "log_email", real_log)
     processing.retry(failed)
     processing.process(failed.id)
     assert statuses([ids[1]]) == [InboundStatus.PROCESSED]

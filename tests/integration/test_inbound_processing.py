@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.inbound import intake, processing
+from crm.inbound import filing, intake, processing
 from crm.models import (
     Activity,
     ActivityContact,
@@ -254,9 +254,9 @@ def test_attachments_are_stored_once_per_hash_and_oversized_ones_listed(
         ("copy.pdf", True),
     ]
     assert rows[0].sha256 == rows[2].sha256
-    folder = processing.attachment_path(rows[0].team_id, rows[0].sha256).parent
+    folder = filing.attachment_path(rows[0].team_id, rows[0].sha256).parent
     assert sorted(p.name for p in folder.iterdir()) == [rows[0].sha256]
-    assert processing.attachment_path(rows[0].team_id, rows[0].sha256).read_bytes() == pdf
+    assert filing.attachment_path(rows[0].team_id, rows[0].sha256).read_bytes() == pdf
 
 
 def test_never_log_addresses_and_domains_are_left_out(rep, run_jobs):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.imports import csvio, services
+from crm.imports import csvio, export, revert, runner, services
 from crm.models import (
     AuditEvent,
     Company,
@@ -152,7 +152,7 @@ def test_messy_csv_import_counts_exactly(team, owner, run_jobs, encoding):
     assert _count(Company, team) == 1
     existing = db.session.scalars(select(Contact).where(Contact.first_name == "Existing")).one()
     assert existing.notes == "Old note"  # skipped: untouched
-    report = list(csv.reader(io.StringIO(services.error_report(job))))
+    report = list(csv.reader(io.StringIO(runner.error_report(job))))
     assert report[0][:3] == ["row", "error", "First name"]
     assert report[1][0] == "4" and report[1][4] == "not-an-email"
 
@@ -275,7 +275,7 @@ def test_revert_restores_earlier_values_and_removes_created_records(team, owner,
     db.session.refresh(existing)
     assert existing.notes == "Updated note" and len(existing.tags) == 2
 
-    counts = services.revert(job, owner.id)
+    counts = revert.revert(job, owner.id)
 
     assert counts == {"removed": 3, "trashed": 0, "restored": 1}
     db.session.expire_all()
@@ -288,7 +288,7 @@ def test_revert_restores_earlier_values_and_removes_created_records(team, owner,
     assert [e.email for e in existing.emails] == ["existing@example.com"]
     assert db.session.get(ImportJob, job.id).status == ImportStatus.REVERTED
     with pytest.raises(Conflict):
-        services.revert(db.session.get(ImportJob, job.id), owner.id)
+        revert.revert(db.session.get(ImportJob, job.id), owner.id)
 
 
 def test_imported_contacts_go_through_the_contact_services(team, owner, run_jobs):
@@ -306,7 +306,7 @@ def test_imported_contacts_go_through_the_contact_services(team, owner, run_jobs
         select(Activity).where(Activity.team_id == team.id, Activity.kind == ActivityKind.SYSTEM)
     ).all()
     assert [a.body for a in entries] == ["created this record"]
-    assert services.revert(job, owner.id) == {"removed": 1, "trashed": 0, "restored": 0}
+    assert revert.revert(job, owner.id) == {"removed": 1, "trashed": 0, "restored": 0}
     assert _count(Contact, team) == 0
     assert not db.session.scalars(select(Activity).where(Activity.team_id == team.id)).all()
 
@@ -315,7 +315,7 @@ def test_revert_keeps_created_contacts_with_new_history_in_the_trash(team, owner
     job = _import(team, owner, b"name,email\nAnn Lee,ann@example.com\n", run_jobs=run_jobs)
     ann = db.session.scalars(select(Contact).where(Contact.first_name == "Ann")).one()
     factories.make_activity(team, contacts=[ann])
-    assert services.revert(job, owner.id) == {"removed": 0, "trashed": 1, "restored": 0}
+    assert revert.revert(job, owner.id) == {"removed": 0, "trashed": 1, "restored": 0}
     db.session.refresh(ann)
     assert ann.deleted_at is not None
 
@@ -340,7 +340,7 @@ def test_export_neutralizes_formulas(team, owner):
         notes="@SUM(A1)",
         email="safe@example.com",
     )
-    text = "".join(services.export_csv(team.id, {}))
+    text = "".join(export.export_csv(team.id, {}))
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0][:3] == ["First name", "Last name", "Email"]
@@ -359,7 +359,7 @@ def test_export_follows_the_filters_and_stays_in_the_team(team, owner):
     factories.make_contact(team, first_name="Alice", lifecycle=Lifecycle.CUSTOMER).tags = [tag]
     factories.make_contact(team, first_name="Bob")
     db.session.commit()
-    names = lambda args: [r[0] for r in services.export_rows(team.id, args)]  # noqa: E731
+    names = lambda args: [r[0] for r in export.export_rows(team.id, args)]  # noqa: E731
     assert names({}) == ["Alice", "Bob"]
     assert names({"tag": "vip"}) == ["Alice"]
     assert names({"stage": "customer"}) == ["Alice"]
@@ -380,7 +380,7 @@ def test_vcard(team):
         city="Berlin",
         notes="Line one\nline two; more",
     )
-    card = services.vcard(contact)
+    card = export.vcard(contact)
     assert card.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
     assert "N:Müller;José;;;\r\n" in card
     assert "FN:José Müller\r\n" in card

@@ -1,4 +1,4 @@
-"""Behaviour of crm.search.engine on small in-memory corpora."""
+"""Behaviour of the search engine (crm.search.engine and its parts) on small in-memory corpora."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from whoosh import index
 
 from crm.search import engine as engine_module
+from crm.search import results as results_module
+from crm.search import schema as schema_module
 from crm.search.engine import SearchEngine
 
 T1, T2 = 1, 2
@@ -172,7 +174,7 @@ def test_a_phrase_snippet_marks_its_words(engine: SearchEngine) -> None:
 )
 def test_fast_indexing_matches_the_analyzers(text: str) -> None:
     for name in ("title", "company", "body", "title_prefix"):
-        field_type = engine_module.SCHEMA[name]
+        field_type = schema_module.SCHEMA[name]
         fast = {(t, f, w) for t, f, w, _ in field_type.index(text)}
         slow = {
             (t.encode("utf-8"), f, w)
@@ -231,7 +233,7 @@ def test_out_of_time_pages_still_show_hits(
     monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
-    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
+    monkeypatch.setattr(results_module, "_SCORE_BEFORE_BUDGET", 64)
     page = engine.search(T1, "common words")
     assert page.hits and page.partial and page.capped
     assert ("note", 1000) not in found(page)
@@ -257,7 +259,7 @@ def test_a_named_record_leads_an_out_of_time_page(
     monkeypatch.setattr(engine_module, "_SCORE_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_COUNT_BUDGET_S", 0.0)
     monkeypatch.setattr(engine_module, "_WALK_BEFORE_BUDGET", 64)
-    monkeypatch.setattr(engine_module, "_SCORE_BEFORE_BUDGET", 64)
+    monkeypatch.setattr(results_module, "_SCORE_BEFORE_BUDGET", 64)
 
     first = engine.search(T1, "ramirez", pagelen=10)
     assert first.partial
@@ -376,7 +378,7 @@ def test_schema_version_change_asks_for_rebuild(
     assert found(again.search(T1, "ada")) == [("contact", 1)]
     again.close()
 
-    monkeypatch.setattr(engine_module, "SCHEMA_VERSION", engine_module.SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", schema_module.SCHEMA_VERSION + 1)
     newer = SearchEngine(path)
     assert newer.open_or_create() is True
     assert newer.search(T1, "ada").hits == []  # stale index dropped, not misread

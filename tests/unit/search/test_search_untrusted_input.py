@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm.search.engine import SearchEngine, SearchPage
+from crm.search.engine import SearchEngine
+from crm.search.results import SearchPage
 
 NASTY = [
     "",
@@ -125,7 +126,7 @@ def test_query_syntax_soup_does_not_raise(engine: SearchEngine, q: str) -> None:
 
 
 def test_repeated_filters_count_once_and_are_bounded() -> None:
-    from crm.search.engine import MAX_FILTERS, _split_filters
+    from crm.search.query import MAX_FILTERS, _split_filters
 
     words, query = _split_filters("big " + "kind:deal " * 500 + "tag:vip TAG:VIP")
     assert words == "big"

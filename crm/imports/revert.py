@@ -1,0 +1,101 @@
+"""Reverting a finished import as a whole: remove what it created, restore what it changed."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, select
+
+from crm.errors import Conflict
+from crm.extensions import db
+from crm.imports import writer
+from crm.models import (
+    Activity,
+    ActivityContact,
+    ActivityKind,
+    Company,
+    Contact,
+    ImportChange,
+    ImportJob,
+    ImportStatus,
+    Task,
+    deal_contact,
+    utcnow,
+)
+
+
+def revert(job: ImportJob, actor_id: int | None) -> dict:
+    """Undo a finished import as a whole: remove what it created, restore what it changed.
+
+    A created contact that gained history since (timeline, deals, tasks) goes to the trash
+    instead of being deleted, so reverting never destroys work done after the import.
+    """
+    if job.status != ImportStatus.DONE or job.dry_run:
+        raise Conflict("Only a finished import can be reverted.")
+    changes = db.session.scalars(
+        select(ImportChange)
+        .where(ImportChange.import_id == job.id)
+        .order_by(ImportChange.id.desc())
+    ).all()
+    counts = {"removed": 0, "trashed": 0, "restored": 0}
+    now = utcnow()
+    for change in changes:
+        if change.action in ("company", "error"):
+            continue
+        contact = db.session.get(Contact, change.contact_id) if change.contact_id else None
+        if contact is None or contact.team_id != job.team_id:
+            continue
+        if change.action == "updated":
+            writer.restore(contact, change.before, actor_id)
+            counts["restored"] += 1
+        elif _has_history(contact.id):
+            contact.deleted_at, contact.deleted_by_id = now, actor_id
+            counts["trashed"] += 1
+        else:
+            _delete_audit_entries(contact.id)
+            db.session.delete(contact)
+            counts["removed"] += 1
+    db.session.flush()
+    for change in changes:
+        if change.action == "company":
+            company = db.session.get(Company, change.before["company_id"])
+            if company is not None and not db.session.scalar(
+                select(exists().where(Contact.company_id == company.id))
+            ):
+                db.session.delete(company)
+    job.status = ImportStatus.REVERTED
+    job.reverted_at = now
+    db.session.commit()
+    return counts
+
+
+def _has_history(contact_id: int) -> bool:
+    """Work done on the contact: timeline entries people wrote, deals, tasks.
+
+    Its own audit entries (created, changed by the import) are not history of that kind.
+    """
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    ActivityContact.contact_id == contact_id,
+                    ActivityContact.activity_id == Activity.id,
+                    Activity.kind != ActivityKind.SYSTEM,
+                )
+                | exists().where(deal_contact.c.contact_id == contact_id)
+                | exists().where(Task.contact_id == contact_id)
+            )
+        )
+    )
+
+
+def _delete_audit_entries(contact_id: int) -> None:
+    """The system timeline entries of a contact about to be removed (its AuditEvents stay)."""
+    db.session.execute(
+        delete(Activity)
+        .where(
+            Activity.kind == ActivityKind.SYSTEM,
+            Activity.id.in_(
+                select(ActivityContact.activity_id).where(ActivityContact.contact_id == contact_id)
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )

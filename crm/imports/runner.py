@@ -1,0 +1,304 @@
+"""The import job: write every row of a confirmed import (or dry-run it), resumably, one
+savepoint per row; the report of the rows that failed; the sweep that re-queues a stalled job."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from crm.contacts import normalize
+from crm.dedupe.services import find_duplicates
+from crm.extensions import db
+from crm.imports import csvio, writer
+from crm.models import (
+    Contact,
+    ContactEmail,
+    DuplicatePolicy,
+    ImportChange,
+    ImportJob,
+    ImportStatus,
+    utcnow,
+)
+from crm.queue import enqueue
+from crm.sweeps import sweep
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 50  # rows between progress commits (also the unit of resumption)
+SAMPLE_ROWS = 100
+STALE = timedelta(minutes=5)  # a running import silent this long lost its worker
+
+
+def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
+    """A row's cells as contact data (the contact services' keys, plus `company` by name)."""
+    raw: dict[str, str] = {}
+    for index, field in mapping.items():
+        i = int(index)
+        if i < len(cells) and cells[i].strip():
+            raw[field] = cells[i].strip().replace("\r\n", "\n").replace("\r", "\n")
+    data: dict = {}
+    for key in writer.SCALARS:
+        if key in raw and key != "company_id":
+            data[key] = raw[key]
+    if "full_name" in raw and not (raw.get("first_name") or raw.get("last_name")):
+        first, _, last = raw["full_name"].rpartition(" ")
+        data["first_name"], data["last_name"] = (first, last) if first else (last, "")
+    data["emails"] = [
+        {"email": raw[k], "label": label}
+        for k, label in (("email", "work"), ("email2", "other"))
+        if raw.get(k)
+    ]
+    data["phones"] = [
+        {"phone": raw[k], "label": label}
+        for k, label in (("phone", "work"), ("phone2", "mobile"))
+        if raw.get(k)
+    ]
+    if raw.get("company"):
+        data["company"] = raw["company"]
+    if raw.get("tags"):
+        data["tags"] = [t for t in raw["tags"].replace(";", ",").split(",") if t.strip()]
+    if raw.get("linkedin"):
+        data["social"] = {"linkedin": raw["linkedin"]}
+    return data
+
+
+class _Memory:
+    """Emails and phones of earlier rows, so a dry run sees duplicates within the file;
+    and the companies looked up so far (most files name a few companies many times)."""
+
+    def __init__(self):
+        self.keys: dict[str, str] = {}
+        self.companies: dict[str, int | None] = {}
+
+    def match(self, data: dict) -> str | None:
+        for key in self._keys(data):
+            if key in self.keys:
+                return self.keys[key]
+        return None
+
+    def add(self, data: dict, name: str) -> None:
+        for key in self._keys(data):
+            self.keys.setdefault(key, name)
+
+    @staticmethod
+    def _keys(data: dict) -> list[str]:
+        return [e["email"] for e in data.get("emails", [])] + [
+            p["phone"] for p in data.get("phones", [])
+        ]
+
+
+def _display_name(data: dict) -> str:
+    name = normalize.sort_name(data.get("first_name"), data.get("last_name"))
+    if name:
+        return f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()
+    return data["emails"][0]["email"] if data.get("emails") else "(no name)"
+
+
+def run(job_id: int) -> str:
+    """The job: process every row not processed yet. Idempotent and resumable.
+
+    Each row is written inside its own savepoint, so a bad row rolls back alone and never
+    aborts the rest. Progress is committed every PROGRESS_EVERY rows together with the rows
+    it counts, so a crashed run resumes where its last commit ended.
+    """
+    if not _claim(job_id):
+        return "nothing to do"
+    job = db.session.get(ImportJob, job_id)
+    job.started_at = job.started_at or utcnow()
+    db.session.commit()
+    _, rows = csvio.read(job.content, job.delimiter)
+    memory = _Memory()
+    # The first errors are kept on the job for the page; all of them as rows, for the report.
+    errors, sample = list(job.errors or []), list(job.sample or [])
+    try:
+        for index, (number, cells) in enumerate(rows):
+            if index < job.processed_rows:
+                continue  # done by an earlier, interrupted run
+            outcome = _one_row(job, number, cells, memory)
+            if outcome["action"] == "error":
+                job.error_count += 1
+                item = {"row": number, "error": outcome["error"], "values": cells}
+                db.session.add(
+                    ImportChange(import_id=job.id, row_number=number, action="error", before=item)
+                )
+                if len(errors) < SAMPLE_ROWS:
+                    errors.append(item)
+            else:
+                attr = {"created": "created_count", "updated": "updated_count"}
+                name = attr.get(outcome["action"], "skipped_count")
+                setattr(job, name, getattr(job, name) + 1)
+            if len(sample) < SAMPLE_ROWS:
+                sample.append(outcome)
+            job.processed_rows = index + 1
+            if job.processed_rows % PROGRESS_EVERY == 0:
+                job.errors, job.sample = list(errors), list(sample)
+                db.session.commit()
+    except Exception:
+        db.session.rollback()
+        job = db.session.get(ImportJob, job_id)
+        job.status = ImportStatus.FAILED
+        job.finished_at = utcnow()
+        db.session.commit()
+        log.exception("import %s failed", job_id)
+        raise
+    job.errors, job.sample = errors, sample
+    job.status = ImportStatus.DONE
+    job.finished_at = utcnow()
+    db.session.commit()
+    return f"{job.created_count} created, {job.updated_count} updated, {job.skipped_count} skipped"
+
+
+def _claim(job_id: int) -> bool:
+    """Take the job atomically: queued, or running but silent for a while (a dead worker).
+
+    A second copy of the job (re-enqueued by the sweep) finds it claimed and does nothing.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            (ImportJob.status == ImportStatus.QUEUED)
+            | ((ImportJob.status == ImportStatus.RUNNING) & (ImportJob.updated_at < now - STALE)),
+        )
+        .values(status=ImportStatus.RUNNING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
+
+
+def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
+    raw = row_data(cells, job.mapping)
+    try:
+        data = writer.clean(raw)
+    except normalize.BadValue as error:
+        name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
+        return {"row": number, "action": "error", "error": str(error), "name": name}
+    name = _display_name(data)
+    company_id = _company_id(job.team_id, data.get("company"), memory)
+    probe = data | ({"company_id": company_id} if company_id else {})
+    dupes = find_duplicates(job.team_id, probe, limit=1)
+    match = dupes[0].name if dupes else (memory.match(data) if job.dry_run else None)
+    outcome = {
+        "row": number,
+        "name": name,
+        "match": match,
+        "match_id": dupes[0].id if dupes else None,
+    }
+    if match and job.policy == DuplicatePolicy.SKIP:
+        return outcome | {"action": "skipped"}
+    if match and job.policy == DuplicatePolicy.CREATE and (clash := _email_clash(job, data)):
+        return outcome | {"action": "error", "error": f"{clash} already belongs to {match}."}
+    action = "updated" if match and job.policy == DuplicatePolicy.UPDATE else "created"
+    memory.add(data, name)
+    if job.dry_run:
+        return outcome | {"action": action}
+    try:
+        company = data.get("company")
+        with db.session.begin_nested():
+            written_company_id = _write_row(
+                job, number, data, company_id, dupes[0] if dupes and action == "updated" else None
+            )
+    except Exception as error:  # the savepoint is rolled back: this row wrote nothing
+        log.info("import %s row %s failed: %s", job.id, number, error)
+        return outcome | {"action": "error", "error": "Could not be saved: " + str(error)[:200]}
+    if company and written_company_id:
+        # Remembered only once its row is written: a rolled-back row takes its company along.
+        memory.companies[company.strip().lower()] = written_company_id
+    return outcome | {"action": action}
+
+
+def _company_id(team_id: int, name: str | None, memory: _Memory) -> int | None:
+    key = (name or "").strip().lower()
+    if not key:
+        return None
+    if memory.companies.get(key) is None:
+        memory.companies[key] = writer.company_id_for(team_id, name, create=False)
+    return memory.companies[key]
+
+
+def _email_clash(job: ImportJob, data: dict) -> str | None:
+    emails = [e["email"] for e in data.get("emails", [])]
+    if not emails:
+        return None
+    return db.session.scalar(
+        select(ContactEmail.email).where(
+            ContactEmail.team_id == job.team_id, ContactEmail.email.in_(emails)
+        )
+    )
+
+
+def _write_row(
+    job: ImportJob, number: int, data: dict, company_id, existing: Contact | None
+) -> int | None:
+    """Write one row (the caller holds its savepoint); returns the company id it used."""
+    if data.get("company") and not company_id:
+        company_id = writer.company_id_for(job.team_id, data["company"])
+        db.session.add(
+            ImportChange(
+                import_id=job.id,
+                row_number=number,
+                action="company",
+                before={"company_id": company_id},
+            )
+        )
+    data.pop("company", None)
+    if company_id:
+        data["company_id"] = company_id
+    if existing is not None:
+        before = writer.snapshot(existing)
+        writer.update(existing, job.user_id, data)
+        db.session.add(
+            ImportChange(
+                import_id=job.id,
+                row_number=number,
+                contact_id=existing.id,
+                action="updated",
+                before=before,
+            )
+        )
+    else:
+        contact = writer.create(job.team_id, job.user_id, data)
+        db.session.add(
+            ImportChange(
+                import_id=job.id, row_number=number, contact_id=contact.id, action="created"
+            )
+        )
+    db.session.flush()
+    return company_id
+
+
+def error_report(job: ImportJob) -> str:
+    """The rows that failed, with the reason first, as a CSV to fix and import again."""
+    header, _ = csvio.read(job.content, job.delimiter)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["row", "error", *header])
+    items = db.session.scalars(
+        select(ImportChange.before)
+        .where(ImportChange.import_id == job.id, ImportChange.action == "error")
+        .order_by(ImportChange.row_number)
+    )
+    for item in items:
+        w.writerow([item["row"], item["error"], *[csvio.safe_cell(v) for v in item["values"]]])
+    return out.getvalue()
+
+
+@sweep
+def requeue_imports() -> int:
+    """Imports queued or running with no progress for a while lost their job: queue it again."""
+    stale = utcnow() - STALE
+    ids = db.session.scalars(
+        select(ImportJob.id).where(
+            ImportJob.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING]),
+            ImportJob.updated_at < stale,
+        )
+    ).all()
+    for job_id in ids:
+        enqueue("jobs.imports.run_import", job_id)
+    return len(ids)
