@@ -12,6 +12,7 @@ from crm.imports import bp, csvio, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
+from crm.kernel.downloads import content_disposition
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -129,9 +130,8 @@ def export():
 @bp.get("/contacts/<int:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
-    filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
     return Response(
         contact_export.vcard(contact),
         mimetype="text/vcard",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.vcf"'},
+        headers={"Content-Disposition": content_disposition(f"{contact.name}.vcf", "contact")},
     )

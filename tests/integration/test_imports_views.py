@@ -144,6 +144,20 @@ def test_vcard_download(logged_in, team):
     assert "FN:Ann Lee" in response.get_data(as_text=True)
 
 
+def test_vcard_of_a_name_outside_latin_1(logged_in, team):
+    zhang = factories.make_contact(team, first_name="伟", last_name="张")
+    response = logged_in.get(f"/contacts/{zhang.id}/vcard")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == (
+        "attachment; filename=\"contact.vcf\"; filename*=UTF-8''%E4%BC%9F%20%E5%BC%A0.vcf"
+    )
+    assert "FN:伟 张" in response.get_data(as_text=True)
+    jose = factories.make_contact(team, first_name="José", last_name="Ruiz")
+    disposition = logged_in.get(f"/contacts/{jose.id}/vcard").headers["Content-Disposition"]
+    assert 'filename="Jose Ruiz.vcf"' in disposition and "Jos%C3%A9%20Ruiz.vcf" in disposition
+
+
 def test_duplicates_of_a_contact_page_and_partial(logged_in, team, htmx_headers):
     acme = factories.make_company(team, name="Acme")
     ann = factories.make_contact(team, first_name="Ann", last_name="Lee", company=acme)

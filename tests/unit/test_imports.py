@@ -390,3 +390,38 @@ def test_vcard(team):
     assert "NOTE:Line one\\nline two\\; more\r\n" in card
     assert card.endswith("END:VCARD\r\n")
     assert all(len(line.encode()) <= 75 for line in card.split("\r\n"))
+
+
+def test_vcard_values_cannot_add_lines_of_their_own(team):
+    import vobject
+
+    from crm.models import ContactEmail
+
+    contact = factories.make_contact(
+        team,
+        first_name="Eve\r\nEMAIL:first@evil.example",
+        last_name="张伟",
+        email="eve@example.com",
+        website="https://a.example\r\nEMAIL:second@evil.example",
+        social={"x": "https://x.com/eve\nTEL:+15550000000"},
+    )
+    contact.emails.append(
+        ContactEmail(team_id=team.id, email="eve2@example.com", label="work\r\nEMAIL:third@e.x")
+    )
+    db.session.commit()
+    card = export.vcard(contact)
+    lines = card.split("\r\n")
+    assert not [
+        line for line in lines if "evil" in line and not line.startswith(("FN", "N", "URL"))
+    ]
+    assert not [line for line in lines if line.startswith("EMAIL:") or line.startswith("TEL:+1555")]
+    parsed = vobject.readOne(card)
+    assert sorted(e.value for e in parsed.contents["email"]) == [
+        "eve2@example.com",
+        "eve@example.com",
+    ]
+    assert "https://a.example\nEMAIL:second@evil.example" in [
+        u.value for u in parsed.contents["url"]
+    ]
+    assert parsed.n.value.family == "张伟"
+    assert all(len(line.encode()) <= 75 for line in lines)
