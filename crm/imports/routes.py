@@ -111,6 +111,12 @@ def revert(import_id: int):
             f"{counts['restored']} restored.",
             "success",
         )
+        for kept in counts["kept"]:
+            flash(
+                f"{kept['name']} kept what was edited after the import: "
+                f"{', '.join(kept['fields'])}.",
+                "info",
+            )
         return redirect(url_for("imports.show", import_id=job.id), 303)
     response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
     return trigger(response, "import-reverted", {"id": job.id, **counts})

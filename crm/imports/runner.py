@@ -251,8 +251,7 @@ def _write_row(
     if company_id:
         data["company_id"] = company_id
     if existing is not None:
-        before = writer.snapshot(existing)
-        writer.update(existing, job.user_id, data)
+        before = writer.update(existing, job.user_id, data)  # what restore() needs to undo it
         db.session.add(
             ImportChange(
                 import_id=job.id,

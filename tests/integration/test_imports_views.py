@@ -253,3 +253,22 @@ def test_undoing_a_merge_says_which_later_edits_it_kept(logged_in, team, htmx_he
     assert "edited after the merge: Title." in page
     db.session.expire_all()
     assert db.session.get(Contact, ann.id).title == "Founder"
+
+
+def test_reverting_an_import_says_which_later_edits_it_kept(
+    logged_in, team, owner, run_jobs, htmx_headers
+):
+    from crm.imports import services as imports
+
+    ann = factories.make_contact(team, first_name="Ann", last_name="Lee", email="ann@example.com")
+    raw = b"name,email,title,company\nAnn Lee,ann@example.com,CTO,\nBo Ray,bo@example.com,,Bo Co\n"
+    job = imports.create_import(team.id, owner.id, "people.csv", raw)
+    imports.start(job, job.mapping, "update", False)
+    run_jobs()
+    db.session.expire_all()
+    db.session.get(Contact, ann.id).title = "CEO"  # edited after the import
+    db.session.commit()
+    response = logged_in.post(f"/contacts/import/{job.id}/revert", headers=htmx_headers)
+    text = response.get_data(as_text=True)
+    assert "Ann Lee kept what was edited after the import: Title." in text
+    assert "companies it created: 1 removed, 0 moved to the trash" in text

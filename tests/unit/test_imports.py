@@ -8,18 +8,22 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from crm.contacts import services as contacts_services
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.imports import csvio, export, revert, runner, services
 from crm.models import (
+    Activity,
     AuditEvent,
     Company,
     Contact,
     ContactEmail,
+    Deal,
     ImportJob,
     ImportStatus,
     Lifecycle,
     Tag,
+    Task,
 )
 from tests import factories
 
@@ -258,6 +262,10 @@ def test_dry_run_writes_nothing_and_reports_what_would_happen(team, owner, run_j
     assert _count(Contact, team) == contacts + 3
 
 
+def _contact_counts(counts: dict) -> dict:
+    return {key: counts[key] for key in ("removed", "trashed", "restored")}
+
+
 def test_revert_restores_earlier_values_and_removes_created_records(team, owner, run_jobs):
     existing = factories.make_contact(
         team,
@@ -277,7 +285,8 @@ def test_revert_restores_earlier_values_and_removes_created_records(team, owner,
 
     counts = revert.revert(job, owner.id)
 
-    assert counts == {"removed": 3, "trashed": 0, "restored": 1}
+    assert _contact_counts(counts) == {"removed": 3, "trashed": 0, "restored": 1}
+    assert counts["kept"] == [] and counts["companies_trashed"] == 0
     db.session.expire_all()
     assert _count(Contact, team) == before_contacts
     assert _count(Company, team) == 0
@@ -306,7 +315,8 @@ def test_imported_contacts_go_through_the_contact_services(team, owner, run_jobs
         select(Activity).where(Activity.team_id == team.id, Activity.kind == ActivityKind.SYSTEM)
     ).all()
     assert [a.body for a in entries] == ["created this record"]
-    assert revert.revert(job, owner.id) == {"removed": 1, "trashed": 0, "restored": 0}
+    counts = revert.revert(job, owner.id)
+    assert _contact_counts(counts) == {"removed": 1, "trashed": 0, "restored": 0}
     assert _count(Contact, team) == 0
     assert not db.session.scalars(select(Activity).where(Activity.team_id == team.id)).all()
 
@@ -315,9 +325,62 @@ def test_revert_keeps_created_contacts_with_new_history_in_the_trash(team, owner
     job = _import(team, owner, b"name,email\nAnn Lee,ann@example.com\n", run_jobs=run_jobs)
     ann = db.session.scalars(select(Contact).where(Contact.first_name == "Ann")).one()
     factories.make_activity(team, contacts=[ann])
-    assert revert.revert(job, owner.id) == {"removed": 0, "trashed": 1, "restored": 0}
+    counts = revert.revert(job, owner.id)
+    assert _contact_counts(counts) == {"removed": 0, "trashed": 1, "restored": 0}
     db.session.refresh(ann)
     assert ann.deleted_at is not None
+
+
+def test_revert_trashes_created_companies_used_since_and_removes_the_others(team, owner, run_jobs):
+    raw = b"name,email,company\nAnn Lee,ann@example.com,Used Co\nBo Ray,bo@example.com,Idle Co\n"
+    job = _import(team, owner, raw, run_jobs=run_jobs)
+    used = db.session.scalars(select(Company).where(Company.name == "Used Co")).one()
+    note = factories.make_activity(team, contacts=[], company_id=used.id, body="Call notes")
+    deal = factories.make_deal(team, company_id=used.id)
+    task = factories.make_task(team, company_id=used.id)
+
+    counts = revert.revert(job, owner.id)
+
+    assert (counts["companies_trashed"], counts["companies_removed"]) == (1, 1)
+    db.session.expire_all()
+    assert db.session.get(Company, used.id).deleted_at is not None  # in the trash, restorable
+    assert db.session.scalars(select(Company).where(Company.name == "Idle Co")).first() is None
+    assert db.session.get(Activity, note.id).company_id == used.id
+    assert db.session.get(Deal, deal.id).company_id == used.id
+    assert db.session.get(Task, task.id).company_id == used.id
+
+
+def test_revert_keeps_a_created_company_that_later_contacts_work_at(team, owner, run_jobs):
+    job = _import(team, owner, b"name,company\nAnn Lee,Kept Co\n", run_jobs=run_jobs)
+    company = db.session.scalars(select(Company).where(Company.name == "Kept Co")).one()
+    factories.make_contact(team, first_name="Later", company_id=company.id)
+    counts = revert.revert(job, owner.id)
+    assert (counts["companies_trashed"], counts["companies_removed"]) == (0, 0)
+    db.session.expire_all()
+    assert db.session.get(Company, company.id).deleted_at is None
+
+
+def test_revert_keeps_edits_made_after_the_import_and_says_which(team, owner, run_jobs):
+    existing = factories.make_contact(
+        team, first_name="Ann", last_name="Lee", email="ann@example.com", title=None
+    )
+    raw = b"name,email,title,city,phone,tags\nAnn Lee,ann@example.com,CTO,Oslo,(415) 555-0100,vip\n"
+    job = _import(team, owner, raw, "update", run_jobs=run_jobs)
+    db.session.refresh(existing)
+    assert (existing.title, existing.city) == ("CTO", "Oslo")
+    existing.title = "CEO"  # edited after the import
+    contacts_services.update_contact(
+        existing, owner.id, {"phones": [{"phone": "(415) 555-0100"}, {"phone": "(415) 555-0199"}]}
+    )
+
+    counts = revert.revert(job, owner.id)
+
+    assert counts["kept"] == [{"id": existing.id, "name": "Ann Lee", "fields": ["Title"]}]
+    db.session.expire_all()
+    existing = db.session.get(Contact, existing.id)
+    assert existing.title == "CEO" and existing.city is None
+    assert [p.e164 for p in existing.phones] == ["+14155550199"]  # the later one stays
+    assert existing.tags == []
 
 
 def test_start_checks_the_mapping(team, owner):
