@@ -272,3 +272,15 @@ def test_reverting_an_import_says_which_later_edits_it_kept(
     text = response.get_data(as_text=True)
     assert "Ann Lee kept what was edited after the import: Title." in text
     assert "companies it created: 1 removed, 0 moved to the trash" in text
+
+
+def test_a_failed_import_shows_why_it_stopped(logged_in, team, owner, run_jobs):
+    from crm.imports import services as imports
+
+    job = imports.create_import(team.id, owner.id, "people.csv", b"name\nAnn\n")
+    imports.start(job, job.mapping, "skip", False)
+    job.content = ""  # the stored file went missing
+    db.session.commit()
+    run_jobs()
+    text = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
+    assert "The import stopped: The file is empty." in text

@@ -488,3 +488,71 @@ def test_vcard_values_cannot_add_lines_of_their_own(team):
     ]
     assert parsed.n.value.family == "张伟"
     assert all(len(line.encode()) <= 75 for line in lines)
+
+
+# --- Failures ---------------------------------------------------------------------------------
+
+
+def test_a_row_that_raises_becomes_an_error_row_and_the_rest_are_imported(
+    team, owner, run_jobs, monkeypatch
+):
+    real = runner.find_duplicates
+
+    def find_duplicates(team_id, data, limit=5):  # a bug that only this row's data finds
+        if data.get("first_name") == "Crash":
+            raise RuntimeError("unexpected data")
+        return real(team_id, data, limit=limit)
+
+    monkeypatch.setattr(runner, "find_duplicates", find_duplicates)
+    raw = (
+        b"name,email\nAnn Lee,ann@example.com\nCrash Test,crash@example.com\nBo Ray,bo@x.example\n"
+    )
+    job = _import(team, owner, raw, run_jobs=run_jobs)
+    assert job.status == ImportStatus.DONE
+    assert (job.created_count, job.error_count) == (2, 1)
+    assert job.errors[0]["row"] == 3 and "unexpected data" in job.errors[0]["error"]
+    assert "Crash" not in [c.first_name for c in db.session.scalars(select(Contact))]
+
+
+def test_a_timeout_is_not_a_bad_row_and_the_sweep_resumes_the_import(
+    team, owner, run_jobs, monkeypatch
+):
+    from rq.timeouts import JobTimeoutException
+
+    real, calls = runner.writer.create, []
+
+    def create(team_id, actor_id, data):
+        calls.append(data.get("first_name"))
+        if data.get("first_name") == "Bo" and calls.count("Bo") == 1:
+            raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+        return real(team_id, actor_id, data)
+
+    monkeypatch.setattr(runner.writer, "create", create)
+    raw = b"name,email\nAnn Lee,ann@example.com\nBo Ray,bo@x.example\n"
+    job = services.create_import(team.id, owner.id, "contacts.csv", raw)
+    services.start(job, job.mapping, "skip", False)
+    with pytest.raises(JobTimeoutException):
+        runner.run(job.id)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.RUNNING and job.error_count == 0 and job.failure is None
+    job.updated_at = job.updated_at - runner.STALE * 2  # the worker went silent
+    db.session.commit()
+    assert runner.requeue_imports() == 1
+    run_jobs()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.DONE and job.error_count == 0
+    names = sorted(c.first_name for c in db.session.scalars(select(Contact)))
+    assert names == ["Ann", "Bo"]  # each once, nothing blamed on a row
+
+
+def test_a_failed_import_keeps_its_reason(team, owner, run_jobs):
+    job = services.create_import(team.id, owner.id, "contacts.csv", b"name\nAnn\n")
+    services.start(job, job.mapping, "skip", False)
+    job.content = ""  # the stored file went missing
+    db.session.commit()
+    run_jobs()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.FAILED and job.failure == "The file is empty."
