@@ -255,8 +255,8 @@ def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAG
     key, desc = SORTS.get(sort, SORTS["updated"])
     if cursor:
         raw_key, _, raw_id = cursor.rpartition("|")
-        if raw_id.isdigit():
-            value = _cursor_value(sort, raw_key)
+        value = _cursor_value(sort, raw_key)
+        if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 and value is not None:
             stmt = stmt.where(after_key(key, Deal.id, value, int(raw_id), desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
     rows = list(
@@ -286,16 +286,19 @@ def _cursor_of(deal: Deal, sort: str) -> str:
 
 
 def _cursor_value(sort: str, raw: str):
+    """The sort key a cursor carries, or None when it carries none (a hand-edited URL): the
+    list then starts from the top instead of comparing a column with text."""
     try:
+        if sort == "title":
+            return raw
         if sort == "value":
-            return int(raw)
+            value = int(raw)
+            return value if abs(value) < 2**63 else None
         if sort == "close":
             return date.fromisoformat(raw)
-        if sort in ("created", "updated", ""):
-            return datetime.fromisoformat(raw)
+        return datetime.fromisoformat(raw)  # created, updated, and what lists as updated
     except ValueError:
-        return raw
-    return raw
+        return None
 
 
 # --- A deal's page and the deals of a contact or company -------------------------------------

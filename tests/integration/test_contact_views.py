@@ -462,3 +462,10 @@ def test_too_many_emails_or_odd_row_keys_are_a_form_error_not_a_500(logged_in, t
     odd = base | {"emails-²-email": "a@x.example", "emails-99999999999999999999-email": "b@x.ex"}
     response = logged_in.post("/contacts/new", data=odd)
     assert response.status_code == 303
+
+
+def test_an_absurd_idle_filter_is_ignored_not_a_500(logged_in, team):
+    factories.make_contact(team, first_name="Ada", last_name="Lovelace")
+    for value in ("9" * 30, "100000", "-5", "1e9"):
+        response = logged_in.get("/contacts", query_string={"idle": value})
+        assert response.status_code == 200 and b"Ada Lovelace" in response.data, value

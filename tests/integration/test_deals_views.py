@@ -303,6 +303,23 @@ def test_show_page_has_the_shared_timeline_with_stage_changes(logged_in, team, p
     assert 'id="record-tasks"' in html
 
 
+@pytest.mark.parametrize("sort", ["updated", "created", "close", "value", "title", "nonsense"])
+def test_a_hand_edited_list_cursor_starts_from_the_top(logged_in, team, pipeline, sort):
+    factories.make_deal(team, title="Only deal")
+    for cursor in (
+        "201",
+        "|5",
+        "garbage|7",
+        "2026-13-45|3",
+        "9" * 30 + "|1",
+        "x|²",
+        "x|" + "9" * 30,
+    ):
+        # TESTING propagates a server error as an exception; the status line itself is item 16's.
+        response = logged_in.get("/deals/list", query_string={"sort": sort, "cursor": cursor})
+        assert response.status_code != 500 and "<html" in response.get_data(as_text=True)
+
+
 def test_list_sorts_and_pages(logged_in, team, pipeline, htmx_headers):
     for i in range(55):
         factories.make_deal(team, title=f"L{i:02}", value_minor=i * 100)

@@ -118,7 +118,7 @@ def _routes(app):
 # does, they fail like any other.
 ID_CONVERTER = importlib.util.find_spec("crm.kernel.ids") is not None
 _TOO_BIG = re.compile(
-    r"int too large|out of range|OverflowError|NumericValueOutOfRange|invalid literal for int",
+    r"int too large to convert to SQLite INTEGER|out of range|invalid literal for int\(\)",
     re.I,
 )
 
