@@ -203,3 +203,12 @@ def test_no_route_answers_500_to_any_parameters(app, client, auth):
 )
 def test_the_walk_finds_parameters_in_source(source, expected):
     assert _PARAM.findall(source) == expected
+
+
+def test_a_nul_character_in_a_query_or_form_is_a_400(logged_in):
+    # PostgreSQL cannot store NUL in text: refused up front, on every database alike.
+    assert logged_in.get("/contacts", query_string={"q": "a\x00b"}).status_code == 400
+    response = logged_in.post("/contacts/new", data={"first_name": "Ann\x00", "owner_id": "0"})
+    assert response.status_code == 400
+    assert "could not be understood" in response.get_data(as_text=True)
+    assert logged_in.get("/contacts", query_string={"q": "ann"}).status_code == 200
