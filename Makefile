@@ -30,8 +30,10 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench
 
+# What CI checks first: lint rules, and formatting (`ruff format .` fixes it).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean-venv:
 	rm -rf $(VENV)

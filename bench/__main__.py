@@ -103,9 +103,10 @@ def main(argv=None) -> int:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
-    from crm import create_app, seed
+    from crm import create_app
     from crm.extensions import db
     from crm.models import Activity, ActivityContact, Company, Contact, Tag
+    from crm.seed import generate
 
     app = create_app(
         {
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
             upgrade()
             if not seeded:
                 started = time.perf_counter()
-                team, users = seed.ensure_team(args.team, password)
+                team, users = generate.ensure_team(args.team, password)
                 last = [None]
 
                 def progress(label, n):
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
                         print(f"  seeding {label}…", file=sys.stderr)
                         last[0] = label
 
-                counts = seed.seed(
+                counts = generate.seed(
                     team,
                     users,
                     contacts=args.contacts,
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
                 contact_id = db.session.scalar(
                     select(Contact.id).where(Contact.team_id == team.id).order_by(Contact.id.desc())
                 )
-                seed.add_timeline(team.id, contact_id, args.timeline, users[0].id)
+                generate.add_timeline(team.id, contact_id, args.timeline, users[0].id)
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()
                 took = time.perf_counter() - started

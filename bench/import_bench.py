@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def make_csv(rows: int, seed: int = 7) -> bytes:
-    from crm.seed import FIRST, LAST, TAGS
+    from crm.seed.words import FIRST, LAST, TAGS
 
     rng = random.Random(seed)
     lines = ["First name,Last name,Email,Phone,Company,Tags"]

@@ -27,7 +27,7 @@ CSP = (
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app in a fixed order: config → extensions → blueprints → hooks → CLI."""
+    """Build the app in a fixed order: config → extensions → features → hooks → CLI."""
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -38,15 +38,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     # Rate limits are shared by every web process through Redis in the scaled mode.
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    os.makedirs(app.config["CRM_DATA_DIR"], exist_ok=True)
+    from crm.kernel import files
+
+    files.make_private(app)  # before anything is written: database, attachments, index
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     _init_extensions(app)
-    _register_blueprints(app)
-    _register_hooks(app)
+    from crm.kernel import ids
 
+    ids.register(app)  # before the features' blueprints: their rules use <id:...>
+    _install_features(app)
+    _register_hooks(app)
+    from crm.kernel import request_text
+
+    app.before_request(request_text.refuse_nul)  # bad input is a 400 before any query sees it
     from crm import cli, errors
 
     errors.register(app)
@@ -56,6 +63,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from crm import models, queue  # noqa: F401  (models register their tables)
+    from crm.kernel import dates
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -66,51 +74,22 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     queue.init_app(app)
+    dates.init_app(app)  # the local_dt / local_day template filters
 
     @login_manager.user_loader
     def load_user(user_key: str):
-        from crm.models import User
+        from crm.auth import sessions
 
-        user_id, _, version = user_key.partition(":")
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or str(user.session_version) != version:
-            return None  # password changed or reset: older sessions end here
-        return user
+        return sessions.load(user_key)  # None once log-out or a password change ended it
 
 
-def _register_blueprints(app: Flask) -> None:
-    from crm.auth import bp as auth_bp
-    from crm.companies import bp as companies_bp
-    from crm.contacts import bp as contacts_bp
-    from crm.core import bp as core_bp
-    from crm.deals import bp as deals_bp
-    from crm.deals import settings_bp as pipelines_bp
-    from crm.dedupe import bp as dedupe_bp
-    from crm.imports import bp as imports_bp
-    from crm.inbound import bp as inbound_bp
-    from crm.search import bp as search_bp
-    from crm.settings import bp as settings_bp
-    from crm.tasks import bp as tasks_bp
-    from crm.timeline import bp as timeline_bp
+def _install_features(app: Flask) -> None:
+    """Every feature of crm/features.py, in its order: blueprints now; sweeps, jobs, commands,
+    new-team defaults and start-up work are read from the same list when they run."""
+    from crm.features import FEATURES
+    from crm.kernel import features
 
-    # crm.deals is imported before settings_bp is registered: it adds the settings.pipelines tab.
-    # imports before contacts: /contacts/import must win over /contacts/<id>-style rules.
-    for bp in (
-        core_bp,
-        auth_bp,
-        settings_bp,
-        inbound_bp,
-        imports_bp,
-        dedupe_bp,
-        contacts_bp,
-        companies_bp,
-        timeline_bp,
-        deals_bp,
-        pipelines_bp,
-        tasks_bp,
-        search_bp,
-    ):
-        app.register_blueprint(bp)
+    features.install(app, FEATURES)
 
 
 def _register_hooks(app: Flask) -> None:
@@ -142,7 +121,13 @@ def _register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def shell_context():
-        return {"team": g.get("team"), "membership": g.get("membership")}
+        from crm.kernel import features
+
+        return {
+            "team": g.get("team"),
+            "membership": g.get("membership"),
+            "settings_tabs": features.settings_tabs(),
+        }
 
 
 @event.listens_for(Engine, "connect")

@@ -15,19 +15,16 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from crm.extensions import db
+from crm.kernel import features
 
 log = logging.getLogger(__name__)
 crm = AppGroup("crm", help="Rapport commands.")
 
 
 def register(app: Flask) -> None:
+    """The `crm` group: the commands below plus those the features declare (seed, reindex…)."""
     app.cli.add_command(crm)
-    for hook in CLI_HOOKS:
-        hook(crm)
-
-
-# Features add their commands (seed, reindex, …) through this list.
-CLI_HOOKS: list = []
+    features.add_commands(app, crm)
 
 
 def _wait_for_stop() -> threading.Event:
@@ -48,14 +45,13 @@ def serve(host: str, port: int | None, threads: int) -> None:
 
     from crm.inbound.smtp import start_listener
     from crm.queue import EmbeddedRunner
-    from crm.startup import on_serve
     from crm.sweeps import run_sweeps
 
     app = current_app._get_current_object()
     port = port or app.config["PORT"]
     with app.app_context():
         upgrade()  # an up-to-date schema before anything reads it (no-op when current)
-    on_serve(app)
+    features.on_serve(app)
     with app.app_context():
         run_sweeps()  # work left over from the last run is picked up at start-up
     runner = EmbeddedRunner(app)

@@ -50,6 +50,13 @@ def load() -> dict:
         "INBOUND_SECRET": os.environ.get("INBOUND_SECRET") or None,
         "INBOUND_MAX_BYTES": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)),
         "INBOUND_BATCH_SIZE": int(os.environ.get("INBOUND_BATCH_SIZE", 25)),
+        # Distinct recipients one SMTP envelope may name; more get "452 Too many recipients".
+        "INBOUND_MAX_RECIPIENTS": int(os.environ.get("INBOUND_MAX_RECIPIENTS", 50)),
+        # The authserv-ids of the receiving servers whose Authentication-Results we trust
+        # (comma-separated, e.g. "mx.example.com"); any other such header is a sender's claim.
+        "INBOUND_AUTHSERV_ID": os.environ.get("INBOUND_AUTHSERV_ID", ""),
+        # Verify DKIM signatures ourselves when no trusted server did (needs DNS).
+        "INBOUND_DKIM_CHECK": _bool("INBOUND_DKIM_CHECK", True),
         "SMTP_LISTEN": os.environ.get("SMTP_LISTEN", "127.0.0.1:2525"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", 587)),
@@ -71,5 +78,12 @@ def load() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "JOBS_SYNC": _bool("JOBS_SYNC"),
+        # Not from the environment: only the test suite trades scrypt for a cheap hash.
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # How long a completed task offers Undo before it leaves the task list.
+        "TASK_UNDO_SECONDS": 6,
+        # Search pages stop scoring and counting after a few ms (crm.search.engine.Budgets);
+        # the test suite turns this off so results never depend on the machine's load.
+        "SEARCH_TIME_BUDGETS": True,
         "MAX_CONTENT_LENGTH": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)) + 65536,
     }

@@ -10,7 +10,6 @@ from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
 from crm.htmx import is_htmx
-from crm.kernel.request_text import refuse_nul
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,6 @@ def _respond(status: int, message: str):
 
 
 def register(app: Flask) -> None:
-    app.before_request(refuse_nul)  # bad input is a 400 before any query sees it
-
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()

@@ -20,10 +20,15 @@ def wants_partial() -> bool:
     return bool(htmx) and not htmx.boosted
 
 
-def render(page: str, partial: str, status: int = 200, **context) -> Response:
-    """Render `partial` for htmx requests and `page` (which includes it) otherwise."""
+def render(page: str, partial: str, /, *, http_status: int = 200, **context) -> Response:
+    """Render `partial` for htmx requests and `page` (which includes it) otherwise.
+
+    The status code is keyword-only and named so no template variable can land in it: a
+    template variable called `status` (a filter on several lists) once became the status line
+    "HTTP/1.1 0 open". `page` and `partial` are positional-only for the same reason.
+    """
     template = partial if wants_partial() else page
-    response = make_response(render_template(template, **context), status)
+    response = make_response(render_template(template, **context), http_status)
     response.vary.add("HX-Request")
     return response
 

@@ -14,10 +14,11 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_
 
 from crm import queue
 from crm.extensions import db
+from crm.kernel import work
 from crm.models import OutboundEmail, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,13 @@ def enqueue(row: OutboundEmail) -> None:
 def deliver(outbox_id: int) -> OutboxStatus | None:
     """Send one outbox row if it is still pending and due; returns its new status."""
     now = utcnow()
-    claimed = db.session.execute(
-        update(OutboundEmail)
-        .where(
-            OutboundEmail.id == outbox_id,
-            OutboundEmail.status == OutboxStatus.PENDING,
-            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-        )
-        .values(status=OutboxStatus.SENDING, claimed_at=now)
-    ).rowcount
-    db.session.commit()
+    claimed = work.claim(
+        OutboundEmail,
+        outbox_id,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        values={"status": OutboxStatus.SENDING, "claimed_at": now},
+    )
     if not claimed:
         return None  # sent already, claimed by another worker, or not due yet
     row = db.session.get(OutboundEmail, outbox_id)
@@ -84,7 +82,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.status = OutboxStatus.KEPT
         db.session.commit()
         # On a laptop this is how a reset or invitation link reaches the person running it.
-        log.info(
+        # Mail of no team (a password reset) is on no outbox page: the log is its only copy,
+        # so it is a warning, shown at every log level a self-hoster would choose.
+        log.log(
+            logging.INFO if row.team_id else logging.WARNING,
             "Mail kept in the outbox (no MAIL_SERVER): to %s, %r\n%s",
             row.to_addr,
             row.subject,
@@ -144,27 +145,27 @@ def _smtp_send(message: EmailMessage, config) -> None:
         smtp.send_message(message)
 
 
+def _due(now):
+    return or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now)
+
+
 def sweep() -> int:
     """Re-enqueue due pending rows and reclaim rows whose worker died mid-send."""
     now = utcnow()
-    db.session.execute(
-        update(OutboundEmail)
-        .where(
-            OutboundEmail.status == OutboxStatus.SENDING,
-            OutboundEmail.claimed_at < now - STALE_CLAIM,
-        )
-        .values(status=OutboxStatus.PENDING)
+    work.reclaim(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.SENDING,
+        work.stale(OutboundEmail.claimed_at, STALE_CLAIM, now),
+        values={"status": OutboxStatus.PENDING},
     )
-    db.session.commit()
-    due = db.session.scalars(
-        select(OutboundEmail.id).where(
-            OutboundEmail.status == OutboxStatus.PENDING,
-            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-        )
-    ).all()
-    for outbox_id in due:
-        queue.enqueue("jobs.email.send_email", outbox_id, job_id=f"send-email-{outbox_id}")
-    return len(due)
+    return work.requeue(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        enqueue=lambda outbox_id: queue.enqueue(
+            "jobs.email.send_email", outbox_id, job_id=f"send-email-{outbox_id}"
+        ),
+    )
 
 
 def address(name: str | None, email: str) -> str:

@@ -8,9 +8,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Logging from alembic.ini only when nothing configured it yet (`flask db` on its own). Inside
+# the app (`crm serve` runs the migrations at start-up) the app's logging stays as it is: a
+# plain fileConfig() would disable every logger that exists already — server errors, failed
+# jobs and kept mail would leave no trace — and lower the root level to WARNING.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

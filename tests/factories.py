@@ -150,8 +150,8 @@ def make_task(team: Team, *, title: str | None = None, **fields):
 def make_activity(
     team: Team, *, contacts=(), kind="note", body="Talked about the renewal.", **fields
 ):
+    from crm.kernel.timeline import record
     from crm.models import ActivityKind
-    from crm.timeline.services import record
 
     activity = record(
         team_id=team.id,

@@ -71,6 +71,7 @@ def second_app(app, **overrides):
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
         "CRM_DATA_DIR": app.config["CRM_DATA_DIR"],
         "MAIL_SERVER": None,
+        "PASSWORD_HASH_METHOD": app.config.get("PASSWORD_HASH_METHOD"),
     } | overrides
     other = create_app(config)
     try:

@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
-
-from crm.auth import bp, services
+from crm.auth import bp, services, sessions
 from crm.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from crm.errors import Invalid
 from crm.extensions import limiter
+from crm.kernel.forms import show_error
+from crm.kernel.urls import safe_url
 from crm.security import public
 
 AUTH_LIMIT = "10 per minute;50 per hour"
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: `next` must never send someone to another host."""
-    if target:
-        parts = urlsplit(target)
-        if (
-            not parts.scheme
-            and not parts.netloc
-            and target.startswith("/")
-            and not target.startswith("//")
-            and "\\" not in target
-        ):
-            return target
-    return url_for("core.dashboard")
-
-
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    """`next` after log-in: a page of this site, else the dashboard."""
+    return safe_url(target, url_for("core.dashboard"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
 @public
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("core.dashboard"))
     form = SignupForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid and current_app.config.get("MAIL_SERVER"):
+        # Mail can be sent: confirm the address by email, and answer alike for every address
+        # so the page never tells whether one has an account.
+        services.request_signup(
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            team_name=form.team_name.data,
+        )
+        return render_template("auth/signup_sent.html", email=form.email.data)
+    if valid:
         try:
             user = services.signup(
                 name=form.name.data,
@@ -54,14 +48,29 @@ def signup():
                 team_name=form.team_name.data,
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
-            login_user(user)
+            sessions.log_in(user)
             session["team_id"] = user.last_team_id
             flash("Welcome to Rapport! Your team is ready.", "success")
             return redirect(url_for("core.dashboard"), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("auth/signup.html", form=form), status
+
+
+@bp.get("/signup/confirm/<token>")
+@public
+@limiter.limit(AUTH_LIMIT)
+def confirm_signup(token: str):
+    try:
+        user = services.confirm_signup(token)
+    except Invalid as error:
+        return render_template("auth/link_invalid.html", message=error.message), 400
+    session.clear()
+    sessions.log_in(user)
+    session["team_id"] = user.last_team_id
+    flash("Welcome to Rapport! Your team is ready.", "success")
+    return redirect(url_for("core.dashboard"), 303)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -77,7 +86,7 @@ def login():
             form.form_errors.append("That email and password do not match an account.")
         else:
             session.clear()  # a fresh session on log-in: no fixation
-            login_user(user, remember=form.remember.data)
+            sessions.log_in(user, remember=form.remember.data)
             session["team_id"] = user.last_team_id
             return redirect(safe_next(request.args.get("next")), 303)
     status = 422 if form.errors or form.form_errors else 200
@@ -87,6 +96,8 @@ def login():
 @bp.post("/logout")
 @public
 def logout():
+    if current_user.is_authenticated:
+        sessions.end(current_user)  # the server forgets it: a copied cookie stops working
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -100,7 +111,11 @@ def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        return render_template("auth/forgot_sent.html", email=form.email.data)
+        return render_template(
+            "auth/forgot_sent.html",
+            email=form.email.data,
+            mail_configured=bool(current_app.config.get("MAIL_SERVER")),
+        )
     status = 422 if form.errors else 200
     return render_template("auth/forgot.html", form=form), status
 
@@ -132,6 +147,8 @@ def accept_invite(token: str):
         return render_template("auth/link_invalid.html", message=error.message), 400
     form = AcceptInviteForm()
     if current_user.is_authenticated:
+        if current_user.email != invitation.email:
+            return render_template("auth/invite_wrong_account.html", invitation=invitation), 403
         if request.method == "POST":  # CSRFProtect has checked the token already
             services.accept_invite(token, user=current_user)
             session["team_id"] = invitation.team_id
@@ -142,9 +159,9 @@ def accept_invite(token: str):
         try:
             user = services.accept_invite(token, name=form.name.data, password=form.password.data)
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
-            login_user(user)
+            sessions.log_in(user)
             session["team_id"] = invitation.team_id
             flash(f"Welcome to {invitation.team.name}!", "success")
             return redirect(url_for("core.dashboard"), 303)

@@ -5,20 +5,32 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from crm import outbox
+from crm.auth import sessions
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
+from crm.models.team import password_hash_method
 
 RESET_MAX_AGE = 3600
+SIGNUP_MAX_AGE = 24 * 3600
 INVITE_DAYS = 7
-# A real hash to compare against when the email is unknown, so timing does not reveal it.
-_DUMMY_HASH = "scrypt:32768:8:1$0123456789abcdef$" + "0" * 128
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """A real hash, made the way passwords are, to compare against when the email is unknown,
+    so timing does not reveal it."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def user_by_email(email: str) -> User | None:
@@ -31,17 +43,21 @@ def create_team(name: str, owner: User) -> Team:
     db.session.add(Membership(team=team, user=owner, role=Role.OWNER))
     db.session.flush()
     owner.last_team_id = team.id
-    from crm.teams_setup import setup_new_team
+    from crm.kernel.features import set_up_new_team
 
-    setup_new_team(team)
+    set_up_new_team(team)
     return team
 
 
 def signup(*, name: str, email: str, password: str, team_name: str) -> User:
+    """Create an account and its team at once (no mail server to confirm the address with)."""
     if user_by_email(email):
         raise Invalid("An account with this email exists already. Log in instead.", "email")
-    user = User(name=name.strip(), email=email.strip().lower())
-    user.set_password(password)
+    return _create_account(name, email, generate_password_hash(password), team_name)
+
+
+def _create_account(name: str, email: str, password_hash: str, team_name: str) -> User:
+    user = User(name=name.strip(), email=email.strip().lower(), password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
     create_team(team_name, user)
@@ -49,14 +65,70 @@ def signup(*, name: str, email: str, password: str, team_name: str) -> User:
     return user
 
 
+def _signup_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="signup")
+
+
+def request_signup(*, name: str, email: str, password: str, team_name: str) -> None:
+    """Sign-up when mail can be sent: the answer is the same whether or not the address has an
+    account. A new address gets a link that creates the account; an address with an account
+    gets a note saying so (with links to log in and to reset the password)."""
+    email = email.strip().lower()
+    base = current_app.config["BASE_URL"]
+    existing = user_by_email(email)
+    if existing is not None:
+        row = outbox.queue_email(
+            to=email,
+            subject="You have a Rapport account already",
+            template="signup_exists",
+            kind="signup",
+            user=existing,
+            login=base + url_for("auth.login"),
+            forgot=base + url_for("auth.forgot"),
+        )
+    else:
+        # Signed, not stored: nothing is written until the address is confirmed. The link
+        # carries the password's hash (never the password), and only to that address.
+        data = {"n": name, "e": email, "p": generate_password_hash(password), "t": team_name}
+        row = outbox.queue_email(
+            to=email,
+            subject="Finish signing up to Rapport",
+            template="signup_confirm",
+            kind="signup",
+            name=name,
+            link=base + url_for("auth.confirm_signup", token=_signup_serializer().dumps(data)),
+            hours=SIGNUP_MAX_AGE // 3600,
+        )
+    db.session.commit()
+    outbox.enqueue(row)
+
+
+def confirm_signup(token: str) -> User:
+    """Create the account a sign-up link describes (once: a second click finds it made)."""
+    data = _signed_data(_signup_serializer(), token, SIGNUP_MAX_AGE, "sign-up", "Sign up again.")
+    if user_by_email(data["e"]):
+        raise Invalid("This account exists already. Log in to continue.")
+    return _create_account(data["n"], data["e"], data["p"], data["t"])
+
+
 def authenticate(email: str, password: str) -> User | None:
     user = user_by_email(email)
     if user is None:
         from werkzeug.security import check_password_hash
 
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(password_hash_method()), password)
         return None
     return user if user.check_password(password) else None
+
+
+def _signed_data(serializer, token: str, max_age: int, what: str, remedy: str) -> dict:
+    """The data of a signed link, or Invalid with a message saying what to do instead."""
+    try:
+        return serializer.loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise Invalid(f"This {what} link has expired. {remedy}") from None
+    except BadSignature:
+        raise Invalid(f"This {what} link is not valid. {remedy}") from None
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:
@@ -83,12 +155,7 @@ def request_password_reset(email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User:
-    try:
-        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
-    except SignatureExpired:
-        raise Invalid("This reset link has expired. Ask for a new one.") from None
-    except BadSignature:
-        raise Invalid("This reset link is not valid. Ask for a new one.") from None
+    data = _signed_data(_reset_serializer(), token, RESET_MAX_AGE, "reset", "Ask for a new one.")
     user = db.session.get(User, data.get("u"))
     # The version changes with every password change, so a link works once.
     if user is None or user.session_version != data.get("v"):
@@ -99,6 +166,7 @@ def user_for_reset_token(token: str) -> User:
 def reset_password(token: str, password: str) -> User:
     user = user_for_reset_token(token)
     user.set_password(password)
+    sessions.end_all(user.id)
     db.session.commit()
     return user
 
@@ -107,6 +175,7 @@ def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
         raise Invalid("That is not your current password.", "current")
     user.set_password(new)
+    sessions.end_all(user.id, keep=user.session_key)  # other devices are logged out
     db.session.commit()
 
 
@@ -171,6 +240,13 @@ def accept_invite(
 ) -> User:
     """Join the invitation's team as `user`, or as a new account made from name + password."""
     invitation = invitation_for_token(token)
+    if user is not None and user.email != invitation.email:
+        # The link is a secret sent to one address; whoever else holds it gets nothing.
+        raise Forbidden(
+            f"This invitation was sent to {invitation.email}, and you are logged in as "
+            f"{user.email}. Log out and open the link again, or ask for an invitation to "
+            "your own address."
+        )
     if user is None:
         if user_by_email(invitation.email):
             raise Invalid("You have an account already: log in to accept the invitation.")
@@ -225,5 +301,8 @@ def remove_member(actor: Membership, target: Membership) -> None:
         raise Forbidden("Only an owner can remove an owner.")
     if target.role == Role.OWNER and _owner_count(target.team_id) == 1:
         raise Conflict("A team needs at least one owner. Make someone else owner first.")
+    # Removal ends the person's sessions (in every team: they sign in again for the others),
+    # so a browser left open on a shared machine loses the team with them.
+    sessions.end_all(target.user_id)
     db.session.delete(target)
     db.session.commit()

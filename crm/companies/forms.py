@@ -7,31 +7,33 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from crm.companies.services import SIZES
+from crm.kernel import tags
+from crm.kernel.fields import COMPANY_LIMITS as LIMITS
 
 
 class CompanyForm(FlaskForm):
-    name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
-    domain = StringField("Domain", validators=[Length(max=253)])
-    website = StringField("Website", validators=[Length(max=300)])
-    industry = StringField("Industry", validators=[Length(max=100)])
+    name = StringField("Company name", validators=[DataRequired(), Length(max=LIMITS["name"])])
+    domain = StringField("Domain", validators=[Length(max=LIMITS["domain"])])
+    website = StringField("Website", validators=[Length(max=LIMITS["website"])])
+    industry = StringField("Industry", validators=[Length(max=LIMITS["industry"])])
     size = SelectField(
         "Size",
         choices=[("", "Unknown")] + [(s, f"{s} people") for s in SIZES],
         validate_choice=False,
     )
-    phone = StringField("Phone", validators=[Length(max=40)])
-    tags = StringField("Tags", validators=[Length(max=500)])
+    phone = StringField("Phone", validators=[Length(max=LIMITS["phone"])])
+    tags = StringField("Tags", validators=[Length(max=LIMITS["tags"])])
     owner_id = SelectField("Owner", coerce=int, choices=[])
-    street = StringField("Street", validators=[Length(max=200)])
-    city = StringField("City", validators=[Length(max=100)])
-    region = StringField("State or region", validators=[Length(max=100)])
-    postal_code = StringField("Postal code", validators=[Length(max=20)])
-    country = StringField("Country", validators=[Length(max=100)])
+    street = StringField("Street", validators=[Length(max=LIMITS["street"])])
+    city = StringField("City", validators=[Length(max=LIMITS["city"])])
+    region = StringField("State or region", validators=[Length(max=LIMITS["region"])])
+    postal_code = StringField("Postal code", validators=[Length(max=LIMITS["postal_code"])])
+    country = StringField("Country", validators=[Length(max=LIMITS["country"])])
 
     def prepare(self, members, company=None) -> None:
         self.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members]
         if company is not None and not self.is_submitted():
-            from crm.contacts.normalize import format_phone
+            from crm.kernel.normalize import format_phone
 
             self.tags.data = ", ".join(t.name for t in company.tags)
             self.owner_id.data = company.owner_id or 0
@@ -42,13 +44,6 @@ class CompanyForm(FlaskForm):
         keys = ("name", "domain", "website", "industry", "size", "phone")
         keys += ("street", "city", "region", "postal_code", "country")
         data = {key: getattr(self, key).data or "" for key in keys}
-        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["tags"] = tags.split(self.tags.data)
         data["owner_id"] = self.owner_id.data or None
         return data
-
-    def show_error(self, error) -> None:
-        target = self._fields.get(error.field or "")
-        if target is not None:
-            target.errors = [error.message]
-        else:
-            self.form_errors.append(error.message)

@@ -2,85 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, or_
 from sqlalchemy.orm import selectinload
 
-from crm.companies import bp
+from crm.companies import bp, queries
 from crm.companies import services as companies
 from crm.companies.forms import CompanyForm
-from crm.contacts.routes import members
+from crm.companies.queries import CompanyFilters, company_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Tag, company_tag
-from crm.security import get_or_404, scoped
+from crm.kernel import members as team_members
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id
+from crm.models import Company, Contact, Tag
+from crm.security import current_team, get_or_404, scoped
 
-PAGE_SIZE = 50
 PEOPLE_SHOWN = 100
-
-
-@dataclass
-class CompanyFilters:
-    q: str = ""
-    tag: int | None = None
-    owner: int | None = None
-
-    def args(self, **extra) -> dict:
-        values = {"q": self.q, "tag": self.tag, "owner": self.owner, **extra}
-        return {k: v for k, v in values.items() if v not in (None, "")}
-
-
-def company_page(filters: CompanyFilters, cursor: str | None):
-    """Keyset page over (sort_name, id); name or domain prefix search, both index ranges."""
-    stmt = scoped(Company)
-    if filters.q:
-        low = filters.q.lower()
-        stmt = stmt.where(
-            or_(
-                and_(Company.sort_name >= low, Company.sort_name < low + "\uffff"),
-                and_(Company.domain >= low, Company.domain < low + "\uffff"),
-            )
-        )
-    if filters.tag:
-        stmt = stmt.where(
-            Company.id.in_(
-                db.select(company_tag.c.company_id).where(company_tag.c.tag_id == filters.tag)
-            )
-        )
-    if filters.owner:
-        stmt = stmt.where(Company.owner_id == filters.owner)
-    if cursor:
-        ident, _, name = cursor.partition(":")
-        if ident.isdigit():
-            stmt = stmt.where(
-                or_(
-                    Company.sort_name > name,
-                    and_(Company.sort_name == name, Company.id > int(ident)),
-                )
-            )
-    rows = db.session.scalars(
-        stmt.order_by(Company.sort_name, Company.id)
-        .limit(PAGE_SIZE + 1)
-        .options(selectinload(Company.tags), selectinload(Company.owner))
-    ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (f"{rows[-1].id}:{rows[-1].sort_name}" if more else None)
 
 
 @bp.get("")
 def index():
-    def number(name):
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    filters = CompanyFilters(
-        q=(request.args.get("q") or "").strip()[:100], tag=number("tag"), owner=number("owner")
-    )
+    filters = CompanyFilters.from_args(request.args)
     rows, next_cursor = company_page(filters, request.args.get("after"))
     context = {"rows": rows, "next_cursor": next_cursor, "filters": filters}
     region = request.headers.get("HX-Target") if wants_partial() else None
@@ -88,10 +33,10 @@ def index():
         return render("companies/index.html", "companies/_rows.html", **context)
     tags = db.session.scalars(scoped(Tag).order_by(Tag.name).limit(500)).all()
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Company, with_deleted=True).where(
-                Company.id == int(request.args["deleted"]), Company.deleted_at.is_not(None)
+                Company.id == deleted_id, Company.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -99,11 +44,20 @@ def index():
         "companies/_results.html" if region == "company-results" else "companies/index.html",
         tags=tags,
         deleted=deleted,
-        people=members(),
+        people=team_members.members(current_team().id),
+        # The results region brings the Export link along: the file follows the filters.
+        export_oob=region == "company-results",
         **context,
     )
     response.vary.add("HX-Target")
     return response
+
+
+@bp.get("/export.csv")
+def export():
+    """The list as a CSV file: the same filters give the same companies, in the same order."""
+    filters = CompanyFilters.from_args(request.args)
+    return csv_response("companies.csv", queries.EXPORT_HEADER, queries.export_rows(filters))
 
 
 def _save(form: CompanyForm, company: Company | None):
@@ -116,7 +70,7 @@ def _save(form: CompanyForm, company: Company | None):
         return companies.update_company(company, current_user.id, form.to_data())
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         return None
 
 
@@ -129,7 +83,7 @@ def current_user_team_id() -> int:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = CompanyForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id
     if request.method == "POST":
@@ -141,7 +95,7 @@ def new():
     return render_template("companies/form.html", form=form, company=None), status
 
 
-@bp.get("/<int:company_id>")
+@bp.get("/<id:company_id>")
 def show(company_id: int):
     from crm.deals.queries import deals_for_company  # noqa: PLC0415 (deals import companies)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -164,11 +118,11 @@ def show(company_id: int):
     )
 
 
-@bp.route("/<int:company_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:company_id>/edit", methods=["GET", "POST"])
 def edit(company_id: int):
     company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company)
-    form.prepare(members(), company)
+    form.prepare(team_members.members(current_team().id), company)
     if request.method == "POST" and _save(form, company) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("companies.show", company_id=company.id), 303)
@@ -176,7 +130,7 @@ def edit(company_id: int):
     return render_template("companies/form.html", form=form, company=company), status
 
 
-@bp.post("/<int:company_id>/delete")
+@bp.post("/<id:company_id>/delete")
 def delete(company_id: int):
     company = get_or_404(Company, company_id)
     companies.delete_company(company, current_user.id)
@@ -184,7 +138,7 @@ def delete(company_id: int):
     return trigger(response, "company-deleted", {"id": company.id})
 
 
-@bp.post("/<int:company_id>/restore")
+@bp.post("/<id:company_id>/restore")
 def restore(company_id: int):
     company = get_or_404(Company, company_id, with_deleted=True)
     companies.restore_company(company, current_user.id)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from crm.contacts import audit
-from crm.contacts import normalize as norm
-from crm.contacts.services import (
-    clean_text,
-    phone_region,
-    resolve_owner,
-    resolve_tags,
-    team_user_name,
-)
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import audit, members, tags
+from crm.kernel import normalize as norm
+from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
 from crm.models import Company
 
 LABELS = {
@@ -33,13 +25,8 @@ LABELS = {
     "country": "Country",
 }
 TEXT_FIELDS = {
-    "industry": 100,
-    "size": 20,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
+    key: COMPANY_LIMITS[key]
+    for key in ("industry", "size", "street", "city", "region", "postal_code", "country")
 }
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
 
@@ -52,6 +39,7 @@ def _audit(company: Company, actor_id: int | None, action: str, changes=None) ->
         entity_id=company.id,
         action=action,
         changes=changes,
+        timeline=True,
         company_id=company.id,
     )
 
@@ -97,23 +85,6 @@ def restore_company(company: Company, actor_id: int | None) -> Company:
     return company
 
 
-def find_or_create_company(
-    team_id: int, actor_id: int | None, name: str, *, commit: bool = True
-) -> Company | None:
-    """The team's company with this name (case-insensitive), created if there is none."""
-    name = " ".join((name or "").split())
-    if not name:
-        return None
-    company = db.session.scalars(
-        select(Company).where(
-            Company.team_id == team_id,
-            Company.sort_name == name.lower(),
-            Company.deleted_at.is_(None),
-        )
-    ).first()
-    return company or create_company(team_id, actor_id, {"name": name}, commit=commit)
-
-
 def _apply(company: Company, data: dict) -> dict:
     before, after = {}, {}
 
@@ -122,7 +93,7 @@ def _apply(company: Company, data: dict) -> dict:
             before[key], after[key] = old, new
 
     if "name" in data:
-        name = clean_text(data["name"], 200, "name")
+        name = clean_text(data["name"], COMPANY_LIMITS["name"], "name")
         if not name:
             raise Invalid("Give the company a name.", field="name")
         change("name", audit.show(company.name), name)
@@ -155,19 +126,21 @@ def _apply(company: Company, data: dict) -> dict:
         change("phone", show(company.phone), show(value))
         company.phone = value
     if "owner_id" in data:
-        owner = resolve_owner(company.team_id, data["owner_id"])
+        owner = members.check_member(company.team_id, data["owner_id"], field="owner_id")
         change(
             "owner_id",
-            audit.show(team_user_name(company.owner_id)),
+            audit.show(members.user_name(company.owner_id)),
             audit.show(owner.name if owner else None),
         )
         company.owner_id = owner.id if owner else None
     if "tags" in data:
-        tags = resolve_tags(company.team_id, data["tags"])
+        new_tags = tags.find_or_create(company.team_id, data["tags"])
         change(
-            "tags", audit.show([t.name for t in company.tags]), audit.show([t.name for t in tags])
+            "tags",
+            audit.show([t.name for t in company.tags]),
+            audit.show([t.name for t in new_tags]),
         )
-        company.tags = tags
+        company.tags = new_tags
     if not company.name:
         raise Invalid("Give the company a name.", field="name")
     return {LABELS[k]: [before[k], after[k]] for k in before}

@@ -7,20 +7,22 @@ from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAr
 from wtforms.validators import Length, Optional
 
 from crm.contacts.services import EMAIL_LABELS, MAX_PER_CONTACT, PHONE_LABELS
+from crm.kernel import tags
+from crm.kernel.fields import CONTACT_LIMITS as LIMITS
 from crm.models import Lifecycle
 
 STAGE_CHOICES = [(s.value, s.label) for s in Lifecycle]
 
 
 class EmailEntry(Form):
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    email = StringField("Email", validators=[Optional(), Length(max=LIMITS["email"])])
     label = SelectField(
         "Email type", choices=[(v, v.title()) for v in EMAIL_LABELS], validate_choice=False
     )
 
 
 class PhoneEntry(Form):
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=LIMITS["phone"])])
     label = SelectField(
         "Phone type", choices=[(v, v.title()) for v in PHONE_LABELS], validate_choice=False
     )
@@ -41,28 +43,36 @@ class EntryList(FieldList):
 
 
 class ContactForm(FlaskForm):
-    first_name = StringField("First name", validators=[Length(max=100)])
-    last_name = StringField("Last name", validators=[Length(max=100)])
-    title = StringField("Job title", validators=[Length(max=150)])
-    company_name = StringField("Company", validators=[Length(max=200)])
+    # Where the contacts service's field names show on this form (see crm/kernel/forms.py).
+    error_aliases = {
+        "emails.*": "emails.*.email",
+        "phones.*": "phones.*.phone",
+        "social.linkedin": "linkedin",
+        "social.x": "x",
+        "company_id": "company_name",
+    }
+    first_name = StringField("First name", validators=[Length(max=LIMITS["first_name"])])
+    last_name = StringField("Last name", validators=[Length(max=LIMITS["last_name"])])
+    title = StringField("Job title", validators=[Length(max=LIMITS["title"])])
+    company_name = StringField("Company", validators=[Length(max=LIMITS["company_name"])])
     emails = EntryList(FormField(EmailEntry), min_entries=1)
     phones = EntryList(FormField(PhoneEntry), min_entries=1)
     max_rows = MAX_PER_CONTACT
-    website = StringField("Website", validators=[Length(max=300)])
-    linkedin = StringField("LinkedIn profile", validators=[Length(max=300)])
-    x = StringField("X (Twitter) profile", validators=[Length(max=300)])
-    tags = StringField("Tags", validators=[Length(max=500)])
+    website = StringField("Website", validators=[Length(max=LIMITS["website"])])
+    linkedin = StringField("LinkedIn profile", validators=[Length(max=LIMITS["social"])])
+    x = StringField("X (Twitter) profile", validators=[Length(max=LIMITS["social"])])
+    tags = StringField("Tags", validators=[Length(max=LIMITS["tags"])])
     owner_id = SelectField("Owner", coerce=int, choices=[])
     lifecycle = SelectField(
         "Lifecycle stage", choices=STAGE_CHOICES, default="lead", validate_choice=False
     )
-    source = StringField("Source", validators=[Length(max=100)])
-    street = StringField("Street", validators=[Length(max=200)])
-    city = StringField("City", validators=[Length(max=100)])
-    region = StringField("State or region", validators=[Length(max=100)])
-    postal_code = StringField("Postal code", validators=[Length(max=20)])
-    country = StringField("Country", validators=[Length(max=100)])
-    notes = TextAreaField("Background notes", validators=[Length(max=20_000)])
+    source = StringField("Source", validators=[Length(max=LIMITS["source"])])
+    street = StringField("Street", validators=[Length(max=LIMITS["street"])])
+    city = StringField("City", validators=[Length(max=LIMITS["city"])])
+    region = StringField("State or region", validators=[Length(max=LIMITS["region"])])
+    postal_code = StringField("Postal code", validators=[Length(max=LIMITS["postal_code"])])
+    country = StringField("Country", validators=[Length(max=LIMITS["country"])])
+    notes = TextAreaField("Background notes", validators=[Length(max=LIMITS["notes"])])
 
     def prepare(self, members, contact=None) -> None:
         """Owner choices, one blank email and phone row to add, and distinct labels."""
@@ -80,7 +90,7 @@ class ContactForm(FlaskForm):
                 self.emails.append_entry({"email": e.email, "label": e.label})
             while len(self.phones.entries):
                 self.phones.pop_entry()
-            from crm.contacts.normalize import format_phone
+            from crm.kernel.normalize import format_phone
 
             for p in contact.phones:
                 self.phones.append_entry({"phone": format_phone(p.e164), "label": p.label})
@@ -123,32 +133,10 @@ class ContactForm(FlaskForm):
             {"phone": p.form.phone.data, "label": p.form.label.data} for p in self.phones.entries
         ]
         data["social"] = {"linkedin": self.linkedin.data, "x": self.x.data}
-        data["tags"] = [t for t in (self.tags.data or "").split(",") if t.strip()]
+        data["tags"] = tags.split(self.tags.data)
         data["owner_id"] = self.owner_id.data or None
         data["lifecycle"] = self.lifecycle.data
         return data
-
-    def show_error(self, error) -> None:
-        """Put a service's Invalid message on the field it names ("emails.1", "owner_id", …)."""
-        name, _, index = (error.field or "").partition(".")
-        if name in ("emails", "phones") and index.isdigit():
-            entries = getattr(self, name).entries
-            if int(index) < len(entries):
-                sub = entries[int(index)].form
-                getattr(sub, "email" if name == "emails" else "phone").errors = [error.message]
-                return
-        if name == "social":
-            target = {"linkedin": self.linkedin, "x": self.x}.get(index)
-            if target is not None:
-                target.errors = [error.message]
-                return
-        if name == "company_id":
-            name = "company_name"
-        target = self._fields.get(name)
-        if target is not None and name not in ("emails", "phones"):
-            target.errors = [error.message]
-        else:
-            self.form_errors.append(error.message)
 
 
 class FilterForm(FlaskForm):
@@ -184,6 +172,6 @@ class BulkForm(FlaskForm):
             ("delete", "Move to trash"),
         ],
     )
-    tag_value = StringField("Tag to add", validators=[Length(max=60)])
+    tag_value = StringField("Tag to add", validators=[Length(max=tags.MAX_LEN)])
     owner_value = SelectField("New owner", coerce=int, choices=[])
     stage_value = SelectField("New stage", choices=STAGE_CHOICES)

@@ -7,15 +7,17 @@ descending; recent → (last_activity_at, id) descending with never-active conta
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import phonenumbers
-from sqlalchemy import and_, exists, func, or_, select, union
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
-from crm.contacts.services import phone_region
 from crm.extensions import db
+from crm.kernel import paging
+from crm.kernel.fields import phone_region
+from crm.kernel.ids import parse_id
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, contact_tag, utcnow
 
 PAGE_SIZE = 50
@@ -35,8 +37,9 @@ class ContactFilters:
     @classmethod
     def from_args(cls, args) -> ContactFilters:
         def number(name):
-            value = args.get(name, "")
-            return int(value) if str(value).strip().isdigit() else None
+            value = args.get(name)
+            # 0 stays 0: "no owner" on the owner filter.
+            return 0 if str(value).strip() == "0" else parse_id(value)
 
         stage = args.get("stage") or None
         sort = args.get("sort") or "name"
@@ -68,12 +71,6 @@ class ContactFilters:
     @property
     def active(self) -> bool:
         return bool(self.args(sort=None))
-
-
-@dataclass
-class ContactPage:
-    items: list[Contact] = field(default_factory=list)
-    next_cursor: str | None = None
 
 
 # A prefix matched by at least this many contacts (in one of name, last name, email) is common.
@@ -160,52 +157,39 @@ def _tagged(tag_id: int, *, searching: bool = False):
 
 def _cursor_value(contact: Contact, sort: str) -> str:
     if sort == "newest":
-        value = contact.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
-    elif sort == "recent":
-        at = contact.last_activity_at
-        value = at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if at else "-"
-    else:
-        value = contact.sort_name
-    return f"{contact.id}:{value}"
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+        return paging.encode(contact.created_at, contact.id)
+    if sort == "recent":
+        return paging.encode(contact.last_activity_at, contact.id)
+    return paging.encode(contact.sort_name, contact.id)
 
 
 def _after(stmt, sort: str, cursor: str):
-    ident, _, value = cursor.partition(":")
-    if not ident.isdigit():
+    kind = datetime if sort in ("newest", "recent") else str
+    position = paging.decode(cursor, kind, int)
+    if position is None:
         return stmt
-    ident = int(ident)
-    try:
-        if sort == "newest":
-            when = _parse_time(value)
-            return stmt.where(
-                or_(Contact.created_at < when, and_(Contact.created_at == when, Contact.id < ident))
+    value, ident = position
+    if sort == "newest":
+        return stmt.where(paging.after(Contact.created_at, Contact.id, value, ident, desc=True))
+    if sort == "recent":
+        if value is None:  # never-active contacts come last, by id
+            return stmt.where(Contact.last_activity_at.is_(None), Contact.id < ident)
+        return stmt.where(
+            or_(
+                paging.after(Contact.last_activity_at, Contact.id, value, ident, desc=True),
+                Contact.last_activity_at.is_(None),
             )
-        if sort == "recent":
-            if value == "-":
-                return stmt.where(Contact.last_activity_at.is_(None), Contact.id < ident)
-            when = _parse_time(value)
-            return stmt.where(
-                or_(
-                    Contact.last_activity_at < when,
-                    and_(Contact.last_activity_at == when, Contact.id < ident),
-                    Contact.last_activity_at.is_(None),
-                )
-            )
-    except ValueError:
+        )
+    if value is None:
         return stmt
-    return stmt.where(
-        or_(Contact.sort_name > value, and_(Contact.sort_name == value, Contact.id > ident))
-    )
+    return stmt.where(paging.after(Contact.sort_name, Contact.id, value, ident))
 
 
-def contact_page(
-    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
-) -> ContactPage:
-    limit = limit or PAGE_SIZE
+def contacts_query(team_id: int, filters: ContactFilters) -> Select:
+    """The contact list as one SELECT of Contact: its filters and its sort, no page.
+
+    The list on screen pages it; the CSV export streams it whole, so the two always agree.
+    """
     stmt = select(Contact).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
     if filters.q:
         stmt = _search(stmt, team_id, filters.q)
@@ -222,14 +206,20 @@ def contact_page(
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
+    if filters.sort == "newest":
+        return stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
+    if filters.sort == "recent":
+        return stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
+    return stmt.order_by(Contact.sort_name, Contact.id)
+
+
+def contact_page(
+    team_id: int, filters: ContactFilters, cursor: str | None = None, limit: int | None = None
+) -> paging.Page[Contact]:
+    limit = limit or PAGE_SIZE
+    stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
-    if filters.sort == "newest":
-        stmt = stmt.order_by(Contact.created_at.desc(), Contact.id.desc())
-    elif filters.sort == "recent":
-        stmt = stmt.order_by(Contact.last_activity_at.desc().nulls_last(), Contact.id.desc())
-    else:
-        stmt = stmt.order_by(Contact.sort_name, Contact.id)
     stmt = stmt.limit(limit + 1).options(
         selectinload(Contact.emails),
         selectinload(Contact.phones),
@@ -238,8 +228,4 @@ def contact_page(
         selectinload(Contact.owner),
     )
     rows = db.session.scalars(stmt).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ContactPage(
-        items=list(rows), next_cursor=_cursor_value(rows[-1], filters.sort) if more else None
-    )
+    return paging.take(rows, limit, lambda contact: _cursor_value(contact, filters.sort))

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from crm.contacts import bp
 from crm.contacts import services as contacts
+from crm.contacts.export import EXPORT_HEADER, export_rows
 from crm.contacts.forms import BulkForm, ContactForm, FilterForm
 from crm.contacts.queries import SORTS, ContactFilters, contact_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Membership, Tag, User
+from crm.kernel import companies as kernel_companies
+from crm.kernel import members as team_members
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id, parse_ids
+from crm.kernel.urls import safe_url
+from crm.models import Company, Contact, Tag, User
 from crm.security import current_team, get_or_404, scoped
-
-
-def members() -> list[User]:
-    return db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == current_team().id)
-        .order_by(User.name)
-    ).all()
 
 
 def _filter_form(filters: ContactFilters, people: list[User]) -> FilterForm:
@@ -52,7 +49,7 @@ def index():
     region = request.headers.get("HX-Target") if wants_partial() else None
     if region == "contacts-more":
         return render("contacts/index.html", "contacts/_rows.html", **context)
-    people = members()
+    people = team_members.members(current_team().id)
     bulk = BulkForm(formdata=None)
     bulk.owner_value.choices = [(0, "Nobody")] + [(u.id, u.name) for u in people]
     company = (
@@ -61,10 +58,10 @@ def index():
         else None
     )
     deleted = None
-    if request.args.get("deleted", "").isdigit():
+    if (deleted_id := parse_id(request.args.get("deleted"))) is not None:
         deleted = db.session.scalars(
             scoped(Contact, with_deleted=True).where(
-                Contact.id == int(request.args["deleted"]), Contact.deleted_at.is_not(None)
+                Contact.id == deleted_id, Contact.deleted_at.is_not(None)
             )
         ).first()
     response = render(
@@ -74,23 +71,33 @@ def index():
         bulk=bulk,
         company=company,
         deleted=deleted,
+        # The results region brings the Export link along: the file follows the filters.
+        export_oob=region == "contact-results",
         **context,
     )
     response.vary.add("HX-Target")
     return response
 
 
+@bp.get("/export.csv")
+def export():
+    """The list as a CSV file: the same filters and sort give the same contacts, in order."""
+    filters = ContactFilters.from_args(request.args)
+    rows = export_rows(current_team().id, filters)
+    return csv_response("contacts.csv", EXPORT_HEADER, rows)
+
+
 @bp.post("/bulk")
 def bulk():
     form = BulkForm()
-    form.owner_value.choices = [(0, "Nobody")] + [(u.id, u.name) for u in members()]
+    form.owner_value.choices = team_members.choices(current_team().id, first=[(0, "Nobody")])
     action = form.action.data
     value = {
         "tag": form.tag_value.data,
         "owner": form.owner_value.data,
         "stage": form.stage_value.data,
     }.get(action)
-    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     count = contacts.bulk_update(current_team().id, current_user.id, ids, action, value)
     verb = {
         "tag": "tagged",
@@ -99,17 +106,12 @@ def bulk():
         "delete": "moved to the trash (restore them from the trash)",
     }[action]
     flash(f"{count} contact{'s' if count != 1 else ''} {verb}.", "success")
-    back = request.form.get("next") or url_for("contacts.index")
-    if not back.startswith("/"):
-        back = url_for("contacts.index")
-    response = redirect(back, 303)
+    response = redirect(safe_url(request.form.get("next"), url_for("contacts.index")), 303)
     return trigger(response, "contacts-changed", {"count": count, "action": action})
 
 
 def _save(form: ContactForm, contact: Contact | None):
     """Validate, resolve the company by name, call the service; None on success."""
-    from crm.companies.services import find_or_create_company  # companies imports contacts
-
     if not form.validate_on_submit():
         return None
     team = current_team()
@@ -117,14 +119,14 @@ def _save(form: ContactForm, contact: Contact | None):
     try:
         company_name = (form.company_name.data or "").strip()
         if contact is None or company_name != (contact.company.name if contact.company else ""):
-            company = find_or_create_company(team.id, current_user.id, company_name, commit=False)
+            company = kernel_companies.find_or_create(team.id, current_user.id, company_name)
             data["company_id"] = company.id if company else None
         if contact is None:
             return contacts.create_contact(team.id, current_user.id, data)
         return contacts.update_contact(contact, current_user.id, data)
     except Invalid as error:
         db.session.rollback()
-        form.show_error(error)
+        show_error(form, error)
         existing = getattr(error, "existing_contact_id", None)
         if existing:
             form.existing_contact_id = existing
@@ -135,13 +137,12 @@ def _save(form: ContactForm, contact: Contact | None):
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = ContactForm()
-    form.prepare(members())
+    form.prepare(team_members.members(current_team().id))
     if request.method == "GET":
         form.owner_id.data = current_user.id  # new contacts are yours unless you say otherwise
-    if request.method == "GET" and request.args.get("company", "").isdigit():
-        company = db.session.scalars(
-            scoped(Company).where(Company.id == int(request.args["company"]))
-        ).first()
+    company_id = parse_id(request.args.get("company"))
+    if request.method == "GET" and company_id is not None:
+        company = db.session.scalars(scoped(Company).where(Company.id == company_id)).first()
         if company:
             form.company_name.data = company.name
     if request.method == "POST":
@@ -153,7 +154,7 @@ def new():
     return render_template("contacts/form.html", form=form, contact=None), status
 
 
-@bp.get("/<int:contact_id>")
+@bp.get("/<id:contact_id>")
 def show(contact_id: int):
     from crm.deals.queries import deals_for_contact  # noqa: PLC0415 (deals import contacts)
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415
@@ -167,11 +168,11 @@ def show(contact_id: int):
     )
 
 
-@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:contact_id>/edit", methods=["GET", "POST"])
 def edit(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     form = ContactForm(obj=contact)
-    form.prepare(members(), contact)
+    form.prepare(team_members.members(current_team().id), contact)
     if request.method == "POST" and _save(form, contact) is not None:
         flash("Changes saved.", "success")
         return redirect(url_for("contacts.show", contact_id=contact.id), 303)
@@ -179,7 +180,7 @@ def edit(contact_id: int):
     return render_template("contacts/form.html", form=form, contact=contact), status
 
 
-@bp.post("/<int:contact_id>/delete")
+@bp.post("/<id:contact_id>/delete")
 def delete(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     contacts.delete_contact(contact, current_user.id)
@@ -187,7 +188,7 @@ def delete(contact_id: int):
     return trigger(response, "contact-deleted", {"id": contact.id})
 
 
-@bp.post("/<int:contact_id>/restore")
+@bp.post("/<id:contact_id>/restore")
 def restore(contact_id: int):
     contact = get_or_404(Contact, contact_id, with_deleted=True)
     contacts.restore_contact(contact, current_user.id)

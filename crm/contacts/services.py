@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, func, select
 
-from crm.contacts import audit
-from crm.contacts import normalize as norm
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import audit, members, tags
+from crm.kernel import normalize as norm
+from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
     Company,
     Contact,
@@ -22,12 +22,8 @@ from crm.models import (
     ContactPhone,
     Deal,
     Lifecycle,
-    Membership,
-    Tag,
-    User,
     utcnow,
 )
-from crm.sweeps import sweep
 
 TRASH_DAYS = 30
 
@@ -51,15 +47,10 @@ LABELS = {
     "country": "Country",
     "notes": "Notes",
 }
+# Free-text fields the service cleans (limits: crm/kernel/fields.py).
 TEXT_FIELDS = {
-    "title": 150,
-    "source": 100,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
-    "notes": 20_000,
+    key: CONTACT_LIMITS[key]
+    for key in ("title", "source", "street", "city", "region", "postal_code", "country", "notes")
 }
 EMAIL_LABELS = ("work", "personal", "other")
 PHONE_LABELS = ("mobile", "work", "home", "other")
@@ -68,54 +59,7 @@ PHONE_LABELS = ("mobile", "work", "home", "other")
 MAX_PER_CONTACT = 50
 
 
-# --- shared field helpers (companies use them too) -------------------------------------------
-
-
-def phone_region() -> str:
-    return current_app.config.get("PHONE_REGION", "US") if has_app_context() else "US"
-
-
-def clean_text(value, max_len: int, field: str) -> str | None:
-    value = (str(value) if value is not None else "").strip()
-    if len(value) > max_len:
-        raise Invalid(f"Keep this under {max_len} characters.", field=field)
-    return value or None
-
-
-def resolve_tags(team_id: int, names) -> list[Tag]:
-    """Tags by name (lower-cased), created on first use."""
-    wanted = []
-    for name in names or []:
-        name = " ".join(str(name).split()).lower()[:60]
-        if name and name not in wanted:
-            wanted.append(name)
-    if not wanted:
-        return []
-    existing = {
-        t.name: t
-        for t in db.session.scalars(select(Tag).where(Tag.team_id == team_id, Tag.name.in_(wanted)))
-    }
-    tags = []
-    for name in wanted:
-        tag = existing.get(name)
-        if tag is None:
-            tag = Tag(team_id=team_id, name=name)
-            db.session.add(tag)
-        tags.append(tag)
-    return tags
-
-
-def resolve_owner(team_id: int, owner_id) -> User | None:
-    if owner_id in (None, "", 0):
-        return None
-    user = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == team_id, User.id == int(owner_id))
-    ).first()
-    if user is None:
-        raise Invalid("The owner must be a member of this team.", field="owner_id")
-    return user
+# --- field helpers ------------------------------------------------------------------------------
 
 
 def resolve_company(team_id: int, company_id) -> Company | None:
@@ -133,11 +77,6 @@ def resolve_company(team_id: int, company_id) -> Company | None:
     return company
 
 
-def team_user_name(user_id: int | None) -> str | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.name if user else None
-
-
 # --- contacts ---------------------------------------------------------------------------------
 
 
@@ -149,6 +88,7 @@ def _audit(contact: Contact, actor_id: int | None, action: str, changes=None) ->
         entity_id=contact.id,
         action=action,
         changes=changes,
+        timeline=True,
         contact_ids=[contact.id],
     )
 
@@ -239,7 +179,6 @@ def bulk_update(team_id: int, actor_id: int | None, ids, action: str, value=None
     return len(contacts)
 
 
-@sweep
 def purge_trash() -> int:
     """Destroy contacts, companies and deals in the trash for more than TRASH_DAYS."""
     cutoff = utcnow() - timedelta(days=TRASH_DAYS)
@@ -269,7 +208,7 @@ def _apply(contact: Contact, data: dict) -> dict:
 
     for key in ("first_name", "last_name"):
         if key in data:
-            value = clean_text(data[key], 100, key) or ""
+            value = clean_text(data[key], CONTACT_LIMITS[key], key) or ""
             change(key, audit.show(getattr(contact, key)), audit.show(value))
             setattr(contact, key, value)
     for key, max_len in TEXT_FIELDS.items():
@@ -299,10 +238,10 @@ def _apply(contact: Contact, data: dict) -> dict:
         change("lifecycle", old, value.label)
         contact.lifecycle = value
     if "owner_id" in data:
-        owner = resolve_owner(team_id, data["owner_id"])
+        owner = members.check_member(team_id, data["owner_id"], field="owner_id")
         change(
             "owner_id",
-            audit.show(team_user_name(contact.owner_id)),
+            audit.show(members.user_name(contact.owner_id)),
             audit.show(owner.name if owner else None),
         )
         contact.owner_id = owner.id if owner else None
@@ -316,11 +255,13 @@ def _apply(contact: Contact, data: dict) -> dict:
         )
         contact.company_id = company.id if company else None
     if "tags" in data:
-        tags = resolve_tags(team_id, data["tags"])
+        new_tags = tags.find_or_create(team_id, data["tags"])
         change(
-            "tags", audit.show([t.name for t in contact.tags]), audit.show([t.name for t in tags])
+            "tags",
+            audit.show([t.name for t in contact.tags]),
+            audit.show([t.name for t in new_tags]),
         )
-        contact.tags = tags
+        contact.tags = new_tags
     if "emails" in data:
         old = [e.email for e in contact.emails]
         _set_emails(contact, data["emails"] or [])

@@ -22,7 +22,8 @@ from wtforms.validators import DataRequired, Length
 from crm.auth.services import create_team
 from crm.core import bp
 from crm.extensions import db
-from crm.models import Membership
+from crm.models import Membership, utcnow
+from crm.reports import dashboard as reports_dashboard  # the tiles (issue 13)
 from crm.security import current_team, public
 
 # (label, short label for the phone bar, endpoint). Features appear once their blueprint exists.
@@ -32,6 +33,7 @@ NAV = [
     ("Deals", "Deals", "deals.board"),
     ("Tasks", "Tasks", "tasks.index"),
     ("Companies", "Companies", "companies.index"),
+    ("Reports", "Reports", "reports.index"),
     ("Search", "Search", "search.page"),
     ("Settings", "Settings", "settings.profile"),
 ]
@@ -63,10 +65,12 @@ class NewTeamForm(FlaskForm):
 
 @bp.get("/")
 def dashboard():
-    return render_template("core/dashboard.html", team=current_team())
+    team = current_team()
+    tiles = reports_dashboard.context(team, current_user, utcnow())
+    return render_template("core/dashboard.html", team=team, **tiles)
 
 
-@bp.post("/teams/<int:team_id>/switch")
+@bp.post("/teams/<id:team_id>/switch")
 def switch_team(team_id: int):
     # Only the user's own memberships: someone else's team id is a 404 like any other.
     membership = db.session.scalars(

@@ -6,14 +6,13 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from crm.settings.forms import CURRENCIES
+from crm.kernel.fields import CURRENCIES
+from crm.kernel.ids import IdField, parse_id
 
 
 def _int_or_zero(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+    # 0 is the "none" choice; a value that is no id is no choice either.
+    return parse_id(value) or 0
 
 
 class DealForm(FlaskForm):
@@ -44,8 +43,8 @@ class LostForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    stage_id = IntegerField("Move to…", validators=[DataRequired()])
-    after_id = IntegerField(validators=[Optional()])
+    stage_id = IdField("Move to…", validators=[DataRequired()])
+    after_id = IdField(validators=[Optional()])
     version = StringField(validators=[Optional(), Length(max=40)])
 
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
+from crm.kernel import paging
+from crm.kernel.ids import parse_id
 from crm.models import (
     Company,
     Contact,
     Deal,
+    DealStageHistory,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
-    User,
     deal_contact,
     deal_tag,
     utcnow,
@@ -37,6 +38,16 @@ class Filters:
     q: str = ""
     close_from: date | None = None
     close_to: date | None = None
+    # Set by the reports' links so a figure opens the deals behind it (see report_args()).
+    currency: str | None = None
+    no_close: bool = False
+    closed_from: datetime | None = None  # [closed_from, closed_to): moments, any zone
+    closed_to: datetime | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    reason_id: int | None = None
+    stage_id: int | None = None
+    reached_id: int | None = None  # reached this stage (or a later one) at some point
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -46,13 +57,45 @@ class Filters:
             except ValueError:
                 return None
 
+        def as_moment(name):
+            try:
+                value = datetime.fromisoformat(args.get(name, ""))
+            except ValueError:
+                return None
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+        currency = (args.get("currency") or "").strip().upper()
         return cls(
-            owner_id=args.get("owner", type=int),
-            tag_id=args.get("tag", type=int),
+            owner_id=args.get("owner", type=parse_id),
+            tag_id=args.get("tag", type=parse_id),
             q=(args.get("q") or "").strip()[:100],
             close_from=as_date("close_from"),
             close_to=as_date("close_to"),
+            currency=currency if len(currency) == 3 and currency.isalpha() else None,
+            no_close=args.get("no_close") == "1",
+            closed_from=as_moment("closed_from"),
+            closed_to=as_moment("closed_to"),
+            created_from=as_moment("created_from"),
+            created_to=as_moment("created_to"),
+            reason_id=args.get("reason", type=parse_id),
+            stage_id=args.get("stage", type=parse_id),
+            reached_id=args.get("reached", type=parse_id),
         )
+
+    def report_args(self) -> dict:
+        """The filters only a report's link sets (the list's form keeps them as hidden fields)."""
+        out = {
+            "currency": self.currency,
+            "no_close": "1" if self.no_close else None,
+            "closed_from": self.closed_from and self.closed_from.isoformat(),
+            "closed_to": self.closed_to and self.closed_to.isoformat(),
+            "created_from": self.created_from and self.created_from.isoformat(),
+            "created_to": self.created_to and self.created_to.isoformat(),
+            "reason": self.reason_id,
+            "stage": self.stage_id,
+            "reached": self.reached_id,
+        }
+        return {k: v for k, v in out.items() if v}
 
     def as_args(self) -> dict:
         out = {
@@ -62,7 +105,7 @@ class Filters:
             "close_from": self.close_from and self.close_from.isoformat(),
             "close_to": self.close_to and self.close_to.isoformat(),
         }
-        return {k: v for k, v in out.items() if v}
+        return {k: v for k, v in out.items() if v} | self.report_args()
 
     @property
     def active(self) -> bool:
@@ -82,15 +125,35 @@ class Filters:
             stmt = stmt.where(Deal.expected_close >= self.close_from)
         if self.close_to:
             stmt = stmt.where(Deal.expected_close <= self.close_to)
+        return self._apply_report(stmt)
+
+    def _apply_report(self, stmt: Select) -> Select:
+        if self.currency:
+            stmt = stmt.where(Deal.currency == self.currency)
+        if self.no_close:
+            stmt = stmt.where(Deal.expected_close.is_(None))
+        for value, column, op in (
+            (self.closed_from, Deal.closed_at, "ge"),
+            (self.closed_to, Deal.closed_at, "lt"),
+            (self.created_from, Deal.created_at, "ge"),
+            (self.created_to, Deal.created_at, "lt"),
+        ):
+            if value:
+                stmt = stmt.where(column >= value if op == "ge" else column < value)
+        if self.reason_id:
+            stmt = stmt.where(Deal.lost_reason_id == self.reason_id)
+        if self.stage_id:
+            stmt = stmt.where(Deal.stage_id == self.stage_id)
+        if self.reached_id:
+            target = aliased(Stage)
+            reached = (
+                select(DealStageHistory.deal_id)
+                .join(Stage, Stage.id == DealStageHistory.stage_id)
+                .join(target, target.id == self.reached_id)
+                .where(Stage.pipeline_id == target.pipeline_id, Stage.position >= target.position)
+            )
+            stmt = stmt.where(Deal.id.in_(reached))
         return stmt
-
-
-def after_key(key, id_col, value, id_, *, desc: bool = False):
-    """(key, id) strictly after (value, id_) in the sort order, written with plain comparisons
-    so the bound value takes the column's type (UTCDateTime converts aware datetimes)."""
-    if desc:
-        return or_(key < value, and_(key == value, id_col < id_))
-    return or_(key > value, and_(key == value, id_col > id_))
 
 
 def pipelines(team_id: int) -> list[Pipeline]:
@@ -110,14 +173,6 @@ def current_pipeline(team_id: int, pipeline_id: int | None) -> Pipeline | None:
     if pipeline_id in by_id:
         return by_id[pipeline_id]
     return next((p for p in all_ if p.is_default), all_[0] if all_ else None)
-
-
-def owners(team_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).join(Membership).where(Membership.team_id == team_id).order_by(User.name)
-        )
-    )
 
 
 def tags(team_id: int) -> list[Tag]:
@@ -151,17 +206,16 @@ def column_cards(
     stage: Stage,
     filters: Filters,
     *,
-    after: tuple[int, int] | None = None,
+    after: str | None = None,
     limit: int = COLUMN_PAGE,
-) -> tuple[list[Deal], tuple[int, int] | None]:
+) -> tuple[list[Deal], str | None]:
     """One page of a column's cards in board order; the cursor of the next page or None."""
     stmt = open_in_stage(team_id, stage, filters).options(*_card_options())
-    if after:
-        stmt = stmt.where(after_key(Deal.position, Deal.id, *after))
+    if position := paging.decode(after, int, int):
+        stmt = stmt.where(paging.after(Deal.position, Deal.id, *position))
     rows = list(db.session.scalars(stmt.order_by(Deal.position, Deal.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, ((rows[-1].position, rows[-1].id) if more else None)
+    page = paging.take(rows, limit, lambda deal: paging.encode(deal.position, deal.id))
+    return page.items, page.next_cursor
 
 
 @dataclass
@@ -203,7 +257,7 @@ def column_totals(
 class Column:
     stage: Stage
     cards: list[Deal]
-    cursor: tuple[int, int] | None
+    cursor: str | None
     totals: Totals
 
 
@@ -251,13 +305,10 @@ def list_query(
 
 
 def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAGE):
-    """Keyset pages over (sort key, id); cursor is the last row's "key|id" as text."""
+    """Keyset pages over (sort key, id) (crm.kernel.paging)."""
     key, desc = SORTS.get(sort, SORTS["updated"])
-    if cursor:
-        raw_key, _, raw_id = cursor.rpartition("|")
-        value = _cursor_value(sort, raw_key)
-        if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 and value is not None:
-            stmt = stmt.where(after_key(key, Deal.id, value, int(raw_id), desc=desc))
+    if position := paging.decode(cursor, _SORT_TYPES.get(sort, datetime), int):
+        stmt = stmt.where(paging.after(key, Deal.id, *position, desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
     rows = list(
         db.session.scalars(
@@ -266,39 +317,25 @@ def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAG
             .limit(limit + 1)
         )
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_cursor_of(rows[-1], sort) if more else None)
+    page = paging.take(rows, limit, lambda deal: _cursor_of(deal, sort))
+    return page.items, page.next_cursor
+
+
+_SORT_TYPES = {"title": str, "value": int, "close": date, "created": datetime}
 
 
 def _cursor_of(deal: Deal, sort: str) -> str:
     if sort == "title":
         value = deal.title.lower()
     elif sort == "value":
-        value = str(deal.value_minor)
+        value = deal.value_minor
     elif sort == "close":
-        value = (deal.expected_close or date(9999, 12, 31)).isoformat()
+        value = deal.expected_close or date(9999, 12, 31)
     elif sort == "created":
-        value = deal.created_at.isoformat()
+        value = deal.created_at
     else:
-        value = deal.updated_at.isoformat()
-    return f"{value}|{deal.id}"
-
-
-def _cursor_value(sort: str, raw: str):
-    """The sort key a cursor carries, or None when it carries none (a hand-edited URL): the
-    list then starts from the top instead of comparing a column with text."""
-    try:
-        if sort == "title":
-            return raw
-        if sort == "value":
-            value = int(raw)
-            return value if abs(value) < 2**63 else None
-        if sort == "close":
-            return date.fromisoformat(raw)
-        return datetime.fromisoformat(raw)  # created, updated, and what lists as updated
-    except ValueError:
-        return None
+        value = deal.updated_at
+    return paging.encode(value, deal.id)
 
 
 # --- A deal's page and the deals of a contact or company -------------------------------------

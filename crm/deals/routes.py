@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from zoneinfo import ZoneInfo
-
-from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from crm.deals import bp, queries, services
@@ -14,7 +10,12 @@ from crm.deals.forms import DealForm, LostForm, MoveForm
 from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.htmx import hx_redirect, render, trigger
+from crm.htmx import hx_redirect, render, trigger, wants_partial
+from crm.kernel import members, tags
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id, parse_ids
+from crm.kernel.urls import safe_url
 from crm.models import Contact, ContactEmail, Deal, DealStatus, LostReason, Stage, utcnow
 from crm.security import current_team, get_or_404, scoped
 
@@ -22,17 +23,6 @@ from crm.security import current_team, get_or_404, scoped
 @bp.app_template_filter("money")
 def money_filter(minor, currency, whole=False):
     return format_money(minor, currency, whole=whole)
-
-
-@bp.app_template_filter("deal_time")
-def deal_time(value, fmt="%b %-d, %Y %H:%M"):
-    if value is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_user.timezone or "UTC")
-    except Exception:  # an unknown zone name must not break a page
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
 
 
 @bp.app_context_processor
@@ -46,14 +36,16 @@ def deal_helpers():
 def _board_context(pipeline_id: int | None = None) -> dict:
     team = current_team()
     values = request.values
-    pipeline = queries.current_pipeline(team.id, pipeline_id or values.get("pipeline", type=int))
+    pipeline = queries.current_pipeline(
+        team.id, pipeline_id or values.get("pipeline", type=parse_id)
+    )
     filters = queries.Filters.from_args(values)
     return {
         "pipeline": pipeline,
         "pipelines": queries.pipelines(team.id),
         "filters": filters,
         "columns": queries.board(team.id, pipeline, filters) if pipeline else [],
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "now": utcnow(),
         "deal_base": _deal_base(),
@@ -70,14 +62,13 @@ def board():
     return render("deals/board.html", "deals/_board.html", **_board_context())
 
 
-@bp.get("/stages/<int:stage_id>/cards")
+@bp.get("/stages/<id:stage_id>/cards")
 def column(stage_id: int):
     """The next cards of a column ("load more")."""
     stage = get_or_404(Stage, stage_id)
-    after = (request.args.get("pos", type=int), request.args.get("id", type=int))
     filters = queries.Filters.from_args(request.args)
     cards, cursor = queries.column_cards(
-        current_team().id, stage, filters, after=after if None not in after else None
+        current_team().id, stage, filters, after=request.args.get("after")
     )
     return render(
         "deals/_cards.html",
@@ -92,7 +83,7 @@ def column(stage_id: int):
     )
 
 
-@bp.get("/<int:deal_id>/actions")
+@bp.get("/<id:deal_id>/actions")
 def card_actions(deal_id: int):
     """A card's Move to…, Won and Lost forms, loaded when its Actions disclosure opens."""
     deal = get_or_404(Deal, deal_id)
@@ -117,7 +108,7 @@ def _head_swaps(pipeline, filters, stage_ids) -> str:
     )
 
 
-@bp.post("/<int:deal_id>/move")
+@bp.post("/<id:deal_id>/move")
 def move(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     form = MoveForm()
@@ -136,7 +127,7 @@ def move(deal_id: int):
         response = render(
             "deals/board.html",
             "deals/_board.html",
-            status=409,
+            http_status=409,
             **_board_context(deal.pipeline_id),
             message=stale.message,
         )
@@ -167,7 +158,7 @@ def move(deal_id: int):
         )
         return trigger(response, "deal-moved", detail)
     return trigger(
-        hx_redirect(request.form.get("next") or url_for("deals.show", deal_id=deal.id)),
+        hx_redirect(safe_url(request.form.get("next"), url_for("deals.show", deal_id=deal.id))),
         "deal-moved",
         detail,
     )
@@ -184,14 +175,14 @@ def _after_close(deal: Deal, event: str):
     return trigger(response, event, {"deal_id": deal.id})
 
 
-@bp.post("/<int:deal_id>/won")
+@bp.post("/<id:deal_id>/won")
 def won(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     services.mark_won(deal, actor_id=current_user.id)
     return _after_close(deal, "deal-won")
 
 
-@bp.post("/<int:deal_id>/lost")
+@bp.post("/<id:deal_id>/lost")
 def lost(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     form = LostForm()
@@ -209,14 +200,14 @@ def lost(deal_id: int):
     return _after_close(deal, "deal-lost")
 
 
-@bp.post("/<int:deal_id>/reopen")
+@bp.post("/<id:deal_id>/reopen")
 def reopen(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     services.reopen(deal, actor_id=current_user.id)
     return _after_close(deal, "deal-reopened")
 
 
-@bp.post("/<int:deal_id>/delete")
+@bp.post("/<id:deal_id>/delete")
 def delete(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     services.delete_deal(deal, actor_id=current_user.id)
@@ -224,7 +215,7 @@ def delete(deal_id: int):
     return trigger(hx_redirect(url_for("deals.board")), "deal-deleted", {"deal_id": deal_id})
 
 
-@bp.post("/<int:deal_id>/restore")
+@bp.post("/<id:deal_id>/restore")
 def restore(deal_id: int):
     deal = get_or_404(Deal, deal_id, with_deleted=True)
     services.restore_deal(deal, actor_id=current_user.id)
@@ -237,7 +228,7 @@ def restore(deal_id: int):
 
 def _list_args():
     team = current_team()
-    pipeline_id = request.args.get("pipeline", type=int)
+    pipeline_id = request.args.get("pipeline", type=parse_id)
     pipeline = queries.current_pipeline(team.id, pipeline_id) if pipeline_id else None
     filters = queries.Filters.from_args(request.args)
     status = request.args.get("status", "open")
@@ -260,7 +251,7 @@ def list_view():
         "filters": filters,
         "status": status,
         "sort": sort,
-        "owners": queries.owners(team.id),
+        "owners": members.members(team.id),
         "tags": queries.tags(team.id),
         "query": {
             **filters.as_args(),
@@ -271,15 +262,25 @@ def list_view():
     }
     if request.args.get("cursor"):
         return render("deals/list.html", "deals/_list_rows.html", **context)
-    return render("deals/list.html", "deals/_list.html", **context)
+    # The list brings the Export link along: the file follows the filters.
+    return render("deals/list.html", "deals/_list.html", export_oob=wants_partial(), **context)
 
 
-def csv_safe(value) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: quote them."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+EXPORT_HEADER = [
+    "id",
+    "title",
+    "value",
+    "currency",
+    "status",
+    "pipeline",
+    "stage",
+    "owner",
+    "company",
+    "expected_close",
+    "lost_reason",
+    "created_at",
+    "closed_at",
+]
 
 
 @bp.get("/export.csv")
@@ -287,62 +288,30 @@ def export_csv():
     team, pipeline, filters, status, sort = _list_args()
     stmt = queries.list_query(team.id, pipeline, filters, status)
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                "id",
-                "title",
-                "value",
-                "currency",
-                "status",
-                "pipeline",
-                "stage",
-                "owner",
-                "company",
-                "expected_close",
-                "lost_reason",
-                "created_at",
-                "closed_at",
-            ]
-        )
+    def rows():
         cursor = None
         while True:
-            rows, cursor = queries.list_page(stmt, sort, cursor, limit=500)
-            for d in rows:
-                writer.writerow(
-                    [
-                        csv_safe(x)
-                        for x in (
-                            d.id,
-                            d.title,
-                            input_value(d.value_minor, d.currency) or "0",
-                            d.currency,
-                            d.status.value,
-                            d.pipeline.name,
-                            d.stage.name,
-                            d.owner.name if d.owner else "",
-                            d.company.name if d.company else "",
-                            d.expected_close.isoformat() if d.expected_close else "",
-                            d.lost_reason.name if d.lost_reason else "",
-                            d.created_at.isoformat(),
-                            d.closed_at.isoformat() if d.closed_at else "",
-                        )
-                    ]
+            deals, cursor = queries.list_page(stmt, sort, cursor, limit=500)
+            for d in deals:
+                yield (
+                    d.id,
+                    d.title,
+                    input_value(d.value_minor, d.currency) or "0",
+                    d.currency,
+                    d.status.value,
+                    d.pipeline.name,
+                    d.stage.name,
+                    d.owner.name if d.owner else "",
+                    d.company.name if d.company else "",
+                    d.expected_close.isoformat() if d.expected_close else "",
+                    d.lost_reason.name if d.lost_reason else "",
+                    d.created_at.isoformat(),
+                    d.closed_at.isoformat() if d.closed_at else "",
                 )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
             if cursor is None:
                 break
 
-    filename = f"deals-{utcnow():%Y%m%d}.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(f"deals-{utcnow():%Y%m%d}.csv", EXPORT_HEADER, rows())
 
 
 # --- New, edit, show -------------------------------------------------------------------------
@@ -356,7 +325,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
             for p in pipelines
             for s in p.stages
         ]
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in queries.owners(team.id)]
+    form.owner_id.choices = members.choices(team.id, first=[(0, "Nobody")])
     companies = queries.companies_for_picker(team.id)
     form.company_id.choices = [(0, "None")] + [(c.id, c.name) for c in companies]
     for select_field in (form.owner_id, form.company_id):
@@ -368,7 +337,7 @@ def _fill_choices(form: DealForm, team, deal: Deal | None = None) -> None:
 
 def _posted_contact_ids() -> list[int]:
     """The contacts whose boxes stay ticked (unticking one removes it from the deal)."""
-    return [int(x) for x in request.form.getlist("contact") if x.isdigit()]
+    return parse_ids(request.form.getlist("contact"))
 
 
 def _contact_ids_from(form: DealForm, team_id: int) -> list[int]:
@@ -401,10 +370,6 @@ def _deal_fields(form: DealForm, currency: str) -> dict:
     }
 
 
-def _tag_names(text: str | None) -> list[str]:
-    return [t for t in (text or "").split(",") if t.strip()]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     team = current_team()
@@ -414,14 +379,14 @@ def new():
     if request.method == "GET":
         form.currency.data = team.currency
         form.owner_id.data = current_user.id
-        pipeline = queries.current_pipeline(team.id, request.args.get("pipeline", type=int))
-        stage_id = request.args.get("stage", type=int)
+        pipeline = queries.current_pipeline(team.id, request.args.get("pipeline", type=parse_id))
+        stage_id = request.args.get("stage", type=parse_id)
         form.stage_id.data = stage_id or (
             pipeline.stages[0].id if pipeline and pipeline.stages else 0
         )
-        contact = request.args.get("contact_id", type=int)
+        contact = request.args.get("contact_id", type=parse_id)
         contacts = queries.contacts_by_ids(team.id, [contact] if contact else [])
-        company_id = request.args.get("company_id", type=int)
+        company_id = request.args.get("company_id", type=parse_id)
         if company_id:
             form.company_id.data = company_id
         elif contacts and contacts[0].company_id:
@@ -436,12 +401,12 @@ def new():
                 team_id=team.id,
                 stage=stage,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 actor_id=current_user.id,
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -453,23 +418,14 @@ def new():
     return render(
         "deals/form.html",
         "deals/_form.html",
-        status=422 if form.errors else 200,
+        http_status=422 if form.errors else 200,
         form=form,
         deal=None,
         contacts=contacts,
     )
 
 
-def _field_error(form, error: Invalid) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        if error.message not in (field.errors or []):
-            field.errors = list(field.errors or []) + [error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
-@bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:deal_id>/edit", methods=["GET", "POST"])
 def edit(deal_id: int):
     deal = get_or_404(Deal, deal_id)
     team = current_team()
@@ -487,12 +443,12 @@ def edit(deal_id: int):
                 deal,
                 actor_id=current_user.id,
                 contact_ids=_contact_ids_from(form, team.id),
-                tags=_tag_names(form.tags.data),
+                tags=tags.split(form.tags.data),
                 **_deal_fields(form, form.currency.data),
             )
         except Invalid as error:
             db.session.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             return trigger(
                 hx_redirect(url_for("deals.show", deal_id=deal.id)),
@@ -507,14 +463,14 @@ def edit(deal_id: int):
     return render(
         "deals/form.html",
         "deals/_form.html",
-        status=422 if form.errors else 200,
+        http_status=422 if form.errors else 200,
         form=form,
         deal=deal,
         contacts=contacts,
     )
 
 
-@bp.get("/<int:deal_id>")
+@bp.get("/<id:deal_id>")
 def show(deal_id: int):
     from crm.tasks.services import open_tasks_for  # noqa: PLC0415 (tasks import deals)
 

@@ -7,17 +7,18 @@ from datetime import date
 
 from sqlalchemy import delete, func, select, update
 
+from crm.deals.history import record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel import audit, members, tags
+from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
-    AuditEvent,
     Company,
     Contact,
     Deal,
     DealStatus,
     LostReason,
-    Membership,
     Pipeline,
     Stage,
     Tag,
@@ -25,8 +26,6 @@ from crm.models import (
     utcnow,
 )
 from crm.security import scoped
-from crm.teams_setup import on_new_team
-from crm.timeline.services import record
 
 # Positions leave gaps so a move rewrites one row; a column is renumbered when a gap runs out.
 GAP = 1 << 16
@@ -55,7 +54,6 @@ def version_of(deal: Deal) -> str:
 # --- New teams -------------------------------------------------------------------------------
 
 
-@on_new_team
 def create_default_pipeline(team: Team) -> Pipeline:
     pipeline = Pipeline(team_id=team.id, name="Sales", is_default=True, position=0)
     pipeline.stages = [
@@ -72,15 +70,13 @@ def create_default_pipeline(team: Team) -> Pipeline:
 
 
 def _audit(deal: Deal, actor_id: int | None, action: str, changes: dict) -> None:
-    db.session.add(
-        AuditEvent(
-            team_id=deal.team_id,
-            actor_id=actor_id,
-            entity_type="deal",
-            entity_id=deal.id,
-            action=action,
-            changes=changes,
-        )
+    audit.write(
+        team_id=deal.team_id,
+        actor_id=actor_id,
+        entity_type="deal",
+        entity_id=deal.id,
+        action=action,
+        changes=changes,
     )
 
 
@@ -112,9 +108,7 @@ def _top_position(team_id: int, stage_id: int, exclude_id: int | None = None) ->
 
 
 def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contact]:
-    if owner_id and not db.session.scalar(
-        select(Membership.id).where(Membership.team_id == team_id, Membership.user_id == owner_id)
-    ):
+    if owner_id and not members.is_member(team_id, owner_id):
         raise Invalid("Choose an owner from your team.", "owner_id")
     if company_id and not db.session.scalar(
         scoped(Company, team_id=team_id)
@@ -134,18 +128,8 @@ def _check_links(team_id: int, owner_id, company_id, contact_ids) -> list[Contac
 
 
 def _tags(team_id: int, names: Iterable[str]) -> list[Tag]:
-    wanted = sorted({n.strip().lower()[:60] for n in names if n and n.strip()})
-    if not wanted:
-        return []
-    existing = {
-        t.name: t
-        for t in db.session.scalars(scoped(Tag, team_id=team_id).where(Tag.name.in_(wanted)))
-    }
-    for name in wanted:
-        if name not in existing:
-            existing[name] = Tag(team_id=team_id, name=name)
-            db.session.add(existing[name])
-    return [existing[n] for n in wanted]
+    """A deal's tags, in name order."""
+    return sorted(tags.find_or_create(team_id, names), key=lambda t: t.name)
 
 
 def create_deal(
@@ -187,6 +171,7 @@ def create_deal(
     )
     db.session.add(deal)
     db.session.flush()
+    record_stage(deal, now)
     _audit(deal, actor_id, "create", {"title": [None, deal.title]})
     _timeline(deal, actor_id, f"Deal created in {stage.name}", {"to_stage": stage.name})
     db.session.commit()
@@ -331,7 +316,9 @@ def move_deal(
     deal.position = _slot(deal, stage, after)
     if old_stage.id != stage.id:
         deal.stage = stage
+        deal.stage_id = stage.id
         deal.stage_entered_at = now
+        record_stage(deal, now)
         _timeline(
             deal,
             actor_id,
@@ -353,6 +340,7 @@ def mark_won(deal: Deal, *, actor_id: int | None = None) -> Deal:
         raise Invalid("Only an open deal can be won.")
     deal.status = DealStatus.WON
     deal.closed_at = utcnow()
+    record_stage(deal, deal.closed_at)
     _audit(deal, actor_id, "won", {"status": ["open", "won"]})
     _timeline(deal, actor_id, "Deal won", {"status": "won", "stage": deal.stage.name})
     db.session.commit()
@@ -370,6 +358,7 @@ def mark_lost(
         raise Invalid("Choose a reason from your list.", "reason_id")
     deal.status = DealStatus.LOST
     deal.closed_at = utcnow()
+    record_stage(deal, deal.closed_at)
     deal.lost_reason = reason
     deal.lost_note = (note or "").strip()[:500] or None
     _audit(deal, actor_id, "lost", {"status": ["open", "lost"], "reason": reason.name})
@@ -393,6 +382,7 @@ def reopen(deal: Deal, *, actor_id: int | None = None) -> Deal:
     deal.lost_note = None
     deal.position = _top_position(deal.team_id, deal.stage_id, exclude_id=deal.id)
     deal.stage_entered_at = utcnow()
+    record_stage(deal, deal.stage_entered_at)
     _audit(deal, actor_id, "reopen", {"status": [old, "open"]})
     _timeline(deal, actor_id, f"Deal reopened in {deal.stage.name}", {"status": "open"})
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Pipeline, stage and lost-reason settings (admins). The page is the `settings.pipelines` tab."""
+"""Pipeline, stage and lost-reason settings (admins): the Pipelines tab of /settings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from crm.deals import queries, services, settings_bp
 from crm.deals.forms import NameForm, StageForm
 from crm.errors import Invalid
 from crm.htmx import render, trigger
+from crm.kernel.ids import parse_ids
 from crm.models import LostReason, Pipeline, Stage
 from crm.security import admin_required, current_team, get_or_404
-from crm.settings import bp as settings_blueprint
 
 
 def _page(status: int = 200, **extra):
@@ -18,7 +18,7 @@ def _page(status: int = 200, **extra):
     response = render(
         "deals/settings_pipelines.html",
         "deals/_pipelines.html",
-        status=status,
+        http_status=status,
         pipelines=queries.pipelines(team.id),
         reasons=queries.lost_reasons(team.id),
         pipeline_form=extra.pop("pipeline_form", None) or NameForm(prefix="pipeline"),
@@ -29,12 +29,10 @@ def _page(status: int = 200, **extra):
     return response
 
 
+@settings_bp.get("")
 @admin_required
 def pipelines():
     return _page()
-
-
-settings_blueprint.add_url_rule("/pipelines", endpoint="pipelines", view_func=pipelines)
 
 
 def _changed(event: str, **detail):
@@ -51,7 +49,7 @@ def create_pipeline():
     return _changed("pipeline-created", pipeline_id=pipeline.id)
 
 
-@settings_bp.post("/<int:pipeline_id>/rename")
+@settings_bp.post("/<id:pipeline_id>/rename")
 @admin_required
 def rename_pipeline(pipeline_id: int):
     pipeline = get_or_404(Pipeline, pipeline_id)
@@ -62,7 +60,7 @@ def rename_pipeline(pipeline_id: int):
     return _changed("pipeline-renamed", pipeline_id=pipeline.id)
 
 
-@settings_bp.post("/<int:pipeline_id>/default")
+@settings_bp.post("/<id:pipeline_id>/default")
 @admin_required
 def default_pipeline(pipeline_id: int):
     pipeline = get_or_404(Pipeline, pipeline_id)
@@ -70,7 +68,7 @@ def default_pipeline(pipeline_id: int):
     return _changed("pipeline-defaulted", pipeline_id=pipeline.id)
 
 
-@settings_bp.post("/<int:pipeline_id>/delete")
+@settings_bp.post("/<id:pipeline_id>/delete")
 @admin_required
 def delete_pipeline(pipeline_id: int):
     pipeline = get_or_404(Pipeline, pipeline_id)
@@ -78,7 +76,7 @@ def delete_pipeline(pipeline_id: int):
     return _changed("pipeline-deleted", pipeline_id=pipeline_id)
 
 
-@settings_bp.post("/<int:pipeline_id>/stages")
+@settings_bp.post("/<id:pipeline_id>/stages")
 @admin_required
 def add_stage(pipeline_id: int):
     pipeline = get_or_404(Pipeline, pipeline_id)
@@ -89,16 +87,16 @@ def add_stage(pipeline_id: int):
     return _changed("stage-added", stage_id=stage.id)
 
 
-@settings_bp.post("/<int:pipeline_id>/order")
+@settings_bp.post("/<id:pipeline_id>/order")
 @admin_required
 def order_stages(pipeline_id: int):
     pipeline = get_or_404(Pipeline, pipeline_id)
-    ids = [int(x) for x in request.form.getlist("stage") if x.isdigit()]
+    ids = parse_ids(request.form.getlist("stage"))
     services.reorder_stages(pipeline, ids)
     return _changed("stages-reordered", pipeline_id=pipeline.id)
 
 
-@settings_bp.post("/stages/<int:stage_id>")
+@settings_bp.post("/stages/<id:stage_id>")
 @admin_required
 def update_stage(stage_id: int):
     stage = get_or_404(Stage, stage_id)
@@ -111,7 +109,7 @@ def update_stage(stage_id: int):
     return _changed("stage-updated", stage_id=stage.id)
 
 
-@settings_bp.post("/stages/<int:stage_id>/move")
+@settings_bp.post("/stages/<id:stage_id>/move")
 @admin_required
 def nudge_stage(stage_id: int):
     """Up/down buttons: the same reorder without dragging."""
@@ -125,7 +123,7 @@ def nudge_stage(stage_id: int):
     return _changed("stages-reordered", pipeline_id=stage.pipeline_id)
 
 
-@settings_bp.post("/stages/<int:stage_id>/delete")
+@settings_bp.post("/stages/<id:stage_id>/delete")
 @admin_required
 def delete_stage(stage_id: int):
     stage = get_or_404(Stage, stage_id)
@@ -143,7 +141,7 @@ def add_lost_reason():
     return _changed("lost-reason-added", lost_reason_id=reason.id)
 
 
-@settings_bp.post("/lost-reasons/<int:lost_reason_id>")
+@settings_bp.post("/lost-reasons/<id:lost_reason_id>")
 @admin_required
 def rename_lost_reason(lost_reason_id: int):
     reason = get_or_404(LostReason, lost_reason_id)
@@ -154,7 +152,7 @@ def rename_lost_reason(lost_reason_id: int):
     return _changed("lost-reason-renamed", lost_reason_id=reason.id)
 
 
-@settings_bp.post("/lost-reasons/<int:lost_reason_id>/delete")
+@settings_bp.post("/lost-reasons/<id:lost_reason_id>/delete")
 @admin_required
 def delete_lost_reason(lost_reason_id: int):
     reason = get_or_404(LostReason, lost_reason_id)

@@ -28,7 +28,7 @@ def pairs():
     return render_template("dedupe/pairs.html", pairs=services.duplicate_pairs(current_team().id))
 
 
-@bp.get("/contacts/<int:contact_id>/duplicates")
+@bp.get("/contacts/<id:contact_id>/duplicates")
 def for_contact(contact_id: int):
     """Likely duplicates of one contact: the contact page can load this partial."""
     contact = get_or_404(Contact, contact_id)
@@ -84,7 +84,7 @@ def _counts(contact: Contact) -> dict:
     }
 
 
-@bp.route("/contacts/<int:contact_id>/merge/<int:other_id>", methods=["GET", "POST"])
+@bp.route("/contacts/<id:contact_id>/merge/<id:other_id>", methods=["GET", "POST"])
 def merge(contact_id: int, other_id: int):
     kept = get_or_404(Contact, contact_id)
     other = get_or_404(Contact, other_id)
@@ -109,7 +109,7 @@ def merge(contact_id: int, other_id: int):
     ), 422 if form.errors else 200
 
 
-@bp.get("/contacts/merges/<int:merge_id>")
+@bp.get("/contacts/merges/<id:merge_id>")
 def merged(merge_id: int):
     record = get_or_404(ContactMerge, merge_id)
     kept = db.session.get(Contact, record.kept_id)
@@ -124,7 +124,7 @@ def merged(merge_id: int):
     )
 
 
-@bp.post("/contacts/merges/<int:merge_id>/undo")
+@bp.post("/contacts/merges/<id:merge_id>/undo")
 def undo(merge_id: int):
     record = get_or_404(ContactMerge, merge_id)
     other = services.undo(record, current_user.id)

@@ -7,14 +7,13 @@ from datetime import timedelta
 from rapidfuzz import fuzz
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from crm.contacts import normalize
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import restore
+from crm.kernel import audit, normalize, restore
+from crm.kernel.timeline import record
 from crm.models import (
     ActivityContact,
     ActivityKind,
-    AuditEvent,
     Contact,
     ContactEmail,
     ContactMerge,
@@ -25,7 +24,6 @@ from crm.models import (
     deal_contact,
     utcnow,
 )
-from crm.timeline.services import record
 
 NAME_SIMILARITY = 85  # name_similarity(), 0–100
 UNDO_DAYS = 30
@@ -301,25 +299,21 @@ def merge(
     )
     db.session.add(record_)
     summary = {"merged_id": [None, other.id], "merged_name": [None, other.name]} | changes
-    db.session.add_all(
-        [
-            AuditEvent(
-                team_id=team_id,
-                actor_id=actor_id,
-                entity_type="contact",
-                entity_id=kept.id,
-                action="merge",
-                changes=summary,
-            ),
-            AuditEvent(
-                team_id=team_id,
-                actor_id=actor_id,
-                entity_type="contact",
-                entity_id=other.id,
-                action="merged_into",
-                changes={"kept_id": [None, kept.id]},
-            ),
-        ]
+    audit.write(
+        team_id=team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=kept.id,
+        action="merge",
+        changes=summary,
+    )
+    audit.write(
+        team_id=team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=other.id,
+        action="merged_into",
+        changes={"kept_id": [None, kept.id]},
     )
     record(
         team_id=team_id,
@@ -424,25 +418,21 @@ def undo(merge_: ContactMerge, actor_id: int | None) -> Contact:
     other.untrash()
     merge_.undone_at = utcnow()
     merge_.snapshot = {**snap, "kept_on_undo": kept_fields}
-    db.session.add_all(
-        [
-            AuditEvent(
-                team_id=kept.team_id,
-                actor_id=actor_id,
-                entity_type="contact",
-                entity_id=kept.id,
-                action="unmerge",
-                changes={"merged_id": [other.id, None]},
-            ),
-            AuditEvent(
-                team_id=kept.team_id,
-                actor_id=actor_id,
-                entity_type="contact",
-                entity_id=other.id,
-                action="restore",
-                changes={"kept_id": [kept.id, None]},
-            ),
-        ]
+    audit.write(
+        team_id=kept.team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=kept.id,
+        action="unmerge",
+        changes={"merged_id": [other.id, None]},
+    )
+    audit.write(
+        team_id=kept.team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=other.id,
+        action="restore",
+        changes={"kept_id": [kept.id, None]},
     )
     record(
         team_id=kept.team_id,

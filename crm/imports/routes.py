@@ -1,18 +1,21 @@
-"""CSV import pages, CSV export of the contact list, vCard of one contact (thin views)."""
+"""CSV import pages and the vCard of one contact (thin views)."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.errors import Forbidden, Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.imports import bp, csvio, runner, services
+from crm.imports import bp, columns, runner, services
 from crm.imports import export as contact_export
 from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
-from crm.kernel.downloads import content_disposition
+from crm.kernel import members
+from crm.kernel.csvio import csv_response
+from crm.kernel.filenames import content_disposition
+from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
 
@@ -50,12 +53,12 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": csvio.FIELDS,
+        "fields": columns.FIELDS,
         "mapping": job.mapping,
     }
 
 
-@bp.get("/contacts/import/<int:import_id>")
+@bp.get("/contacts/import/<id:import_id>")
 def show(import_id: int):
     job = get_or_404(ImportJob, import_id)
     if job.status == ImportStatus.MAPPING:
@@ -65,7 +68,7 @@ def show(import_id: int):
     return render("imports/show.html", "imports/_status.html", **context)
 
 
-@bp.post("/contacts/import/<int:import_id>/start")
+@bp.post("/contacts/import/<id:import_id>/start")
 def start(import_id: int):
     job = get_or_404(ImportJob, import_id)
     header, _ = services.preview(job)
@@ -79,7 +82,7 @@ def start(import_id: int):
         try:
             services.start(job, mapping, form.policy.data, form.dry_run.data)
         except Invalid as error:
-            form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             response = hx_redirect(url_for("imports.show", import_id=job.id))
             return trigger(response, "import-started", {"id": job.id})
@@ -89,20 +92,16 @@ def start(import_id: int):
     return render_template("imports/mapping.html", **context), 422
 
 
-@bp.get("/contacts/import/<int:import_id>/errors.csv")
+@bp.get("/contacts/import/<id:import_id>/errors.csv")
 def error_report(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    return Response(
-        "\ufeff" + runner.error_report(job),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
-    )
+    return csv_response(f"import-{job.id}-errors.csv", *runner.error_report(job))
 
 
-@bp.post("/contacts/import/<int:import_id>/revert")
+@bp.post("/contacts/import/<id:import_id>/revert")
 def revert(import_id: int):
     job = get_or_404(ImportJob, import_id)
-    if job.user_id != current_user.id and not current_membership().role.can_manage:
+    if job.user_id != current_user.id and not members.can_manage(current_membership()):
         raise Forbidden("Only the person who ran this import, or an admin, can revert it.")
     counts = reverting.revert(job, current_user.id)
     if not wants_partial():
@@ -122,18 +121,7 @@ def revert(import_id: int):
     return trigger(response, "import-reverted", {"id": job.id, **counts})
 
 
-@bp.get("/contacts/export.csv")
-def export():
-    args = {k: request.args.get(k) for k in ("q", "tag", "owner", "stage", "company", "sort")}
-    team_id = current_team().id
-    return Response(
-        stream_with_context(contact_export.export_csv(team_id, args)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
-
-
-@bp.get("/contacts/<int:contact_id>/vcard")
+@bp.get("/contacts/<id:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
     return Response(

@@ -3,20 +3,19 @@ savepoint per row; the report of the rows that failed; the sweep that re-queues 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 from rq.exceptions import StopRequested
 from rq.timeouts import BaseTimeoutException
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from crm.contacts import normalize
 from crm.dedupe.services import find_duplicates
 from crm.extensions import db
-from crm.imports import csvio, writer
+from crm.imports import writer
+from crm.kernel import csvio, normalize, tags, work
 from crm.models import (
     Contact,
     ContactEmail,
@@ -27,7 +26,6 @@ from crm.models import (
     utcnow,
 )
 from crm.queue import enqueue
-from crm.sweeps import sweep
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
     if raw.get("company"):
         data["company"] = raw["company"]
     if raw.get("tags"):
-        data["tags"] = [t for t in raw["tags"].replace(";", ",").split(",") if t.strip()]
+        data["tags"] = tags.split(raw["tags"], ",;")
     if raw.get("linkedin"):
         data["social"] = {"linkedin": raw["linkedin"]}
     return data
@@ -170,18 +168,16 @@ def _claim(job_id: int) -> bool:
     A second copy of the job (re-enqueued by the sweep) finds it claimed and does nothing.
     """
     now = utcnow()
-    claimed = db.session.execute(
-        update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            (ImportJob.status == ImportStatus.QUEUED)
-            | ((ImportJob.status == ImportStatus.RUNNING) & (ImportJob.updated_at < now - STALE)),
-        )
-        .values(status=ImportStatus.RUNNING, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return bool(claimed)
+    return work.claim(
+        ImportJob,
+        job_id,
+        (ImportJob.status == ImportStatus.QUEUED)
+        | (
+            (ImportJob.status == ImportStatus.RUNNING)
+            & work.stale(ImportJob.updated_at, STALE, now)
+        ),
+        values={"status": ImportStatus.RUNNING, "updated_at": now},
+    )
 
 
 def _reason(error: BaseException) -> str:
@@ -267,7 +263,7 @@ def _write_row(
 ) -> int | None:
     """Write one row (the caller holds its savepoint); returns the company id it used."""
     if data.get("company") and not company_id:
-        company_id = writer.company_id_for(job.team_id, data["company"])
+        company_id = writer.company_id_for(job.team_id, data["company"], actor_id=job.user_id)
         db.session.add(
             ImportChange(
                 import_id=job.id,
@@ -301,32 +297,24 @@ def _write_row(
     return company_id
 
 
-def error_report(job: ImportJob) -> str:
-    """The rows that failed, with the reason first, as a CSV to fix and import again."""
+def error_report(job: ImportJob) -> tuple[list[str], Iterator[list]]:
+    """The rows that failed, with the reason first: the header and the rows of a CSV to fix and
+    import again (written by crm.kernel.csvio, header included: it is the user's text too)."""
     header, _ = csvio.read(job.content, job.delimiter)
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["row", "error", *header])
     items = db.session.scalars(
         select(ImportChange.before)
         .where(ImportChange.import_id == job.id, ImportChange.action == "error")
         .order_by(ImportChange.row_number)
     )
-    for item in items:
-        w.writerow([item["row"], item["error"], *[csvio.safe_cell(v) for v in item["values"]]])
-    return out.getvalue()
+    rows = ([item["row"], item["error"], *item["values"]] for item in items)
+    return ["row", "error", *header], rows
 
 
-@sweep
 def requeue_imports() -> int:
     """Imports queued or running with no progress for a while lost their job: queue it again."""
-    stale = utcnow() - STALE
-    ids = db.session.scalars(
-        select(ImportJob.id).where(
-            ImportJob.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING]),
-            ImportJob.updated_at < stale,
-        )
-    ).all()
-    for job_id in ids:
-        enqueue("jobs.imports.run_import", job_id)
-    return len(ids)
+    return work.requeue(
+        ImportJob,
+        ImportJob.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING]),
+        work.stale(ImportJob.updated_at, STALE, utcnow()),
+        enqueue=lambda job_id: enqueue("jobs.imports.run_import", job_id),
+    )

@@ -11,7 +11,8 @@ from sqlalchemy import delete
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.imports import csvio
+from crm.imports import columns
+from crm.kernel import csvio
 from crm.models import DuplicatePolicy, ImportChange, ImportJob, ImportStatus
 from crm.queue import enqueue
 
@@ -41,7 +42,7 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
         encoding=encoding,
         delimiter=delimiter,
         content=text,
-        mapping=csvio.guess_mapping(header),
+        mapping=columns.guess_mapping(header),
         total_rows=len(rows),
         errors=[],
         sample=[],
@@ -63,7 +64,7 @@ def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -
         job.status == ImportStatus.DONE and job.dry_run
     ):
         raise Conflict("This import has run already.")
-    mapping = {k: v for k, v in mapping.items() if v in csvio.FIELDS}
+    mapping = {k: v for k, v in mapping.items() if v in columns.FIELDS}
     fields = list(mapping.values())
     if duplicates := {f for f in fields if fields.count(f) > 1}:
         raise Invalid(f"Map each field once ({', '.join(sorted(duplicates))} is used twice).")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from crm.contacts import normalize
 from crm.contacts import services as contacts
 from crm.extensions import db
+from crm.kernel import audit, companies, normalize, tags
 from crm.kernel import restore as restore_rule
+from crm.kernel.fields import CONTACT_LIMITS
 from crm.models import (
-    AuditEvent,
-    Company,
     Contact,
     Lifecycle,
     contact_tag,
@@ -41,16 +40,11 @@ SCALARS = (
     "notes",
 )
 LIFECYCLES = {m.value: m for m in Lifecycle} | {m.label.lower(): m for m in Lifecycle}
+# Checked while reading a row, so the preview names the problem (crm/kernel/fields.py).
 LIMITS = {
-    "first_name": 100,
-    "last_name": 100,
-    "title": 150,
-    "source": 100,
-    "street": 200,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "country": 100,
+    key: CONTACT_LIMITS[key]
+    for key in ("first_name", "last_name", "title", "source", "street", "city", "region")
+    + ("postal_code", "country")
 }
 
 
@@ -83,34 +77,23 @@ def clean(data: dict, region: str = "US") -> dict:
         if stage is None:
             raise normalize.BadValue(f"{out['lifecycle']!r} is not a lifecycle stage.")
         out["lifecycle"] = stage
-    out["tags"] = sorted({t.strip().lower()[:60] for t in out.get("tags", []) if t.strip()})
+    out["tags"] = sorted(tags.names(out.get("tags", [])))
     if not (out.get("first_name") or out.get("last_name") or out["emails"]):
         raise normalize.BadValue("A contact needs a name or an email address.")
     return out
 
 
-def company_id_for(team_id: int, name: str | None, *, create: bool = True) -> int | None:
-    name = (name or "").strip()[:200]
-    if not name:
-        return None
-    found = db.session.scalar(
-        select(Company.id).where(
-            Company.team_id == team_id,
-            Company.sort_name == name.lower(),
-            Company.deleted_at.is_(None),
-        )
-    )
-    if found or not create:
-        return found
-    company = Company(team_id=team_id, name=name, sort_name=name.lower())
-    db.session.add(company)
-    db.session.flush()
-    return company.id
+def company_id_for(
+    team_id: int, name: str | None, *, create: bool = True, actor_id: int | None = None
+) -> int | None:
+    """The id of the row's company (see crm.kernel.companies: created ones are audited)."""
+    company = companies.find_or_create(team_id, actor_id, name, create=create)
+    return company.id if company else None
 
 
-def _resolve_company(team_id: int, data: dict) -> None:
+def _resolve_company(team_id: int, data: dict, actor_id: int | None) -> None:
     if "company" in data and "company_id" not in data:
-        data["company_id"] = company_id_for(team_id, data.pop("company"))
+        data["company_id"] = company_id_for(team_id, data.pop("company"), actor_id=actor_id)
 
 
 def _service_data(data: dict) -> dict:
@@ -124,7 +107,7 @@ def _service_data(data: dict) -> dict:
 
 def create(team_id: int, actor_id: int | None, data: dict) -> Contact:
     """A new contact through `contacts.create_contact` (owner: the importer unless mapped)."""
-    _resolve_company(team_id, data)
+    _resolve_company(team_id, data, actor_id)
     return contacts.create_contact(team_id, actor_id, _service_data(data), commit=False)
 
 
@@ -167,7 +150,7 @@ def update(contact: Contact, actor_id: int | None, data: dict) -> dict:
 
 
 def _update(contact: Contact, actor_id: int | None, data: dict) -> None:
-    _resolve_company(contact.team_id, data)
+    _resolve_company(contact.team_id, data, actor_id)
     wanted = _service_data(data)
     if data.get("social"):
         wanted["social"] = {**(contact.social or {}), **data["social"]}
@@ -227,23 +210,21 @@ def restore(contact: Contact, before: dict, actor_id: int | None = None) -> list
     )
     contact.emails = [e for e in contact.emails if e.id not in drop_emails]
     contact.phones = [p for p in contact.phones if p.id not in drop_phones]
-    tags = delete(contact_tag).where(contact_tag.c.contact_id == contact.id)
+    tag_links = delete(contact_tag).where(contact_tag.c.contact_id == contact.id)
     if drop_tags is None:
-        tags = tags.where(contact_tag.c.tag_id.not_in(before["tags"]))
+        tag_links = tag_links.where(contact_tag.c.tag_id.not_in(before["tags"]))
     else:
-        tags = tags.where(contact_tag.c.tag_id.in_(drop_tags))
-    db.session.execute(tags)
+        tag_links = tag_links.where(contact_tag.c.tag_id.in_(drop_tags))
+    db.session.execute(tag_links)
     kept = [contacts.LABELS.get(k, k) for k in fields.kept]
     kept += [f"{contacts.LABELS['social']} ({k})" for k in profiles.kept]
-    db.session.add(
-        AuditEvent(
-            team_id=contact.team_id,
-            actor_id=actor_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="revert",
-            changes={"kept": [None, kept]} if kept else {},
-        )
+    audit.write(
+        team_id=contact.team_id,
+        actor_id=actor_id,
+        entity_type="contact",
+        entity_id=contact.id,
+        action="revert",
+        changes={"kept": [None, kept]} if kept else {},
     )
     return kept
 

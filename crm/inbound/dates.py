@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 
 from dateutil import parser as dateutil_parser
 
+from crm.kernel.dates import to_utc
+
 
 def _fixed(hours: int) -> timezone:
     return timezone(timedelta(hours=hours))
@@ -45,16 +47,6 @@ _DOTTED_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _MAX_DATE_LENGTH = 200
 # Missing fields must not silently borrow today's date.
 _NO_DEFAULTS = datetime(2000, 1, 1)
-
-
-def to_utc(value: datetime, assume: tzinfo = UTC) -> datetime | None:
-    """Aware UTC datetime; naive values are taken to be in `assume`."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=assume)
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
 
 
 def parse_date(value: str | None, assume: tzinfo = UTC) -> datetime | None:

@@ -14,6 +14,7 @@ from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, Attachment, ParsedMail
 from crm.inbound.parsing import split_quoted
 from crm.inbound.routing import Plan
+from crm.kernel.timeline import record
 from crm.models import (
     Activity,
     ActivityContact,
@@ -26,7 +27,6 @@ from crm.models import (
     User,
     utcnow,
 )
-from crm.timeline.services import record
 
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
 

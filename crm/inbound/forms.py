@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
+
+from crm.kernel.ids import IdField
 
 # An address (a@b.com), a domain (b.com) or an @domain: what the never-log list accepts.
 PATTERN = r"^(?:[^@\s]+@)?@?[a-z0-9-]+(?:\.[a-z0-9-]+)+\.?$"
@@ -23,7 +25,7 @@ class NeverLogForm(FlaskForm):
 
 
 class FileForm(FlaskForm):
-    contact_id = IntegerField("Contact", validators=[DataRequired()])
+    contact_id = IdField("Contact", validators=[DataRequired()])
 
 
 class ConfirmForm(FlaskForm):

@@ -1,4 +1,7 @@
-"""Accepting mail: find the user by the address's token, store the raw message, enqueue.
+"""Accepting mail: find the membership by the address's token, store the raw message, enqueue.
+
+An address belongs to one membership (team + user): its mail is filed in that team only, and
+once the membership ends the address is unknown (550), so nothing more is stored for it.
 
 The raw message and its log row are committed before the SMTP or HTTP reply is given, so
 anything a sender was told we accepted survives a crash; processing happens in a job.
@@ -13,8 +16,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.inbound import processing
-from crm.models import InboundMessage, Membership, User
+from crm.inbound import authresults, processing
+from crm.models import InboundMessage, Membership
 
 LOCAL_PART = re.compile(r"^(?P<token>[a-z0-9]{8,32})(?:\+(?P<command>[a-z0-9-]{1,40}))?$")
 
@@ -28,16 +31,21 @@ class Rejected(Exception):
         self.message = message
 
 
-def user_for_address(address: str) -> User | None:
-    """The user whose personal address this is (`token` or `token+command` @ our domain)."""
-    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+def normalized(address: str) -> str:
+    """An envelope address as we compare and store it: no brackets, no blanks, lower case."""
+    return address.strip().strip("<>").strip().lower()
+
+
+def membership_for_address(address: str) -> Membership | None:
+    """The membership whose address this is (`token` or `token+command` @ our domain)."""
+    local, _, domain = normalized(address).rpartition("@")
     if domain != current_app.config["INBOUND_DOMAIN"].lower():
         return None
     match = LOCAL_PART.match(local)
     if not match:
         return None
     return db.session.scalars(
-        select(User).where(User.inbound_token == match.group("token"))
+        select(Membership).where(Membership.inbound_token == match.group("token"))
     ).first()
 
 
@@ -63,6 +71,7 @@ class Envelope:
     rcpt_tos: list[str]
     mail_from: str | None
     via: str = "smtp"
+    auth: dict | None = None  # authresults.check(raw), done by the listener off this thread
 
 
 def accept_many(envelopes: list[Envelope]) -> list[str]:
@@ -73,14 +82,23 @@ def accept_many(envelopes: list[Envelope]) -> list[str]:
     Nothing is answered 250 before the commit that stores it; if the commit fails, every
     envelope of the group is told to try again.
     """
-    users: dict[str, User | None] = {}
+    memberships: dict[str, Membership | None] = {}
     replies = []
     stored = 0
     for envelope in envelopes:
         kept, refusal = 0, None
-        for rcpt in envelope.rcpt_tos:
+        # One stored message per distinct address, however often the envelope repeats it.
+        for rcpt in dict.fromkeys(normalized(r) for r in envelope.rcpt_tos):
             try:
-                _stored(envelope.raw, rcpt, envelope.mail_from, envelope.via, users)
+                message = _stored(
+                    envelope.raw,
+                    rcpt,
+                    envelope.mail_from,
+                    envelope.via,
+                    memberships,
+                    auth=envelope.auth,
+                )
+                envelope.auth = message.auth  # checked once per envelope, not per recipient
                 kept += 1
             except Rejected as error:
                 refusal = refusal or f"{error.code} {error.message}"
@@ -102,26 +120,26 @@ def _stored(
     envelope_to: str,
     envelope_from: str | None,
     via: str,
-    users: dict[str, User | None],
+    memberships: dict[str, Membership | None],
+    auth: dict | None = None,
 ) -> InboundMessage:
     """Add (not commit) the log row of one message for one address, or raise Rejected."""
     check_size(len(raw))
-    if envelope_to not in users:
-        users[envelope_to] = user_for_address(envelope_to)
-    user = users[envelope_to]
-    if user is None:
+    if envelope_to not in memberships:
+        memberships[envelope_to] = membership_for_address(envelope_to)
+    membership = memberships[envelope_to]
+    if membership is None:
         raise Rejected(550, f"No such Rapport address: {envelope_to}")
-    team_id = user.last_team_id or db.session.scalar(
-        select(Membership.team_id).where(Membership.user_id == user.id).limit(1)
-    )
     message = InboundMessage(
-        team_id=team_id,
-        user_id=user.id,
+        team_id=membership.team_id,
+        user_id=membership.user_id,
         via=via,
         raw=raw,
         size=len(raw),
-        envelope_to=envelope_to.strip().strip("<>").lower()[:254],
+        envelope_to=normalized(envelope_to)[:254],
         envelope_from=(envelope_from or "")[:254] or None,
+        # Sender authentication as received (after the address check: no DNS for refused mail).
+        auth=auth if auth is not None else authresults.check(raw),
     )
     db.session.add(message)
     return message

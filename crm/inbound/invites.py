@@ -7,8 +7,8 @@ from typing import Any
 
 import icalendar
 
-from crm.inbound.dates import to_utc
 from crm.inbound.mailtypes import Address, CalendarInvite
+from crm.kernel.dates import to_utc
 
 
 def parse_invite(text: str) -> CalendarInvite | None:

@@ -39,6 +39,7 @@ from crm.inbound.text import (
     repair_surrogates,
     sanitize_html,
 )
+from crm.kernel.filenames import clean_filename
 
 __all__ = [
     "Address",
@@ -64,7 +65,6 @@ _AUTO_SUBJECT = re.compile(
 )
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
-_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _CachingPolicy(policy.EmailPolicy):
@@ -380,9 +380,8 @@ def _filename(part: Message, defects: list[str]) -> str | None:
     name = _guarded(defects, "filename", part.get_filename, None)
     if not name:
         return None
-    # Some clients send full paths ("C:\\Users\\…\\x.pdf"); never keep directories.
-    base = re.split(r"[/\\]", repair_surrogates(str(name)))[-1]
-    return _UNSAFE_FILENAME.sub("", base).strip() or None
+    cleaned = clean_filename(repair_surrogates(str(name)), default="")
+    return cleaned or None
 
 
 def _unflow(part: Message, text: str, defects: list[str]) -> str:

@@ -16,13 +16,14 @@ from flask import current_app
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from crm import outbox, queue, sweeps
+from crm import outbox, queue
 from crm.extensions import db
 from crm.inbound import filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import ParsedMail
 from crm.inbound.parsing import parse_message
 from crm.inbound.rules import NO_NOTICE_REASONS, Outcome, decide, queue_notice
+from crm.kernel import work
 from crm.models import (
     Activity,
     Company,
@@ -90,26 +91,13 @@ def process(inbound_id: int) -> InboundStatus | None:
 
 def _claim(*, ids: list[int] | None = None, limit: int = BATCH_SIZE) -> list[int]:
     """RECEIVED → PROCESSING with one conditional UPDATE, so two workers never share a message."""
-    pick = (
-        select(InboundMessage.id)
-        .where(InboundMessage.status == InboundStatus.RECEIVED)
-        .order_by(InboundMessage.id)
-        .limit(limit)
+    return work.claim_batch(
+        InboundMessage,
+        InboundMessage.status == InboundStatus.RECEIVED,
+        values={"status": InboundStatus.PROCESSING, "updated_at": utcnow()},
+        limit=limit,
+        ids=ids,
     )
-    if ids is not None:
-        pick = pick.where(InboundMessage.id.in_(ids))
-    claimed = db.session.scalars(
-        update(InboundMessage)
-        .where(
-            InboundMessage.id.in_(pick.scalar_subquery()),
-            InboundMessage.status == InboundStatus.RECEIVED,
-        )
-        .values(status=InboundStatus.PROCESSING, updated_at=utcnow())
-        .returning(InboundMessage.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    db.session.commit()
-    return sorted(claimed)
 
 
 def process_batch(ids: list[int]) -> None:
@@ -257,20 +245,15 @@ def file_on_contact(message: InboundMessage, contact: Contact, by: User) -> Acti
     return activity
 
 
-@sweeps.sweep
 def sweep_received() -> int:
     """Re-enqueue messages stuck in RECEIVED (a lost queue) or PROCESSING (a crashed worker)."""
     now = utcnow()
-    db.session.execute(
-        update(InboundMessage)
-        .where(
-            InboundMessage.status == InboundStatus.PROCESSING,
-            InboundMessage.updated_at < now - STALE_CLAIM,
-        )
-        .values(status=InboundStatus.RECEIVED, updated_at=now - timedelta(minutes=5))
-        .execution_options(synchronize_session=False)
+    work.reclaim(
+        InboundMessage,
+        InboundMessage.status == InboundStatus.PROCESSING,
+        work.stale(InboundMessage.updated_at, STALE_CLAIM, now),
+        values={"status": InboundStatus.RECEIVED, "updated_at": now - timedelta(minutes=5)},
     )
-    db.session.commit()
     stuck = db.session.scalar(
         select(func.count(InboundMessage.id)).where(
             InboundMessage.status == InboundStatus.RECEIVED,

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import paging
 from crm.models import Activity, Contact, ContactEmail, EmailMessage, InboundMessage, InboundStatus
 from crm.security import scoped
 
@@ -48,7 +49,15 @@ def email_for_activity(activity: Activity) -> EmailMessage | None:
     return emails_for_activities([activity]).get(activity.id)
 
 
-def log_page(team_id: int, status: str | None, before: int | None):
+def _newest_first(stmt, before: str | None, limit: int):
+    """A page of InboundMessage rows by id, newest first (crm.kernel.paging)."""
+    if position := paging.decode(before, int):
+        stmt = stmt.where(InboundMessage.id < position[0])
+    page = paging.take(db.session.scalars(stmt).all(), limit, lambda m: paging.encode(m.id))
+    return page.items, page.next_cursor
+
+
+def log_page(team_id: int, status: str | None, before: str | None):
     stmt = (
         scoped(InboundMessage, team_id=team_id)
         .options(selectinload(InboundMessage.user))
@@ -57,15 +66,10 @@ def log_page(team_id: int, status: str | None, before: int | None):
     )
     if status:
         stmt = stmt.where(InboundMessage.status == InboundStatus(status))
-    if before:
-        stmt = stmt.where(InboundMessage.id < before)
-    rows = db.session.scalars(stmt).all()
-    more = len(rows) > LOG_PAGE
-    rows = rows[:LOG_PAGE]
-    return rows, (rows[-1].id if more else None)
+    return _newest_first(stmt, before, LOG_PAGE)
 
 
-def review_page(team_id: int, user_id: int | None, before: int | None):
+def review_page(team_id: int, user_id: int | None, before: str | None):
     """Held mail, newest first: one user's (user_id) or everyone's (None, for admins)."""
     stmt = (
         scoped(InboundMessage, team_id=team_id)
@@ -76,12 +80,7 @@ def review_page(team_id: int, user_id: int | None, before: int | None):
     )
     if user_id is not None:
         stmt = stmt.where(InboundMessage.user_id == user_id)
-    if before:
-        stmt = stmt.where(InboundMessage.id < before)
-    rows = db.session.scalars(stmt).all()
-    more = len(rows) > REVIEW_PAGE
-    rows = rows[:REVIEW_PAGE]
-    return rows, (rows[-1].id if more else None)
+    return _newest_first(stmt, before, REVIEW_PAGE)
 
 
 def search_contacts(team_id: int, q: str, limit: int = 8) -> list[Contact]:

@@ -27,17 +27,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
 
 from crm import outbox
 from crm.extensions import db
-from crm.inbound import filing
+from crm.inbound import authresults, filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, ParsedMail
 from crm.inbound.routing import company_domain, parse_recipient
+from crm.kernel import companies, dates
 from crm.models import (
     Activity,
     ActivityContact,
@@ -64,6 +64,8 @@ class Outcome:
 
 
 def decide(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Outcome:
+    """The outcome of one claimed message under rules 2-5 above; logging it writes through
+    `filing` (inside the caller's savepoint)."""
     message.subject = (parsed.subject or "")[:300] or None
     message.from_addr = parsed.from_.email[:254] if parsed.from_ else None
     user, team = message.user, lookups.team(message.team_id)
@@ -107,6 +109,10 @@ def decide(message: InboundMessage, parsed: ParsedMail, lookups: Lookups) -> Out
 
     # Only the user's own mail may create contacts; auto-forwarded mail could come from anyone.
     may_create = team.auto_create_contacts and result.sender_verified
+    if may_create and authresults.blocks_new_contacts(team.require_sender_auth, message.auth):
+        known = lookups.contacts_by_email(team.id, [a.email for a in result.participants])
+        if any(a.email not in known for a in result.participants):
+            return Outcome(InboundStatus.UNVERIFIED, authresults.hold_reason(message.auth))
     contacts, created, by_email = _contacts_for(team, result.participants, may_create, lookups)
     if not contacts and deal is None:
         why = "no known contact among " + ", ".join(a.email for a in result.participants[:5])
@@ -202,17 +208,9 @@ def _split_name(name: str, email: str) -> tuple[str, str]:
 
 
 def _company_for(team: Team, domain: str) -> Company:
-    company = db.session.scalars(
-        select(Company).where(
-            Company.team_id == team.id, Company.domain == domain, Company.deleted_at.is_(None)
-        )
-    ).first()
-    if company is None:
-        label = domain.split(".")[0].replace("-", " ").title()
-        company = Company(team_id=team.id, name=label, sort_name=label.lower(), domain=domain)
-        db.session.add(company)
-        db.session.flush()
-    return company
+    """The team's company with this mail domain, created (and audited) under its label."""
+    label = domain.split(".")[0].replace("-", " ").title()
+    return companies.find_or_create(team.id, None, label, domain=domain, match="domain")
 
 
 # --- Follow-up tasks and notices ----------------------------------------------------------------
@@ -221,7 +219,7 @@ def _company_for(team: Team, domain: str) -> Company:
 def _follow_up(
     team: Team, user: User, subject: str, contact: Contact | None, deal: Deal | None
 ) -> Task:
-    zone = user_zone(user.timezone)
+    zone = dates.zone(user.timezone)
     day = datetime.now(zone).date()
     added = 0
     while added < 2:
@@ -242,13 +240,6 @@ def _follow_up(
     )
     db.session.add(task)
     return task
-
-
-def user_zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
 
 
 def queue_notice(message: InboundMessage, outcome: Outcome) -> OutboundEmail:

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP
 from flask import Flask
 
 from crm.extensions import db
-from crm.inbound import intake
+from crm.inbound import authresults, intake
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,14 @@ class InboundHandler:
         self.writer = GroupWriter(app)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        address = intake.normalized(address)
+        if address in envelope.rcpt_tos:  # a repeated recipient gets the message once
+            return "250 2.1.5 OK"
+        if len(envelope.rcpt_tos) >= self.app.config["INBOUND_MAX_RECIPIENTS"]:
+            return "452 4.5.3 Too many recipients"
         try:
             with self.app.app_context():
-                known = intake.user_for_address(address) is not None
+                known = intake.membership_for_address(address) is not None
                 db.session.remove()
         except Exception:
             log.exception("RCPT lookup failed")
@@ -39,8 +44,15 @@ class InboundHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        item = intake.Envelope(raw, list(envelope.rcpt_tos), envelope.mail_from)
+        # DKIM key lookups can take seconds: in a thread, so other sessions keep going and no
+        # transaction waits for DNS.
+        auth = await asyncio.get_running_loop().run_in_executor(None, self._authenticate, raw)
+        item = intake.Envelope(raw, list(envelope.rcpt_tos), envelope.mail_from, auth=auth)
         return await self.writer.store(item)
+
+    def _authenticate(self, raw: bytes) -> dict:
+        with self.app.app_context():
+            return authresults.check(raw)
 
 
 class GroupWriter:

@@ -21,33 +21,35 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.htmx import hx_redirect, is_htmx, render, trigger
-from crm.inbound import bp, filing, processing, queries, rules
+from crm.inbound import authresults, bp, filing, processing, queries, settings_bp
 from crm.inbound.forms import ConfirmForm, FileForm, NeverLogForm
 from crm.inbound.text import sanitize_html
+from crm.kernel import members
+from crm.kernel.filenames import clean_filename
 from crm.models import (
     Contact,
     EmailAttachment,
     EmailMessage,
     InboundMessage,
     InboundStatus,
+    Membership,
     NeverLog,
     new_token,
 )
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
-from crm.settings import bp as settings_bp
 
 # Types a browser would run or render as a page: always served as a download of bytes.
 SAFE_INLINE = frozenset()
 
 
 def _is_admin() -> bool:
-    return current_membership().role.can_manage
+    return members.can_manage(current_membership())
 
 
 # --- Attachments --------------------------------------------------------------------------------
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@bp.get("/attachments/<id:attachment_id>")
 def attachment(attachment_id: int):
     row = get_or_404(EmailAttachment, attachment_id)
     path = filing.attachment_path(row.team_id, row.sha256)
@@ -58,7 +60,7 @@ def attachment(attachment_id: int):
         # Never let a browser render mail content from our origin (HTML, SVG, …).
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=row.filename,
+        download_name=clean_filename(row.filename),  # rows stored before names were cleaned
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -77,7 +79,7 @@ FRAME_CSP = (
 )
 
 
-@bp.get("/emails/<int:email_message_id>/formatted")
+@bp.get("/emails/<id:email_message_id>/formatted")
 def formatted(email_message_id: int):
     """The sanitized HTML of a logged email, for a sandboxed <iframe> on the timeline."""
     email = get_or_404(EmailMessage, email_message_id)
@@ -111,7 +113,7 @@ def _held_or_404(inbound_id: int) -> InboundMessage:
 @bp.get("/inbound/review")
 def review():
     everyone = _is_admin()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before")
     rows, next_before = queries.review_page(
         current_team().id, None if everyone else current_user.id, before
     )
@@ -133,7 +135,7 @@ def _preview(message: InboundMessage):
     return parsed, visible.strip()[:2000]
 
 
-@bp.get("/inbound/messages/<int:inbound_id>/contacts")
+@bp.get("/inbound/messages/<id:inbound_id>/contacts")
 def contact_picker(inbound_id: int):
     message = _held_or_404(inbound_id)
     q = request.args.get("q", "")
@@ -141,7 +143,7 @@ def contact_picker(inbound_id: int):
     return render_template("inbound/_contact_results.html", message=message, contacts=contacts, q=q)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/file")
+@bp.post("/inbound/messages/<id:inbound_id>/file")
 def file_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     form = FileForm()
@@ -160,7 +162,7 @@ def file_message(inbound_id: int):
     return redirect(url_for("inbound.review"), 303)
 
 
-@bp.post("/inbound/messages/<int:inbound_id>/discard")
+@bp.post("/inbound/messages/<id:inbound_id>/discard")
 def discard_message(inbound_id: int):
     message = _held_or_404(inbound_id)
     processing.discard(message, current_user)
@@ -182,9 +184,7 @@ def inbound_log():
     status = request.args.get("status") or None
     if status and status not in {s.value for s in InboundStatus}:
         status = None
-    rows, next_before = queries.log_page(
-        current_team().id, status, request.args.get("before", type=int)
-    )
+    rows, next_before = queries.log_page(current_team().id, status, request.args.get("before"))
     return render(
         "settings/inbound_log.html",
         "settings/_inbound_rows.html",
@@ -197,7 +197,7 @@ def inbound_log():
     )
 
 
-@settings_bp.get("/inbound/<int:inbound_id>")
+@settings_bp.get("/inbound/<id:inbound_id>")
 @admin_required
 def inbound_show(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -213,7 +213,7 @@ def inbound_show(inbound_id: int):
     )
 
 
-@settings_bp.post("/inbound/<int:inbound_id>/retry")
+@settings_bp.post("/inbound/<id:inbound_id>/retry")
 @admin_required
 def inbound_retry(inbound_id: int):
     message = get_or_404(InboundMessage, inbound_id)
@@ -221,7 +221,7 @@ def inbound_retry(inbound_id: int):
         abort(409)
     processing.retry(message)
     flash("Queued again: the log shows the outcome in a moment.", "success")
-    response = hx_redirect(url_for("settings.inbound_show", inbound_id=message.id))
+    response = hx_redirect(url_for("settings_inbound.inbound_show", inbound_id=message.id))
     return trigger(response, "inbound-retried", {"id": message.id})
 
 
@@ -244,7 +244,7 @@ def never_log_add():
             db.session.add(NeverLog(team_id=current_team().id, pattern=pattern))
             db.session.commit()
         if not is_htmx():
-            return redirect(url_for("settings.inbound_log"), 303)
+            return redirect(url_for("settings_inbound.inbound_log"), 303)
         form = NeverLogForm(formdata=None)
         response = render(
             "settings/inbound_log.html",
@@ -270,14 +270,14 @@ def never_log_add():
     ), status
 
 
-@settings_bp.post("/inbound/never-log/<int:never_log_id>/delete")
+@settings_bp.post("/inbound/never-log/<id:never_log_id>/delete")
 @admin_required
 def never_log_delete(never_log_id: int):
     row = get_or_404(NeverLog, never_log_id)
     db.session.delete(row)
     db.session.commit()
     if not is_htmx():
-        return redirect(url_for("settings.inbound_log"), 303)
+        return redirect(url_for("settings_inbound.inbound_log"), 303)
     response = render(
         "settings/inbound_log.html",
         "settings/_never_log.html",
@@ -295,25 +295,28 @@ def regenerate_address():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    membership = current_membership()  # the address of this team only
     while True:
         token = new_token()
-        clash = db.session.scalar(select(type(user).id).where(type(user).inbound_token == token))
+        clash = db.session.scalar(select(Membership.id).where(Membership.inbound_token == token))
         if clash is None:
             break
-    user.inbound_token = token
+    membership.inbound_token = token
     db.session.commit()
     flash("Your email-in address changed. Mail to the old one is now refused.", "success")
     return hx_redirect(url_for("settings.profile") + "#email-in")
 
 
-@bp.app_template_filter("local_time")
-def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):
-    """A UTC datetime shown in the current user's time zone."""
-    if value is None:
-        return ""
-    zone = rules.user_zone(getattr(current_user, "timezone", None))
-    return value.astimezone(zone).strftime(fmt)
+@bp.app_template_filter("sender_auth")
+def sender_auth_filter(auth: dict | None) -> str:
+    """The SPF/DKIM/DMARC verdicts of a received message, in words."""
+    return authresults.summary(auth)
+
+
+@bp.app_template_filter("filename")
+def filename_filter(value: str | None) -> str:
+    """An attachment's name as shown: the same cleaning as when it is stored and served."""
+    return clean_filename(value)
 
 
 @bp.app_context_processor

@@ -30,8 +30,9 @@ from crm.models.mail import (
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
-from crm.models.team import Invitation, Membership, Role, Team, User
+from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
 
 __all__ = [
     "Activity",
@@ -49,6 +50,9 @@ __all__ = [
     "ImportStatus",
     "Deal",
     "DealStatus",
+    "DealStageHistory",
+    "ReportSubscription",
+    "WeeklyReportClaim",
     "Lifecycle",
     "LostReason",
     "Pipeline",
@@ -73,6 +77,7 @@ __all__ = [
     "Role",
     "Team",
     "User",
+    "UserSession",
     "UTCDateTime",
     "new_token",
     "utcnow",

@@ -92,6 +92,8 @@ class InboundMessage(Timestamps, db.Model):
     subject: Mapped[str | None] = mapped_column(String(300))
     from_addr: Mapped[str | None] = mapped_column(String(254))
     reason: Mapped[str | None] = mapped_column(String(300))  # why held or rejected
+    # Sender authentication (crm/inbound/authresults.py): {"spf", "dkim", "dmarc", "source", …}.
+    auth: Mapped[dict | None] = mapped_column(JSON)
     email_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_message.id", ondelete="SET NULL")
     )

@@ -5,13 +5,23 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.extensions import db
-from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token
+from crm.models.base import TeamOwned, Timestamps, UTCDateTime, new_token, utcnow
+
+
+def password_hash_method() -> str:
+    """werkzeug's hash method for new passwords: scrypt unless the app configures another
+    (PASSWORD_HASH_METHOD: the test suite uses a cheap one, since scrypt costs tens of ms per
+    hash and fixtures make thousands)."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"
+    return "scrypt"
 
 
 class Role(enum.StrEnum):
@@ -30,6 +40,10 @@ class Team(Timestamps, db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     # Email-in creates contacts for unknown external people when this is on.
     auto_create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # …and only from mail whose sender passed DKIM or DMARC when this is on (held otherwise).
+    require_sender_auth: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="team")
 
@@ -40,11 +54,14 @@ class User(UserMixin, Timestamps, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(256))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # The personal email-in address is <inbound_token>@INBOUND_DOMAIN.
-    inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
     # Bumped on password change and reset: old sessions and reset links stop working.
     session_version: Mapped[int] = mapped_column(default=1)
     last_team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    # Before migration 0004h2 the email-in token was the user's. Kept (never read) because
+    # dropping it rebuilds this table on SQLite; addresses are Membership.inbound_token.
+    legacy_inbound_token: Mapped[str] = mapped_column(
+        "inbound_token", String(32), unique=True, default=new_token
+    )
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -55,16 +72,46 @@ class User(UserMixin, Timestamps, db.Model):
     digest_sent_on: Mapped[date | None] = mapped_column(Date)
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
+    @property
+    def inbound_token(self) -> str | None:
+        """The token of this user's email-in address in their last-opened team (for display).
+
+        Mail is never routed by this: each membership has its own address
+        (Membership.inbound_token).
+        """
+        memberships = {m.team_id: m for m in self.memberships}
+        if not memberships:
+            return None
+        return (memberships.get(self.last_team_id) or memberships[min(memberships)]).inbound_token
+
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # The key of the signed-in session this object was loaded for (crm.auth.sessions sets it).
+    session_key = None  # str once loaded; not a column
+
     def get_id(self) -> str:
-        # Flask-Login stores this in the session; the version invalidates old sessions.
-        return f"{self.id}:{self.session_version}"
+        # Flask-Login keeps this in the session cookie and the remember-me cookie: the user and
+        # the server-side session (a UserSession row) it belongs to. Deleting the row ends both.
+        return f"{self.id}:{self.session_key or ''}"
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Log-out, a password change or reset and removal from a team delete
+    rows; a cookie whose row is gone no longer signs anyone in, however it was copied."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # Only the hash is stored: a database leak does not leak usable sessions.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
 
 
 class Membership(TeamOwned, Timestamps, db.Model):
@@ -76,6 +123,9 @@ class Membership(TeamOwned, Timestamps, db.Model):
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.MEMBER,
     )
+    # The email-in address <inbound_token>@INBOUND_DOMAIN belongs to the membership, not to the
+    # user: mail to it is filed in this team only, and it is refused once the membership ends.
+    inbound_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_token)
 
     team: Mapped[Team] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import click
 
-from crm.cli import CLI_HOOKS
-from crm.startup import SERVE_HOOKS
 
-
-def _add_commands(group: click.Group) -> None:
+def add_commands(group: click.Group) -> None:
     @group.command()
     def reindex() -> None:
         """Rebuild the search index from the database (searches keep working meanwhile)."""
@@ -27,13 +24,7 @@ def _add_commands(group: click.Group) -> None:
         click.echo(f"Indexed {count} records.")
 
 
-def _serve_hook(app) -> None:
+def rebuild_on_serve(app) -> None:
     from crm.search.services import rebuild_if_needed
 
     rebuild_if_needed(app)
-
-
-if _add_commands not in CLI_HOOKS:
-    CLI_HOOKS.append(_add_commands)
-if _serve_hook not in SERVE_HOOKS:
-    SERVE_HOOKS.append(_serve_hook)

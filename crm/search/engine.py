@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Container, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,25 +80,42 @@ from crm.search.store import IndexStore
 
 _FULL_SORT_MAX = 1000  # up to this many matches, ties are broken newest first
 _COUNT_CAP = 5000  # matches counted for totals and facets; beyond it they read "5000+"
-# Time budgets of a results page. Two words common in a million notes match tens of
-# thousands of records, and Whoosh scores and counts each of them in Python (~1 s); past
-# the budget the page shows the best of the matches scored so far and counts read "N+".
-_SCORE_BUDGET_S = 0.025
-_COUNT_BUDGET_S = 0.010
-_SUGGEST_BUDGET_S = 0.025  # as-you-type: the best of the prefix matches seen in 25 ms
-# Matches always walked before the count's budget applies: counts of up to 2,000 matches
-# are exact (scoring has its own floor, see crm.search.results).
-_WALK_BEFORE_BUDGET = 2000
 _BY_SCORE_THEN_NEWEST = sorting.MultiFacet(
     [sorting.ScoreFacet(), sorting.FieldFacet("updated", reverse=True)]
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Time budgets of a results page (seconds; None: no budget, every match is seen).
+
+    Two words common in a million notes match tens of thousands of records, and Whoosh
+    scores and counts each of them in Python (~1 s); past the budget the page shows the best
+    of the matches scored so far and counts read "N+". However slow the machine, a count
+    walks ``walk_before`` matches (so counts of up to 2,000 are exact) and scoring sees
+    ``score_before`` matches of any team (each costs ~50 us in Whoosh) before a budget applies.
+    """
+
+    score_s: float | None = 0.025
+    count_s: float | None = 0.010
+    suggest_s: float | None = 0.025  # as-you-type: the best of the prefix matches in 25 ms
+    walk_before: int = 2000
+    score_before: int = 256
+
+
+DEFAULT_BUDGETS = Budgets()
+# No time budgets: results depend on the index alone, never on the machine's speed (tests).
+UNBOUNDED = Budgets(score_s=None, count_s=None, suggest_s=None)
+
+
 class SearchEngine(IndexStore):
     """The search index of all teams: every query is confined to one team (in ``_run``)."""
 
-    def __init__(self, path: str | Path, *, procs: int = 1) -> None:
+    def __init__(
+        self, path: str | Path, *, procs: int = 1, budgets: Budgets = DEFAULT_BUDGETS
+    ) -> None:
         super().__init__(path, procs=procs)
+        self.budgets = budgets
         self._kind_column: tuple[Any, Any] | None = None  # (searcher, its "kind" column)
         # (segment id, team_id) -> that team's document numbers in the segment
         self._team_docs: dict[tuple[str, int], frozenset[int]] = {}
@@ -162,7 +179,7 @@ class SearchEngine(IndexStore):
                 collapse="kind",
                 collapse_limit=per_kind,
                 sortedby=_BY_SCORE_THEN_NEWEST,
-                budget_s=_SUGGEST_BUDGET_S,
+                budget_s=self.budgets.suggest_s,
             )
             for hit in results:
                 grouped.setdefault(hit.fields()["kind"], []).append(_hit(hit, snippet=""))
@@ -187,7 +204,7 @@ class SearchEngine(IndexStore):
         ``budget_s`` stops collecting after that many seconds: the results are then the
         best of the matches seen so far, and ``results.collector.timed_out`` is True.
         Past it, collecting goes on until ``min_hits`` (default: the limit) of the team's
-        matches not in ``named`` or _SCORE_BEFORE_BUDGET matches of any team were seen.
+        matches not in ``named`` or ``budgets.score_before`` matches of any team were seen.
         """
         deadline = time.perf_counter() + budget_s if budget_s is not None else None
         team = self._team_filter(searcher, team_id)
@@ -196,7 +213,12 @@ class SearchEngine(IndexStore):
             # when stacked, so one collector does both.
             collapse, per_key = kwargs.pop("collapse"), kwargs.pop("collapse_limit", 1)
             collector: Any = _TeamCollapseCollector(
-                searcher.collector(**kwargs), collapse, per_key, team, deadline
+                searcher.collector(**kwargs),
+                collapse,
+                per_key,
+                team,
+                deadline,
+                self.budgets.score_before,
             )
         else:
             if count_kinds:  # every match must reach the collector: no block skipping
@@ -205,6 +227,7 @@ class SearchEngine(IndexStore):
                 searcher.collector(**kwargs),
                 team,
                 deadline,
+                self.budgets.score_before,
                 self._kinds_column(searcher) if count_kinds and searcher.doc_count_all() else None,
             )
             if min_hits is not None:
@@ -270,7 +293,10 @@ class SearchEngine(IndexStore):
             # the page. Names are short posting lists: score them all first (their time
             # comes out of the budget), and put them ahead of a partial page's hits.
             named = self._named(searcher, team_id, wanted, limit)
-            budget = max(0.0, _SCORE_BUDGET_S - (time.perf_counter() - started))
+            score_s = self.budgets.score_s
+            budget = (
+                None if score_s is None else max(0.0, score_s - (time.perf_counter() - started))
+            )
             # Past the budget, the body pass need only fill what the names left of a page.
             min_hits = max(1, limit - len(named))
             named_docs = {h.docnum for h in named}
@@ -392,10 +418,16 @@ class SearchEngine(IndexStore):
         kinds = self._kinds_column(searcher)
         counts: dict[str, int] = {}
         team = self._team_filter(searcher, team_id)
-        deadline = time.perf_counter() + _COUNT_BUDGET_S
+        count_s, walk_before = self.budgets.count_s, self.budgets.walk_before
+        deadline = time.perf_counter() + count_s if count_s is not None else None
         seen = 0
         for walked, docnum in enumerate(_matching_docs(searcher, query), 1):
-            if not walked & 7 and walked >= _WALK_BEFORE_BUDGET and time.perf_counter() > deadline:
+            if (
+                deadline is not None
+                and not walked & 7
+                and walked >= walk_before
+                and time.perf_counter() > deadline
+            ):
                 return counts, True
             if docnum not in team:
                 continue

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import features
 from crm.models import (
     Activity,
     ActivityContact,
@@ -32,6 +33,11 @@ SOURCES = ("contact", "company", "deal", "task", "activity")
 MODELS = {"contact": Contact, "company": Company, "deal": Deal, "task": Task, "activity": Activity}
 ACTIVITY_KINDS = ("note", "call", "meeting", "email")
 _BATCH = 500
+
+
+def declared_models() -> dict[str, type]:
+    """The sources the installed features declare (crm/features.py), with their models."""
+    return {s: MODELS[s] for s in features.search_sources() if s in MODELS}
 
 
 def engine_kinds(source: str) -> tuple[str, ...]:
@@ -309,7 +315,7 @@ def resolve(items: Iterable[tuple[int, str, int]]) -> tuple[list[dict], list[tup
 def count_all() -> int:
     """How many records a rebuild reads (an upper bound of the documents)."""
     total = 0
-    for model in MODELS.values():
+    for model in declared_models().values():
         stmt = select(func.count()).select_from(model)
         if hasattr(model, "deleted_at"):
             stmt = stmt.where(model.deleted_at.is_(None))
@@ -321,7 +327,7 @@ def iter_all(batch: int = _BATCH) -> Iterator[dict]:
     """Every searchable record of every team, streamed in batches by id."""
     team_ids = db.session.scalars(select(Team.id).order_by(Team.id)).all()
     for team_id in team_ids:
-        for source, model in MODELS.items():
+        for source, model in declared_models().items():
             last = 0
             while True:
                 ids = db.session.scalars(
@@ -342,7 +348,7 @@ def iter_all(batch: int = _BATCH) -> Iterator[dict]:
 def changed_since(since) -> list[tuple[int, str, int]]:
     """Records updated at or after ``since`` (re-sent after a rebuild that ran meanwhile)."""
     items = []
-    for source, model in MODELS.items():
+    for source, model in declared_models().items():
         for team_id, record_id in db.session.execute(
             select(model.team_id, model.id).where(model.updated_at >= since)
         ):

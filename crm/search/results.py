@@ -13,14 +13,9 @@ from typing import Any
 from whoosh.collectors import CollapseCollector, FilterCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.idsets import DocIdSet
-from whoosh.query import (
-    Query,
-)
+from whoosh.query import Query
 
 _SNIPPET_CHARS = 200
-# Matches always scored before a deadline applies, however slow the machine (each costs
-# ~50 us in Whoosh).
-_SCORE_BEFORE_BUDGET = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +37,7 @@ class SearchPage:
     pagelen: int
     facets: dict[str, int] = field(default_factory=dict)  # kind -> matches, all kinds
     relaxed: bool = False  # True when only the any-word or typo-tolerant fallback matched
-    capped: bool = False  # counting stopped at _COUNT_CAP matches: total and facets are "N+"
+    capped: bool = False  # counting stopped early (engine._COUNT_CAP): total and facets are "N+"
     partial: bool = False  # scoring ran out of time: best hits of the matches scored so far
 
 
@@ -60,15 +55,21 @@ class _TeamCollector(FilterCollector):
     """Lets through only the team's documents; optionally stops at a deadline."""
 
     def __init__(
-        self, child: Any, team: _TeamDocs, deadline: float | None, kinds: Any = None
+        self,
+        child: Any,
+        team: _TeamDocs,
+        deadline: float | None,
+        score_before: int,
+        kinds: Any = None,
     ) -> None:
         super().__init__(child, allow=team)
         self.deadline = deadline
+        self.score_before = score_before  # matches of any team always seen before a deadline
         self.timed_out = False
         self.kinds = kinds  # a "kind" column reader: count the team's matches per kind
         self.kind_counts: dict[str, int] = {}
         self.seen = self.collected = 0  # matches of any team / of the team, all segments
-        self.min_hits = getattr(child, "limit", None) or _SCORE_BEFORE_BUDGET
+        self.min_hits = getattr(child, "limit", None) or score_before
         self.named: Container[int] = ()  # already on the page: not counted in min_hits
 
     def collect_matches(self) -> None:
@@ -76,10 +77,10 @@ class _TeamCollector(FilterCollector):
             return
         child, team, offset, deadline = self.child, self._allow, self.offset, self.deadline
         kinds, counts = self.kinds, self.kind_counts
-        # Past the deadline, stop once a full page was collected (or _SCORE_BEFORE_BUDGET
+        # Past the deadline, stop once a full page was collected (or score_before
         # matches of any team were seen): matches of two common words are sparse and each
         # costs a leapfrog over big posting lists, so a fixed 256 cost 10-20 ms alone.
-        full = self.min_hits
+        full, score_before = self.min_hits, self.score_before
         for sub_docnum in child.matches():
             self.seen += 1
             if offset + sub_docnum in team:
@@ -93,7 +94,7 @@ class _TeamCollector(FilterCollector):
             if (
                 deadline is not None
                 and not self.seen & 7
-                and (self.collected >= full or self.seen >= _SCORE_BEFORE_BUDGET)
+                and (self.collected >= full or self.seen >= score_before)
                 and time.perf_counter() > deadline
             ):
                 self.timed_out = True
@@ -104,23 +105,35 @@ class _TeamCollapseCollector(CollapseCollector):
     """CollapseCollector.collect_matches with the team filter and an optional deadline."""
 
     def __init__(
-        self, child: Any, keyfacet: Any, limit: int, team: _TeamDocs, deadline: float | None
+        self,
+        child: Any,
+        keyfacet: Any,
+        limit: int,
+        team: _TeamDocs,
+        deadline: float | None,
+        score_before: int,
     ) -> None:
         super().__init__(child, keyfacet, limit=limit)
         self.team = team
         self.deadline = deadline
+        self.score_before = score_before
         self.timed_out = False
 
     def collect_matches(self) -> None:
         if self.timed_out:
             return
-        child, team, deadline = self.child, self.team, self.deadline
+        child, team, deadline, score_before = (
+            self.child,
+            self.team,
+            self.deadline,
+            self.score_before,
+        )
         matcher, offset = child.matcher, child.offset
         for seen, sub_docnum in enumerate(child.matches(), 1):
             if (
                 deadline is not None
                 and not seen & 7
-                and seen >= _SCORE_BEFORE_BUDGET
+                and seen >= score_before
                 and time.perf_counter() > deadline
             ):
                 self.timed_out = True

@@ -62,7 +62,7 @@ def page():
     return render(
         "search/page.html",
         "search/_results.html",
-        status=200 if valid else 422,
+        http_status=200 if valid else 422,
         form=form,
         q=q,
         kind=kind,

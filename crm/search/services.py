@@ -19,6 +19,8 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event, func, select
 
 from crm.extensions import db
+from crm.kernel import statistics
+from crm.kernel.ids import parse_id
 from crm.models import (
     Activity,
     ActivityContact,
@@ -33,7 +35,7 @@ from crm.models import (
     utcnow,
 )
 from crm.search import indexing
-from crm.search.engine import SearchEngine
+from crm.search.engine import DEFAULT_BUDGETS, UNBOUNDED, SearchEngine
 from crm.search.query import MAX_QUERY_CHARS
 from crm.search.results import SearchPage
 
@@ -67,7 +69,11 @@ def get_engine(app: Flask | None = None) -> SearchEngine:
         with _engine_lock:
             engine = app.extensions.get("search")
             if engine is None:
-                engine = SearchEngine(index_path(app))
+                # Tests turn the time budgets off: their results must not depend on load.
+                timed = app.config.get("SEARCH_TIME_BUDGETS", True)
+                engine = SearchEngine(
+                    index_path(app), budgets=DEFAULT_BUDGETS if timed else UNBOUNDED
+                )
                 app.extensions["search_needs_rebuild"] = engine.open_or_create()
                 app.extensions["search"] = engine
     return engine
@@ -151,6 +157,9 @@ def reindex(progress: Callable[[int], None] | None = None) -> int:
 
     Records changed while it ran are indexed again afterwards, so none are lost.
     """
+    # A freshly seeded or restored database may have no planner statistics: the indexer's
+    # queries would then walk every contact per batch.
+    statistics.ensure()
     engine = get_engine()
     started = utcnow() - timedelta(seconds=1)
     count = 0
@@ -218,8 +227,8 @@ def resolve_owners(team_id: int, user_id: int | None, text: str) -> str:
                 .where(Membership.team_id == team_id)
                 .order_by(User.id)
             ).all()
-        if wanted.isascii() and wanted.isdigit():
-            return [id_ for id_, _, _ in members if str(id_) == wanted.lstrip("0")]
+        if (wanted_id := parse_id(wanted)) is not None:
+            return [id_ for id_, _, _ in members if id_ == wanted_id]
         return [
             id_
             for id_, email, name in members

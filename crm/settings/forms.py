@@ -9,30 +9,10 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
 from crm.auth.forms import strong_password
+from crm.kernel.fields import CURRENCIES
 from crm.models import Role
 
 TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz or tz == "UTC")
-CURRENCIES = [
-    "USD",
-    "EUR",
-    "GBP",
-    "CAD",
-    "AUD",
-    "CHF",
-    "JPY",
-    "SEK",
-    "NOK",
-    "DKK",
-    "PLN",
-    "CZK",
-    "INR",
-    "BRL",
-    "MXN",
-    "ZAR",
-    "NZD",
-    "SGD",
-    "HKD",
-]
 
 
 class ProfileForm(FlaskForm):
@@ -57,6 +37,9 @@ class TeamForm(FlaskForm):
     name = StringField("Team name", validators=[DataRequired(), Length(max=120)])
     currency = SelectField("Default currency", choices=[(c, c) for c in CURRENCIES])
     auto_create_contacts = BooleanField("Create contacts for unknown people in logged email")
+    require_sender_auth = BooleanField(
+        "Require a passing DKIM or DMARC before creating new contacts from mail"
+    )
 
 
 class InviteForm(FlaskForm):

@@ -9,6 +9,7 @@ from crm.auth import services as accounts
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger
+from crm.kernel import paging
 from crm.models import Invitation, Membership, OutboundEmail, Role, User, utcnow
 from crm.security import admin_required, current_membership, current_team, get_or_404, scoped
 from crm.settings import bp
@@ -44,10 +45,6 @@ def password():
         except Invalid as error:
             password_form.current.errors = [error.message]
         else:
-            # The session version changed: log the user back in with the new one.
-            from flask_login import login_user
-
-            login_user(current_user._get_current_object())
             flash("Password changed. Other devices are logged out.", "success")
             return redirect(url_for("settings.profile"), 303)
     return render_template("settings/profile.html", form=form, password_form=password_form), 422
@@ -62,6 +59,7 @@ def team():
         team.name = form.name.data.strip()
         team.currency = form.currency.data
         team.auto_create_contacts = form.auto_create_contacts.data
+        team.require_sender_auth = form.require_sender_auth.data
         db.session.commit()
         flash("Team settings saved.", "success")
         return redirect(url_for("settings.team"), 303)
@@ -116,11 +114,11 @@ def invite():
             )
             return trigger(response, "invitation-sent", {"email": invitation.email})
     return render(
-        "settings/members.html", "settings/_members.html", status=422, **_members_context(form)
+        "settings/members.html", "settings/_members.html", http_status=422, **_members_context(form)
     )
 
 
-@bp.post("/members/<int:membership_id>/role")
+@bp.post("/members/<id:membership_id>/role")
 @admin_required
 def change_role(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -132,7 +130,7 @@ def change_role(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/members/<int:membership_id>/remove")
+@bp.post("/members/<id:membership_id>/remove")
 @admin_required
 def remove_member(membership_id: int):
     target = get_or_404(Membership, membership_id)
@@ -142,7 +140,7 @@ def remove_member(membership_id: int):
     return render("settings/members.html", "settings/_members.html", **_members_context())
 
 
-@bp.post("/invitations/<int:invitation_id>/revoke")
+@bp.post("/invitations/<id:invitation_id>/revoke")
 @admin_required
 def revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
@@ -154,22 +152,20 @@ def revoke_invitation(invitation_id: int):
 @bp.get("/outbox")
 @admin_required
 def outbox():
-    before = request.args.get("before", type=int)
     stmt = scoped(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(OUTBOX_PAGE + 1)
-    if before:
-        stmt = stmt.where(OutboundEmail.id < before)
+    if position := paging.decode(request.args.get("before"), int):
+        stmt = stmt.where(OutboundEmail.id < position[0])
     rows = db.session.scalars(stmt).all()
-    more = len(rows) > OUTBOX_PAGE
-    rows = rows[:OUTBOX_PAGE]
+    page = paging.take(rows, OUTBOX_PAGE, lambda row: paging.encode(row.id))
     return render(
         "settings/outbox.html",
         "settings/_outbox_rows.html",
-        rows=rows,
-        next_before=rows[-1].id if more else None,
+        rows=page.items,
+        next_before=page.next_cursor,
     )
 
 
-@bp.get("/outbox/<int:outbox_id>")
+@bp.get("/outbox/<id:outbox_id>")
 @admin_required
 def outbox_show(outbox_id: int):
     return render_template("settings/outbox_show.html", row=get_or_404(OutboundEmail, outbox_id))

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("tasks", __name__)
 
-from crm.tasks import reminders, routes  # noqa: E402,F401  (routes and sweeps register themselves)
+from crm.tasks import routes  # noqa: E402,F401

@@ -9,8 +9,8 @@ from icalendar import Alarm, Calendar, Event
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.kernel import dates
 from crm.models import Membership, Task, User, utcnow
-from crm.tasks import dates
 
 FEED_LIMIT = 2000
 TIMED_LENGTH = timedelta(minutes=30)

@@ -15,6 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from crm.kernel.ids import parse_id
+
 REMIND_CHOICES = [
     ("", "No reminder"),
     ("0", "At the due time"),
@@ -34,7 +36,11 @@ PRIORITY_CHOICES = [("normal", "Normal"), ("high", "High"), ("low", "Low")]
 
 
 def _optional_int(value):
-    return int(value) if value not in (None, "") else None
+    if value in (None, ""):
+        return None
+    if (number := parse_id(value)) is None:
+        raise ValueError("Not a valid choice.")
+    return number
 
 
 class TaskForm(FlaskForm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -9,8 +10,8 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import dates, paging
 from crm.models import Task
-from crm.tasks import dates
 
 PAGE = 30
 GROUPS = (
@@ -92,32 +93,35 @@ def _group_where(key: str, now: datetime, tz):
 
 def _cursor(task: Task, key: str) -> str:
     if key == "done":
-        return f"{task.done_at.isoformat()}|{task.id}"
+        return paging.encode(task.done_at, task.id)
     if key == "nodate":
-        return f"|{task.id}"
-    return f"{task.due_at.isoformat()}|{task.id}"
+        return paging.encode(None, task.id)
+    return paging.encode(task.due_at, task.id)
 
 
 def _after(stmt: Select, key: str, after: str | None) -> Select:
-    if not after:
+    position = paging.decode(after, datetime, int)
+    if position is None:
         return stmt
-    moment, _, last_id = after.partition("|")
-    try:
-        last_id = int(last_id)
-        when = datetime.fromisoformat(moment) if moment else None
-    except ValueError:
-        return stmt
+    when, last_id = position
     if key == "done" and when:
-        return stmt.where(or_(Task.done_at < when, and_(Task.done_at == when, Task.id < last_id)))
+        return stmt.where(paging.after(Task.done_at, Task.id, when, last_id, desc=True))
     if key == "nodate" or when is None:
         return stmt.where(Task.id > last_id)
-    return stmt.where(or_(Task.due_at > when, and_(Task.due_at == when, Task.id > last_id)))
+    return stmt.where(paging.after(Task.due_at, Task.id, when, last_id))
 
 
 def group_page(
-    team_id: int, filters: Filters, key: str, now: datetime, tz, after: str | None = None
+    team_id: int,
+    filters: Filters,
+    key: str,
+    now: datetime,
+    tz,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> Group:
     """One page of one group (or of done tasks, most recently done first)."""
+    limit = limit or PAGE
     label = dict(GROUPS).get(key, "Done")
     stmt = _base(team_id, filters)
     if key == "done":
@@ -125,13 +129,71 @@ def group_page(
     else:
         stmt = stmt.where(_group_where(key, now, tz))
         stmt = stmt.order_by(Task.id) if key == "nodate" else stmt.order_by(Task.due_at, Task.id)
-    rows = list(db.session.scalars(_after(stmt, key, after).limit(PAGE + 1)))
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    return Group(key, label, rows, _cursor(rows[-1], key) if more and rows else None)
+    rows = list(db.session.scalars(_after(stmt, key, after).limit(limit + 1)))
+    page = paging.take(rows, limit, lambda task: _cursor(task, key))
+    return Group(key, label, page.items, page.next_cursor)
 
 
 def task_list(team_id: int, filters: Filters, now: datetime, tz) -> list[Group]:
     if filters.done:
         return [group_page(team_id, filters, "done", now, tz)]
     return [group_page(team_id, filters, key, now, tz) for key, _ in GROUPS]
+
+
+# --- The list as a CSV file ------------------------------------------------------------------
+
+EXPORT_HEADER = [
+    "Group",
+    "Title",
+    "Due",
+    "All day",
+    "Priority",
+    "Assignee",
+    "Contact",
+    "Company",
+    "Deal",
+    "Notes",
+    "Done",
+    "Created",
+]
+EXPORT_PAGE = 500
+
+
+def export_rows(team_id: int, filters: Filters, now: datetime, tz) -> Iterator[list]:
+    """The list on screen, every page of every group in the order the page shows them (the same
+    queries), one row per task; times in the viewer's zone, all-day tasks as their date."""
+    keys = ["done"] if filters.done else [key for key, _ in GROUPS]
+    for key in keys:
+        after = None
+        while True:
+            group = group_page(team_id, filters, key, now, tz, after, limit=EXPORT_PAGE)
+            for task in group.tasks:
+                yield _export_row(group.label, task, tz)
+            if group.after is None:
+                break
+            after = group.after
+
+
+def _export_row(group: str, task: Task, tz) -> list:
+    def local(moment: datetime | None, all_day: bool = False) -> str:
+        if moment is None:
+            return ""
+        if all_day:  # stored as the local midnight of the assignee's zone
+            owner_tz = dates.zone(task.assignee.timezone if task.assignee else None)
+            return moment.astimezone(owner_tz).date().isoformat()
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return [
+        group,
+        task.title,
+        local(task.due_at, task.all_day),
+        "yes" if task.all_day and task.due_at else "",
+        task.priority.value,
+        task.assignee.name if task.assignee else "",
+        task.contact.name if task.contact else "",
+        task.company.name if task.company else "",
+        task.deal.title if task.deal else "",
+        task.notes,
+        local(task.done_at),
+        local(task.created_at),
+    ]

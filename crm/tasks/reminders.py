@@ -13,14 +13,13 @@ import logging
 from datetime import datetime, time
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from crm import outbox
 from crm.extensions import db
+from crm.kernel import dates, work
 from crm.models import Membership, Task, User, utcnow
-from crm.sweeps import sweep
-from crm.tasks import dates
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -43,7 +42,6 @@ def due_label(task: Task, tz) -> str:
     return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or "")
 
 
-@sweep
 def send_due_reminders(now: datetime | None = None) -> int:
     """Queue one reminder email per due, unsent reminder of an open, assigned task."""
     now = now or utcnow()
@@ -66,12 +64,14 @@ def send_due_reminders(now: datetime | None = None) -> int:
     db.session.commit()  # end the read: the claims below each run in their own transaction
     queued = 0
     for task_id in ids:
-        claimed = db.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.reminder_sent_at.is_(None), Task.done_at.is_(None))
-            .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = work.claim(
+            Task,
+            task_id,
+            Task.reminder_sent_at.is_(None),
+            Task.done_at.is_(None),
+            values={"reminder_sent_at": now},
+            commit=False,  # committed with its outbox row below
+        )
         if not claimed:
             db.session.rollback()  # another worker claimed it first
             continue
@@ -123,7 +123,6 @@ def _digest_tasks(user: User, now: datetime, tz) -> list[Task]:
     )
 
 
-@sweep
 def send_daily_digests(now: datetime | None = None) -> int:
     """At 08:00 local time, each opted-in user gets today's and overdue tasks, once a day."""
     now = now or utcnow()
@@ -146,15 +145,13 @@ def send_daily_digests(now: datetime | None = None) -> int:
     db.session.commit()
     queued = 0
     for user_id, today in due_users:
-        claimed = db.session.execute(
-            update(User)
-            .where(
-                User.id == user_id,
-                or_(User.digest_sent_on.is_(None), User.digest_sent_on < today),
-            )
-            .values(digest_sent_on=today)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = work.claim(
+            User,
+            user_id,
+            or_(User.digest_sent_on.is_(None), User.digest_sent_on < today),
+            values={"digest_sent_on": today},
+            commit=False,  # committed with its outbox row below
+        )
         if not claimed:
             db.session.rollback()
             continue

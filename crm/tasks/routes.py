@@ -9,9 +9,14 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
-from crm.models import Company, Contact, Deal, Membership, Task, User, utcnow
+from crm.kernel import dates, members
+from crm.kernel.csvio import csv_response
+from crm.kernel.forms import show_error
+from crm.kernel.ids import parse_id
+from crm.kernel.urls import back_url, safe_url
+from crm.models import Company, Contact, Deal, Task, User, utcnow
 from crm.security import current_team, get_or_404, public
-from crm.tasks import bp, calendar, dates, queries, services
+from crm.tasks import bp, calendar, queries, services
 from crm.tasks.forms import FilterForm, PreferencesForm, TaskForm
 from crm.tasks.reminders import due_label
 
@@ -21,16 +26,12 @@ LINK_MODELS = {"contact": Contact, "company": Company, "deal": Deal}
 # --- Template helpers --------------------------------------------------------------------------
 
 
-def _viewer_zone():
-    return dates.zone(current_user.timezone if current_user.is_authenticated else None)
-
-
 @bp.app_template_global()
 def task_due(task: Task) -> str:
     """The due date as the viewer reads it (all-day dates in the assignee's zone)."""
     if task.due_at is None:
         return ""
-    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else _viewer_zone()
+    tz = dates.zone(task.assignee.timezone) if task.all_day and task.assignee else dates.user_zone()
     return due_label(task, tz)
 
 
@@ -40,25 +41,18 @@ def task_overdue(task: Task) -> bool:
         return False
     now = utcnow()
     if task.all_day:
-        _, start_today, _ = dates.day_bounds(now, _viewer_zone())
+        _, start_today, _ = dates.day_bounds(now, dates.user_zone())
         return task.due_at < start_today
     return task.due_at < now
 
 
 def _members() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.team_id == current_team().id)
-            .order_by(User.name)
-        )
-    )
+    return members.members(current_team().id)
 
 
 def _task_form(**kwargs) -> TaskForm:
     form = TaskForm(**kwargs)
-    form.assignee_id.choices = [(u.id, u.name) for u in _members()]
+    form.assignee_id.choices = members.choices(current_team().id)
     if form.assignee_id.data is None and not form.is_submitted():
         form.assignee_id.data = current_user.id
     return form
@@ -84,32 +78,24 @@ def _assignee_tz(user_id: int | None) -> str | None:
     return user.timezone if user else None
 
 
-def _apply_domain_error(form: TaskForm, error: Invalid) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is None or isinstance(target.errors, tuple):
-        form.form_errors.append(error.message)
-    else:
-        target.errors.append(error.message)
-
-
 # --- The list ----------------------------------------------------------------------------------
 
 
 def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
     form = FilterForm(request.args)
-    members = _members()
-    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in members]
+    people = _members()
+    form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in people]
     assignee = current_user.id
     if view == "team":
-        wanted = request.args.get("assignee", type=int)
-        assignee = wanted if wanted in {u.id for u in members} else None
+        wanted = request.args.get("assignee", type=parse_id)
+        assignee = wanted if wanted in {u.id for u in people} else None
     filters = queries.Filters(
         assignee_id=assignee,
         done=request.args.get("done") == "1",
         linked=request.args.get("linked") or None,
     )
     for kind in LINK_MODELS:
-        setattr(filters, f"{kind}_id", request.args.get(kind, type=int))
+        setattr(filters, f"{kind}_id", request.args.get(kind, type=parse_id))
     return filters, form
 
 
@@ -125,7 +111,7 @@ def index():
     view = "team" if request.args.get("view") == "team" else "mine"
     filters, filter_form = _filters(view)
     linked = _linked_record(filters)
-    tz, now, team = _viewer_zone(), utcnow(), current_team()
+    tz, now, team = dates.user_zone(), utcnow(), current_team()
     list_args = {k: v for k, v in request.args.items() if k not in ("group", "after")}
     if (group := request.args.get("group")) and wants_partial():
         page = queries.group_page(team.id, filters, group, now, tz, request.args.get("after"))
@@ -149,12 +135,22 @@ def index():
     )
 
 
+@bp.get("/tasks/export.csv")
+def export():
+    """The list as a CSV file: the same view and filters give the same tasks, in order."""
+    view = "team" if request.args.get("view") == "team" else "mine"
+    filters, _ = _filters(view)
+    _linked_record(filters)  # another team's record: 404, as on the list
+    rows = queries.export_rows(current_team().id, filters, utcnow(), dates.user_zone())
+    return csv_response(f"tasks-{utcnow():%Y%m%d}.csv", queries.EXPORT_HEADER, rows)
+
+
 @bp.get("/tasks/linked")
 def record_tasks():
     """The open tasks of one record (?contact=, ?company= or ?deal=) as the record partial,
     for pages that load it with htmx instead of including it."""
     for kind, model in LINK_MODELS.items():
-        if (record_id := request.args.get(kind, type=int)) is not None:
+        if (record_id := request.args.get(kind, type=parse_id)) is not None:
             get_or_404(model, record_id)
             tasks = services.open_tasks_for(current_team().id, **{f"{kind}_id": record_id})
             return render_template(
@@ -189,7 +185,7 @@ def new():
     form = _task_form()
     if request.method == "GET":
         for kind in LINK_MODELS:  # pre-linked from a record page: /tasks/new?contact=12
-            if (record_id := request.args.get(kind, type=int)) is not None:
+            if (record_id := request.args.get(kind, type=parse_id)) is not None:
                 get_or_404(LINK_MODELS[kind], record_id)
                 getattr(form, f"{kind}_id").data = record_id
     linked = None
@@ -212,13 +208,13 @@ def new():
                 **_form_values(form),
             )
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
     if created is not None:
         detail = {"id": created.id, "title": created.title}
         if to_record:
             return trigger(_record_tasks_response(form), "task-created", detail)
         if not wants_partial():
-            return redirect(_safe_next() or url_for("tasks.index"), 303)
+            return redirect(safe_url(request.args.get("next"), url_for("tasks.index")), 303)
         fresh = _task_form(formdata=None)
         response = render("tasks/new.html", "tasks/_quick_add.html", form=fresh, created=created)
         return trigger(response, "task-created", detail)
@@ -226,13 +222,8 @@ def new():
     if to_record and request.method == "POST":
         return _record_tasks_response(form, status)
     return render(
-        "tasks/new.html", "tasks/_quick_add.html", status=status, form=form, linked=linked
+        "tasks/new.html", "tasks/_quick_add.html", http_status=status, form=form, linked=linked
     )
-
-
-def _safe_next() -> str | None:
-    target = request.args.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else None
 
 
 # --- One task ----------------------------------------------------------------------------------
@@ -242,7 +233,7 @@ def _row(task: Task, **ctx):
     return render("tasks/show.html", "tasks/_row.html", task=task, **ctx)
 
 
-@bp.get("/tasks/<int:task_id>/row")
+@bp.get("/tasks/<id:task_id>/row")
 def row(task_id: int):
     task = get_or_404(Task, task_id)
     if request.args.get("settle") and task.done_at is not None:
@@ -250,27 +241,27 @@ def row(task_id: int):
     return _row(task)
 
 
-@bp.post("/tasks/<int:task_id>/complete")
+@bp.post("/tasks/<id:task_id>/complete")
 def complete(task_id: int):
     task = get_or_404(Task, task_id)
     if task.done_at is None:
         services.complete_task(task, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("tasks.index"), 303)
+        return redirect(back_url(url_for("tasks.index")), 303)
     response = _row(task, just_done=True)
     return trigger(response, "task-completed", {"id": task.id, "title": task.title})
 
 
-@bp.post("/tasks/<int:task_id>/reopen")
+@bp.post("/tasks/<id:task_id>/reopen")
 def reopen(task_id: int):
     task = get_or_404(Task, task_id)
     services.reopen_task(task)
     if not wants_partial():
-        return redirect(request.referrer or url_for("tasks.index"), 303)
+        return redirect(back_url(url_for("tasks.index")), 303)
     return trigger(_row(task), "task-reopened", {"id": task.id})
 
 
-@bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@bp.route("/tasks/<id:task_id>/edit", methods=["GET", "POST"])
 def edit(task_id: int):
     task = get_or_404(Task, task_id)
     form = _task_form(obj=task)
@@ -280,7 +271,7 @@ def edit(task_id: int):
         try:
             services.update_task(task, **_form_values(form))
         except Invalid as error:
-            _apply_domain_error(form, error)
+            show_error(form, error)
         else:
             return redirect(url_for("tasks.index"), 303)
     status = 422 if form.errors or form.form_errors else 200
@@ -301,7 +292,7 @@ def _fill_form(form: TaskForm, task: Task) -> None:
     form.priority.data = task.priority.value
 
 
-@bp.post("/tasks/<int:task_id>/delete")
+@bp.post("/tasks/<id:task_id>/delete")
 def delete(task_id: int):
     task = get_or_404(Task, task_id)
     services.delete_task(task)

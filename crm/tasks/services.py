@@ -14,20 +14,20 @@ from sqlalchemy.orm import selectinload
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
+from crm.kernel import dates, members
+from crm.kernel.timeline import record
 from crm.models import (
     Activity,
     ActivityKind,
     Company,
     Contact,
     Deal,
-    Membership,
     Priority,
     Task,
     User,
     utcnow,
 )
-from crm.tasks import dates
-from crm.timeline.services import record
+from crm.tasks import recurrence as recurring
 
 RECORD_TASKS_LIMIT = 50
 LINKS = {"contact": Contact, "company": Company, "deal": Deal}
@@ -39,12 +39,7 @@ def _user_zone(user_id: int | None):
 
 
 def _check_assignee(team_id: int, assignee_id: int) -> None:
-    member = db.session.scalar(
-        select(Membership.id).where(
-            Membership.team_id == team_id, Membership.user_id == assignee_id
-        )
-    )
-    if member is None:
+    if not members.is_member(team_id, assignee_id):
         raise Invalid("Choose someone in your team.", field="assignee_id")
 
 
@@ -89,7 +84,7 @@ def _apply(
     if not title:
         raise Invalid("Give the task a title.", field="title")
     try:
-        task.recurrence = dates.valid_recurrence(recurrence)
+        task.recurrence = recurring.valid_recurrence(recurrence)
         task.priority = Priority(priority or "normal")
     except ValueError as error:
         raise Invalid(str(error)) from None
@@ -100,7 +95,7 @@ def _apply(
     task.due_at, task.all_day = _normalise_due(due_at, all_day, tz)
     if task.recurrence and task.due_at is None:
         raise Invalid("A repeating task needs a due date.", field="due_date")
-    remind_at = dates.remind_moment(task.due_at, task.all_day, remind_before, tz)
+    remind_at = recurring.remind_moment(task.due_at, task.all_day, remind_before, tz)
     if remind_at != task.remind_at:
         task.remind_at = remind_at
         task.reminder_sent_at = None  # a new reminder time is a new reminder
@@ -189,7 +184,7 @@ def remind_before_minutes(task: Task) -> int | None:
     """The lead time a task's reminder was set with (for editing and for recurrence)."""
     if task.remind_at is None or task.due_at is None:
         return None
-    base = dates.remind_moment(task.due_at, task.all_day, 0, _user_zone(task.assignee_id))
+    base = recurring.remind_moment(task.due_at, task.all_day, 0, _user_zone(task.assignee_id))
     return max(0, int((base - task.remind_at).total_seconds() // 60))
 
 
@@ -215,7 +210,7 @@ def complete_task(task: Task, actor_id: int | None, now: datetime | None = None)
         task.done_activity_id = activity.id
     if task.recurrence:
         tz = _user_zone(task.assignee_id)
-        due = dates.next_due(task.due_at, task.all_day, task.recurrence, now, tz)
+        due = recurring.next_due(task.due_at, task.all_day, task.recurrence, now, tz)
         following = Task(
             team_id=task.team_id,
             title=task.title,
@@ -229,7 +224,7 @@ def complete_task(task: Task, actor_id: int | None, now: datetime | None = None)
             company_id=task.company_id,
             deal_id=task.deal_id,
             recurrence=task.recurrence,
-            remind_at=dates.remind_moment(due, task.all_day, remind_before_minutes(task), tz),
+            remind_at=recurring.remind_moment(due, task.all_day, remind_before_minutes(task), tz),
         )
         db.session.add(following)
         db.session.flush()

@@ -8,12 +8,13 @@ activity (deal_id, occurred_at, id).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
+from crm.kernel import paging
 from crm.models import Activity, ActivityContact, ActivityKind, Company, Contact, Deal
 
 PAGE_SIZE = 30
@@ -33,23 +34,8 @@ class TimelinePage:
     next_cursor: str | None = None
 
 
-def encode_cursor(activity: Activity) -> str:
-    return f"{activity.occurred_at.astimezone(UTC).strftime('%Y%m%d%H%M%S%f')}.{activity.id}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        stamp, _, ident = cursor.partition(".")
-        return datetime.strptime(stamp, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC), int(ident)
-    except ValueError:
-        return None
-
-
 def _before(time_col, id_col, cursor):
-    when, ident = cursor
-    return or_(time_col < when, and_(time_col == when, id_col < ident))
+    return paging.after(time_col, id_col, *cursor, desc=True)
 
 
 def _activity_filters(stmt, kinds, *, pinned: bool | None):
@@ -116,7 +102,7 @@ def timeline_page(
     """One page of the timeline of a Contact, Company or Deal (already team-checked)."""
     limit = limit or PAGE_SIZE
     kinds = FILTERS.get(kind or "")
-    position = decode_cursor(cursor)
+    position = paging.decode(cursor, datetime, int)
     keys = _keys(target, position, kinds, limit + 1, pinned=None if kind else False)
     more = len(keys) > limit
     items = _load([ident for _, ident in keys[:limit]])
@@ -125,5 +111,7 @@ def timeline_page(
         pinned_keys = _keys(target, None, None, 20, pinned=True)
         pinned = _load([ident for _, ident in pinned_keys])
     return TimelinePage(
-        items=items, pinned=pinned, next_cursor=encode_cursor(items[-1]) if more else None
+        items=items,
+        pinned=pinned,
+        next_cursor=paging.encode(items[-1].occurred_at, items[-1].id) if more else None,
     )

@@ -12,15 +12,15 @@ reloads itself on `activity-added` / `activity-changed` from the body.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.contacts.normalize import format_phone
 from crm.errors import Invalid
 from crm.htmx import trigger, wants_partial
+from crm.kernel import dates
+from crm.kernel.forms import show_error
+from crm.kernel.normalize import format_phone
+from crm.kernel.urls import back_url
 from crm.models import Activity, Company, Contact, Deal
 from crm.security import get_or_404
 from crm.timeline import bp
@@ -30,26 +30,6 @@ from crm.timeline.queries import FILTERS, timeline_page
 
 KINDS = {"contact": Contact, "company": Company, "deal": Deal}
 SHOW_PAGES = {"contact": "contacts.show", "company": "companies.show", "deal": "deals.show"}
-
-
-def _zone() -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(current_user, "timezone", None) or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-@bp.app_template_filter("local_dt")
-def local_dt(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M") -> str:
-    """A UTC datetime shown in the user's time zone."""
-    if value is None:
-        return ""
-    return value.astimezone(_zone()).strftime(fmt)
-
-
-@bp.app_template_filter("local_day")
-def local_day(value: datetime) -> str:
-    return value.astimezone(_zone()).date().isoformat()
 
 
 @bp.app_template_filter("phone")
@@ -113,18 +93,12 @@ def _list(kind: str, ident: int):
     return response, 200, {"Vary": "HX-Request"}
 
 
-def _local_to_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=_zone()).astimezone(UTC)
-
-
 def _entry_data(form: EntryForm) -> dict:
     data = {
         "body": form.body.data,
         "outcome": form.outcome.data,
         "duration_minutes": form.duration_minutes.data,
-        "occurred_at": _local_to_utc(form.occurred_at.data),
+        "occurred_at": dates.from_local(form.occurred_at.data),
         "attendees": form.attendees.data,
         "location": form.location.data,
     }
@@ -143,14 +117,10 @@ def _add(kind: str, ident: int):
                 target, current_user.id, form.kind.data, _entry_data(form)
             )
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             if not wants_partial():
-                return redirect(request.referrer or url_for("core.dashboard"), 303)
+                return redirect(back_url(url_for("core.dashboard")), 303)
             fresh = ComposerForm(formdata=None)
             fresh.kind.data = form.kind.data
             tl = timeline_context(target, form=fresh)
@@ -177,32 +147,32 @@ def _response(body: str, status: int):
     return response
 
 
-@bp.get("/contacts/<int:contact_id>/timeline")
+@bp.get("/contacts/<id:contact_id>/timeline")
 def contact(contact_id: int):
     return _list("contact", contact_id)
 
 
-@bp.post("/contacts/<int:contact_id>/timeline")
+@bp.post("/contacts/<id:contact_id>/timeline")
 def add_contact(contact_id: int):
     return _add("contact", contact_id)
 
 
-@bp.get("/companies/<int:company_id>/timeline")
+@bp.get("/companies/<id:company_id>/timeline")
 def company(company_id: int):
     return _list("company", company_id)
 
 
-@bp.post("/companies/<int:company_id>/timeline")
+@bp.post("/companies/<id:company_id>/timeline")
 def add_company(company_id: int):
     return _add("company", company_id)
 
 
-@bp.get("/deals/<int:deal_id>/timeline")
+@bp.get("/deals/<id:deal_id>/timeline")
 def deal(deal_id: int):
     return _list("deal", deal_id)
 
 
-@bp.post("/deals/<int:deal_id>/timeline")
+@bp.post("/deals/<id:deal_id>/timeline")
 def add_deal(deal_id: int):
     return _add("deal", deal_id)
 
@@ -217,23 +187,25 @@ def _entry(activity: Activity, status: int = 200, **extra):
     return _response(body, status)
 
 
-@bp.get("/activities/<int:activity_id>")
+@bp.get("/activities/<id:activity_id>")
 def entry(activity_id: int):
     return _entry(get_or_404(Activity, activity_id))
 
 
-@bp.get("/activities/<int:activity_id>/edit")
+@bp.get("/activities/<id:activity_id>/edit")
 def edit_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.check_can_edit(activity, current_user.id)
     form = EntryForm(obj=activity, prefix=f"a{activity.id}")
     form.attendees.data = (activity.data or {}).get("attendees", "")
     if activity.occurred_at:
-        form.occurred_at.data = activity.occurred_at.astimezone(_zone()).replace(tzinfo=None)
+        form.occurred_at.data = activity.occurred_at.astimezone(dates.user_zone()).replace(
+            tzinfo=None
+        )
     return _response(render_template("timeline/_entry_edit.html", a=activity, form=form), 200)
 
 
-@bp.post("/activities/<int:activity_id>")
+@bp.post("/activities/<id:activity_id>")
 def update_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.check_can_edit(activity, current_user.id)
@@ -242,42 +214,38 @@ def update_entry(activity_id: int):
         try:
             timeline.update_entry(activity, current_user.id, _entry_data(form))
         except Invalid as error:
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             return trigger(_entry(activity), "activity-changed", {"id": activity.id})
     body = render_template("timeline/_entry_edit.html", a=activity, form=form)
     return _response(body, 422)
 
 
-@bp.post("/activities/<int:activity_id>/delete")
+@bp.post("/activities/<id:activity_id>/delete")
 def delete_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     timeline.delete_entry(activity, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     body = render_template("timeline/_entry_deleted.html", a=activity)
     return trigger(_response(body, 200), "activity-deleted", {"id": activity.id})
 
 
-@bp.post("/activities/<int:activity_id>/restore")
+@bp.post("/activities/<id:activity_id>/restore")
 def restore_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id, with_deleted=True)
     timeline.restore_entry(activity, current_user.id)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     return trigger(_entry(activity), "activity-restored", {"id": activity.id})
 
 
-@bp.post("/activities/<int:activity_id>/pin")
+@bp.post("/activities/<id:activity_id>/pin")
 def pin_entry(activity_id: int):
     activity = get_or_404(Activity, activity_id)
     pinned = request.form.get("pinned") == "1"
     timeline.set_pinned(activity, current_user.id, pinned)
     if not wants_partial():
-        return redirect(request.referrer or url_for("core.dashboard"), 303)
+        return redirect(back_url(url_for("core.dashboard")), 303)
     # The timeline re-renders itself on this event: the entry moves to or from the top.
     return trigger(_response("", 204), "activity-changed", {"id": activity.id, "pinned": pinned})

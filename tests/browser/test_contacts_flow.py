@@ -104,6 +104,9 @@ def test_filter_as_you_type_keeps_state_in_the_url(page):
     expect(results.get_by_role("link", name="Bob Stone")).to_have_count(0)
     expect(results.get_by_role("link", name="Ada Lovelace")).to_be_visible()
     expect(page).to_have_url(re.compile(r"[?&]q=ad"))
+    # The Export link follows the filter typed in place: the file is the list on screen.
+    export = page.get_by_role("link", name="Export", exact=True)
+    expect(export).to_have_attribute("href", re.compile(r"^/contacts/export\.csv\?q=ad"))
     assert_no_sideways_scroll(page)
 
     # Bulk: select a row, the bulk bar appears, change the stage.
@@ -138,6 +141,10 @@ def test_company_page_rolls_up_its_people(page):
     factories.make_activity(team, contacts=[person], body="Asked about the stapler.")
     _log_in(page, "olive@example.com")
     page.goto("/companies")
+    page.get_by_label("Search companies").press_sequentially("ini", delay=50)
+    export = page.get_by_role("link", name="Export", exact=True)
+    expect(export).to_have_attribute("href", re.compile(r"^/companies/export\.csv\?q=ini"))
+    assert_no_sideways_scroll(page)
     page.get_by_role("link", name="Initech").click()
     expect(page.get_by_role("heading", name="Initech", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="Peter Gibbons", exact=True)).to_be_visible()

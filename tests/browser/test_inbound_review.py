@@ -36,6 +36,7 @@ def test_file_held_mail_from_the_review_queue(page, live_server):
     page.goto("/inbound/review")
     expect(page.get_by_text("quarterly renewal")).to_be_visible()
     expect(page.get_by_text(re.compile("is not your address"))).to_be_visible()
+    expect(page.get_by_text(re.compile("Sender authentication: .*not verified"))).to_be_visible()
     assert_no_sideways_scroll(page)
     page.get_by_label("File on a contact").fill("zel")
     page.get_by_role("button", name="File on Zelda Fitzgerald").click()
@@ -49,4 +50,11 @@ def test_file_held_mail_from_the_review_queue(page, live_server):
 
     page.goto("/settings/")
     expect(page.get_by_role("button", name="Regenerate address")).to_be_visible()
+    assert_no_sideways_scroll(page)
+
+    page.goto("/settings/team")
+    setting = page.get_by_label("Require a passing DKIM or DMARC before creating new contacts")
+    setting.check()
+    page.get_by_role("button", name="Save team settings").click()
+    expect(page.get_by_label("Require a passing DKIM or DMARC")).to_be_checked()
     assert_no_sideways_scroll(page)

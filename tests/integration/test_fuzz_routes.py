@@ -10,7 +10,6 @@ the method and the smallest parameters hypothesis found. Bounded: a few examples
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
 import re
@@ -113,21 +112,6 @@ def _routes(app):
             yield rule, method
 
 
-# Integers past 64 bits in ids are issue 19 item 11, fixed by one id converter in
-# crm/kernel/ids.py (another change). Until it exists, only those failures are expected; once it
-# does, they fail like any other.
-ID_CONVERTER = importlib.util.find_spec("crm.kernel.ids") is not None
-_TOO_BIG = re.compile(
-    r"int too large to convert to SQLite INTEGER|out of range|invalid literal for int\(\)",
-    re.I,
-)
-
-
-def _only_too_big_ids(error: BaseException) -> bool:
-    errors = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
-    return all(_TOO_BIG.search(f"{type(e).__name__} {e}") for e in errors)
-
-
 def _describe(error: BaseException) -> str:
     errors = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
     return "\n".join(
@@ -169,7 +153,6 @@ def test_no_route_answers_500_to_any_parameters(app, client, auth):
             if arg not in ids and arg in OBJECT_MAKERS:
                 ids[arg] = OBJECT_MAKERS[arg](team, owner)
     failures: list[str] = []
-    too_big: list[str] = []
     walked, relogin = 0, True
     for rule, method in routes:
         if not set(rule.arguments) <= ids.keys():
@@ -185,12 +168,10 @@ def test_no_route_answers_500_to_any_parameters(app, client, auth):
             one_route()
         except Exception as error:  # noqa: BLE001 - collected, so every route is walked
             found = f"{method} {url} ({rule.endpoint}):\n{_describe(error)}"
-            (too_big if not ID_CONVERTER and _only_too_big_ids(error) else failures).append(found)
+            failures.append(found)
         walked += 1
     assert walked > 50
     assert not failures, "routes that answered 500:\n" + "\n\n".join(failures)
-    if too_big:
-        pytest.xfail("ids past 64 bits, until crm/kernel/ids.py:\n" + "\n".join(too_big))
 
 
 @pytest.mark.parametrize(

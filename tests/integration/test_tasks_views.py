@@ -21,7 +21,7 @@ def team(owner):
 
 
 def _local_today(user):
-    from crm.tasks import dates
+    from crm.kernel import dates
 
     return utcnow().astimezone(dates.zone(user.timezone)).date()
 

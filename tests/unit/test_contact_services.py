@@ -11,6 +11,7 @@ from crm.companies import services as companies
 from crm.contacts import services as contacts
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import companies as kernel_companies
 from crm.models import Activity, ActivityKind, AuditEvent, Company, Contact, Lifecycle, utcnow
 from tests import factories
 
@@ -139,10 +140,10 @@ def test_delete_restore_and_purge(team, owner):
     assert db.session.get(Contact, recent_id) is not None
 
 
-def test_purge_is_a_registered_sweep():
-    from crm.sweeps import SWEEPS
+def test_purge_is_a_declared_sweep(app):
+    from crm.kernel import features
 
-    assert contacts.purge_trash in SWEEPS
+    assert contacts.purge_trash in features.sweeps(app)
 
 
 def test_bulk_actions(team, owner):
@@ -178,9 +179,9 @@ def test_company_services(team, owner):
         companies.update_company(company, owner.id, {"name": "  "})
     assert error.value.field == "name"
     db.session.rollback()
-    same = companies.find_or_create_company(team.id, owner.id, "initech")
+    same = kernel_companies.find_or_create(team.id, owner.id, "initech")
     assert same.id == company.id
-    new = companies.find_or_create_company(team.id, owner.id, "Globex")
+    new = kernel_companies.find_or_create(team.id, owner.id, "Globex")
     assert new.id != company.id
     companies.delete_company(company, owner.id)
     assert db.session.get(Company, company.id).deleted_at is not None

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.contacts import services as contacts_services
+from crm.contacts.export import EXPORT_HEADER, export_rows
+from crm.contacts.queries import ContactFilters
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.imports import csvio, export, revert, runner, services
+from crm.imports import columns, export, revert, runner, services
+from crm.kernel import csvio
 from crm.models import (
     Activity,
     AuditEvent,
@@ -60,39 +63,13 @@ def _import(team, owner, raw: bytes, policy="skip", dry_run=False, run_jobs=None
     return db.session.get(ImportJob, job.id)
 
 
-# --- Reading --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "encoding"),
-    [
-        ("\ufeffname,city\nJosé,Köln\n".encode(), "utf-8"),
-        ("name,city\nJosé,Köln\n".encode(), "utf-8"),
-        ("name,city\nJosé,Köln – “quoted”\n".encode("cp1252"), "cp1252"),
-        (b"name,city\nJos\xe9,\x81K\xf6ln\n", "latin-1"),
-    ],
-)
-def test_decode_handles_spreadsheet_encodings(raw, encoding):
-    text, found = csvio.decode(raw)
-    assert found == encoding
-    assert "José" in text and not text.startswith("\ufeff")
-
-
-@pytest.mark.parametrize(
-    ("text", "delimiter"),
-    [
-        ("a;b;c\n1;2;3\n", ";"),
-        ("a,b,c\n1,2,3\n", ","),
-        ("a\tb\n1\t2\n", "\t"),
-        ("a|b\n1|2\n", "|"),
-    ],
-)
-def test_sniff_delimiter(text, delimiter):
-    assert csvio.sniff_delimiter(text) == delimiter
+# --- Reading (decoding and delimiters: tests/unit/test_kernel_csvio.py) -------------------
 
 
 def test_guess_mapping_from_headers():
-    mapping = csvio.guess_mapping(["First Name", "Surname", "E-mail", "Mobile", "Zip", "Whatever"])
+    mapping = columns.guess_mapping(
+        ["First Name", "Surname", "E-mail", "Mobile", "Zip", "Whatever"]
+    )
     assert mapping == {
         "0": "first_name",
         "1": "last_name",
@@ -156,7 +133,8 @@ def test_messy_csv_import_counts_exactly(team, owner, run_jobs, encoding):
     assert _count(Company, team) == 1
     existing = db.session.scalars(select(Contact).where(Contact.first_name == "Existing")).one()
     assert existing.notes == "Old note"  # skipped: untouched
-    report = list(csv.reader(io.StringIO(runner.error_report(job))))
+    report = list(csv.reader(io.StringIO("".join(csvio.write_rows(*runner.error_report(job))))))
+    report[0][0] = report[0][0].removeprefix("\ufeff")
     assert report[0][:3] == ["row", "error", "First name"]
     assert report[1][0] == "4" and report[1][4] == "not-an-email"
 
@@ -194,16 +172,16 @@ def test_create_policy_refuses_a_second_owner_of_an_email(team, owner, run_jobs)
 
 
 def test_a_row_that_fails_while_writing_writes_nothing(team, owner, run_jobs, monkeypatch):
-    from crm.contacts import services as contact_services
+    from crm.kernel import tags
 
-    real = contact_services.resolve_tags  # rows are written through the contacts services
+    real = tags.find_or_create  # rows are written through the contacts services
 
     def explode(team_id, names):
         if "vip" in names:
             raise RuntimeError("disk on fire")
         return real(team_id, names)
 
-    monkeypatch.setattr(contact_services, "resolve_tags", explode)
+    monkeypatch.setattr(tags, "find_or_create", explode)
     job = _import(team, owner, MESSY.encode(), "skip", run_jobs=run_jobs)
     assert (job.created_count, job.error_count) == (3, 2)  # Zoë, Existing, Renée
     assert "disk on fire" in job.errors[0]["error"]
@@ -403,7 +381,7 @@ def test_export_neutralizes_formulas(team, owner):
         notes="@SUM(A1)",
         email="safe@example.com",
     )
-    text = "".join(export.export_csv(team.id, {}))
+    text = "".join(csvio.write_rows(EXPORT_HEADER, export_rows(team.id, ContactFilters())))
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0][:3] == ["First name", "Last name", "Email"]
@@ -422,12 +400,28 @@ def test_export_follows_the_filters_and_stays_in_the_team(team, owner):
     factories.make_contact(team, first_name="Alice", lifecycle=Lifecycle.CUSTOMER).tags = [tag]
     factories.make_contact(team, first_name="Bob")
     db.session.commit()
-    names = lambda args: [r[0] for r in export.export_rows(team.id, args)]  # noqa: E731
-    assert names({}) == ["Alice", "Bob"]
-    assert names({"tag": "vip"}) == ["Alice"]
-    assert names({"stage": "customer"}) == ["Alice"]
-    assert names({"q": "bo"}) == ["Bob"]
-    assert names({"sort": "-name"}) == ["Bob", "Alice"]
+
+    def names(**filters):
+        return [r[0] for r in export_rows(team.id, ContactFilters(**filters))]
+
+    assert names() == ["Alice", "Bob"]
+    assert names(tag=tag.id) == ["Alice"]
+    assert names(stage="customer") == ["Alice"]
+    assert names(q="bo") == ["Bob"]
+    assert names(sort="newest") == ["Bob", "Alice"]
+
+
+def test_the_error_report_writes_every_cell_as_text_header_included(
+    logged_in, team, owner, run_jobs
+):
+    raw = b'Name,=HYPERLINK("http://evil"),E-mail\nAnn,=1+1,not-an-email\n'
+    job = services.create_import(team.id, owner.id, "x.csv", raw)
+    services.start(job, {"0": "full_name", "2": "email"}, "skip", False)
+    run_jobs()
+    text = logged_in.get(f"/contacts/import/{job.id}/errors.csv").get_data(as_text=True)
+    header, row = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert header == ["row", "error", "Name", '\'=HYPERLINK("http://evil")', "E-mail"]
+    assert row[2:] == ["Ann", "'=1+1", "not-an-email"]
 
 
 def test_vcard(team):

@@ -1,6 +1,6 @@
 import pytest
 
-from crm.contacts import normalize
+from crm.kernel import normalize
 
 
 def test_email_is_lower_cased_and_validated():

@@ -143,8 +143,8 @@ def test_crash_between_smtp_send_and_marking_sent_never_sends_twice(
     app.config["MAIL_SERVER"] = "smtp.invalid"
     sent = []
 
-    def send_then_crash(row, config):
-        sent.append(row.id)
+    def send_then_crash(message, config):
+        sent.append(message["Message-ID"])
         raise SystemExit("worker killed after SMTP accepted the message")
 
     monkeypatch.setattr(outbox, "_smtp_send", send_then_crash)
@@ -278,8 +278,8 @@ def test_two_workers_send_one_digest(app, rep, digest_tasks):
     assert len(outbox_rows("task_digest")) == 1
 
 
-def test_sweeps_are_registered():
-    from crm.sweeps import SWEEPS
+def test_sweeps_are_declared(app):
+    from crm.kernel import features
 
-    assert reminders.send_due_reminders in SWEEPS
-    assert reminders.send_daily_digests in SWEEPS
+    assert reminders.send_due_reminders in features.sweeps(app)
+    assert reminders.send_daily_digests in features.sweeps(app)

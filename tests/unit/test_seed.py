@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from crm import seed
 from crm.extensions import db
+from crm.kernel import statistics
 from crm.models import (
     Activity,
     ActivityContact,
@@ -17,6 +17,7 @@ from crm.models import (
     Team,
     deal_contact,
 )
+from crm.seed import generate
 
 
 def _count(model, team_id):
@@ -91,11 +92,11 @@ def test_seed_command_produces_the_counts_asked(app):
 
 def test_seed_is_deterministic(app):
     def names(seed_value):
-        team, users = seed.ensure_team(
+        team, users = generate.ensure_team(
             f"Det {seed_value}-{db.session.scalar(select(func.count()).select_from(Team))}",
             "pw pw pw pw pw",
         )
-        seed.seed(team, users, contacts=50, companies=5, seed_value=seed_value)
+        generate.seed(team, users, contacts=50, companies=5, seed_value=seed_value)
         return [
             (c.first_name, c.last_name, c.title)
             for c in db.session.scalars(
@@ -108,10 +109,10 @@ def test_seed_is_deterministic(app):
 
 
 def test_add_timeline(app):
-    team, users = seed.ensure_team("Timeline Co", "pw pw pw pw pw")
-    seed.seed(team, users, contacts=3, companies=1)
+    team, users = generate.ensure_team("Timeline Co", "pw pw pw pw pw")
+    generate.seed(team, users, contacts=3, companies=1)
     contact = db.session.scalars(select(Contact).where(Contact.team_id == team.id)).first()
-    seed.add_timeline(team.id, contact.id, 120)
+    generate.add_timeline(team.id, contact.id, 120)
     assert (
         db.session.scalar(
             select(func.count())
@@ -120,3 +121,43 @@ def test_add_timeline(app):
         )
         == 120
     )
+
+
+def _forget_statistics() -> None:
+    """A database as a restore or a first start leaves it: no planner statistics."""
+    if db.engine.url.get_backend_name() == "sqlite":
+        db.session.execute(text("ANALYZE"))  # creates sqlite_stat1 if it is missing
+        db.session.execute(text("DELETE FROM sqlite_stat1"))
+        db.session.commit()
+        assert not statistics.present()
+
+
+def _contact_statistics() -> int:
+    """Rows of planner statistics about the contact table."""
+    if db.engine.url.get_backend_name() == "sqlite":
+        return db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'contact'"))
+    return db.session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = 'contact'"
+        )
+    )
+
+
+def test_seed_command_ends_with_planner_statistics(app):
+    _forget_statistics()
+    result = app.test_cli_runner().invoke(
+        args=["crm", "seed", "--team-name", "Stats Co", "--contacts", "50", "--companies", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    # Without them the search indexer's contact-name query walks every contact per batch.
+    assert _contact_statistics() > 0
+
+
+def test_reindex_gathers_statistics_when_there_are_none(app):
+    team, users = generate.ensure_team("Reindex Co", "pw pw pw pw pw")
+    generate.seed(team, users, contacts=20, companies=2)
+    _forget_statistics()
+    result = app.test_cli_runner().invoke(args=["crm", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert statistics.present() and _contact_statistics() > 0

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Activity, ActivityKind, Task
-from crm.tasks import dates, services
+from crm.tasks import recurrence, services
 from tests import factories
 
 NY = ZoneInfo("America/New_York")
@@ -147,7 +147,7 @@ def test_timed_recurrence_keeps_wall_clock_time_across_dst(rep):
 def test_late_completion_skips_to_a_current_occurrence():
     now = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
     due = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
-    nxt = dates.next_due(due, True, "weekly", now, ZoneInfo("UTC"))
+    nxt = recurrence.next_due(due, True, "weekly", now, ZoneInfo("UTC"))
     assert nxt == datetime(2026, 3, 22, tzinfo=UTC)
 
 

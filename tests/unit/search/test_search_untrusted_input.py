@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm.search.engine import SearchEngine
+from crm.search.engine import UNBOUNDED, SearchEngine
 from crm.search.results import SearchPage
 
 NASTY = [
@@ -46,7 +46,7 @@ NASTY = [
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchEngine]:
-    engine = SearchEngine(Path(tmp_path_factory.mktemp("index")))
+    engine = SearchEngine(Path(tmp_path_factory.mktemp("index")), budgets=UNBOUNDED)
     engine.open_or_create()
     engine.update(
         [

@@ -1,4 +1,10 @@
-"""Normalizing what people type: emails, phone numbers, names, domains, websites."""
+"""Normalizing what people type: emails, phone numbers, names, domains, websites.
+
+Promise: one stored spelling per value, whoever typed it (a form, the CSV import, email-in,
+duplicate detection): emails lower-cased and validated, phones in E.164 (read in the team's
+region when they have no country code), domains without "www.". A value that cannot be read
+raises BadValue with a message safe to show; format_phone() is how a stored number is shown.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,18 @@
-"""Audit trail: every field change is an AuditEvent and a system entry on the timeline."""
+"""Audit entries: who changed what on which record, old → new.
+
+Promise: write() is the only way an AuditEvent is created. `changes` maps a field's label to
+[old, new] as people read them (show() renders a value that way). With timeline=True the change
+is also a system entry on the record's timeline (contacts and companies show their history
+there). The caller commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from crm.extensions import db
+from crm.kernel.timeline import record
 from crm.models import ActivityKind, AuditEvent
-from crm.timeline.services import record
 
 EMPTY = "—"
 
@@ -28,13 +36,11 @@ def write(
     entity_id: int,
     action: str,
     changes: dict | None = None,
-    contact_ids: list[int] | None = None,
+    timeline: bool = False,
+    contact_ids: Iterable[int] = (),
     company_id: int | None = None,
 ) -> AuditEvent:
-    """Record an audit event and its system timeline entry; the caller commits.
-
-    `changes` maps a field's label to [old, new] display strings.
-    """
+    """Add an audit event (and, with timeline=True, its system timeline entry); caller commits."""
     changes = changes or {}
     event = AuditEvent(
         team_id=team_id,
@@ -45,21 +51,22 @@ def write(
         changes=changes,
     )
     db.session.add(event)
-    summary = describe(action, changes)
-    record(
-        team_id=team_id,
-        kind=ActivityKind.SYSTEM,
-        author_id=actor_id,
-        contact_ids=contact_ids or [],
-        company_id=company_id,
-        subject=action,
-        body=summary,
-        data={"action": action, "changes": changes, "entity": entity_type},
-    )
+    if timeline:
+        record(
+            team_id=team_id,
+            kind=ActivityKind.SYSTEM,
+            author_id=actor_id,
+            contact_ids=list(contact_ids),
+            company_id=company_id,
+            subject=action,
+            body=describe(action, changes),
+            data={"action": action, "changes": changes, "entity": entity_type},
+        )
     return event
 
 
 def describe(action: str, changes: dict) -> str:
+    """One line for the timeline: what the change did."""
     if action == "update" and changes:
         return "changed " + "; ".join(f"{k}: {old} → {new}" for k, (old, new) in changes.items())
     return {

@@ -1,4 +1,4 @@
-"""`flask crm seed`: realistic synthetic data at any scale, fast and deterministic.
+"""Realistic synthetic data at any scale, fast and deterministic.
 
 Rows are generated from built-in word lists with one random.Random(seed) and written with
 bulk INSERTs in batches (ids assigned here, so nothing is read back). Names, emails, phones,
@@ -8,16 +8,14 @@ so "no activity for N days" stays meaningful whenever the data is made.
 
 from __future__ import annotations
 
-import json
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import click
-from sqlalchemy import JSON, Boolean, Date, func, insert, select, text
+from sqlalchemy import select, text
 
 from crm.extensions import db
+from crm.kernel import statistics
 from crm.models import (
     Activity,
     ActivityContact,
@@ -27,7 +25,6 @@ from crm.models import (
     ContactPhone,
     Deal,
     DealStatus,
-    Lifecycle,
     Membership,
     Pipeline,
     Role,
@@ -36,216 +33,32 @@ from crm.models import (
     Task,
     Team,
     User,
-    UTCDateTime,
     company_tag,
     contact_tag,
     deal_contact,
 )
-
-BATCH = 5000
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-FIRST = _words(
-    "James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara "
-    "Richard Susan Joseph Jessica Thomas Sarah Charles Karen Daniel Nancy Matthew Lisa "
-    "Anthony Betty Mark Sandra Donald Ashley Steven Emily Paul Donna Andrew Michelle Joshua "
-    "Carol Kevin Amanda Brian Melissa George Deborah Timothy Stephanie Ronald Rebecca Jason "
-    "Laura Edward Sharon Jeffrey Cynthia Ryan Kathleen Jacob Amy Gary Angela Nicholas "
-    "Shirley Eric Anna Jonathan Brenda Stephen Pamela Larry Emma Justin Nicole Scott Helen "
-    "Brandon Samantha Benjamin Katherine Samuel Christine Gregory Debra Alexander Rachel "
-    "Frank Carolyn Patrick Janet Raymond Catherine Jack Maria Dennis Heather Jerry Diane "
-    "Tyler Ruth Aaron Julie José Zoë Renée François Søren Agnieszka Hiroshi Mei Priya Arjun "
-    "Olga Chiara Mateo Lucía Aisha Kwame Fatima Lars Ingrid Mohammed Yuki Wei Camille Björn "
-    "Dmitri Ana Sven Leila Omar "
+from crm.seed.bulk import BATCH, batches, insert_rows, next_id, write_rows
+from crm.seed.words import (
+    CITIES,
+    COMPANY_A,
+    COMPANY_B,
+    DEAL_FORMS,
+    FIRST,
+    INDUSTRIES,
+    LAST,
+    LIFECYCLE_WEIGHTS,
+    NOTE_FORMS,
+    OUTCOMES,
+    SIZES,
+    SOURCES,
+    STREETS,
+    SUFFIX,
+    TAGS,
+    TASK_FORMS,
+    TITLES,
+    TOPICS,
+    ascii_slug,
 )
-LAST = _words(
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
-    "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
-    "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott "
-    "Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter "
-    "Roberts Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart "
-    "Morris Morales Murphy Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed "
-    "Kelly Howard Ramos Kim Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray "
-    "Mendoza Ruiz Hughes Price Alvarez Castillo Sanders Patel Myers Long Ross Foster Müller "
-    "Schmidt Dubois Rossi Kowalski Novak Tanaka Suzuki Chen Wang Singh Kumar Larsen "
-    "Johansson Ivanova Okafor Mensah Haddad Costa "
-)
-COMPANY_A = _words(
-    "North Blue Bright Silver Green Iron Summit Harbor Pioneer Vertex Apex Cedar Oak Maple "
-    "Granite Crystal Golden Rapid Clear Quantum Nimbus Atlas Orion Sierra Delta Coastal "
-    "Prairie Evergreen Redwood Falcon Lighthouse Beacon Cobalt Copper Horizon Keystone "
-    "Meridian Nova "
-)
-COMPANY_B = _words(
-    "Logistics Analytics Foods Health Robotics Software Systems Labs Capital Partners Energy "
-    "Media Design Freight Bakery Studios Consulting Dynamics Networks Textiles Pharma "
-    "Outdoor Education Insurance Builders Motors Marine Hospitality Security Audio Solar "
-    "Water Farms "
-)
-SUFFIX = ("Inc.", "LLC", "Ltd", "GmbH", "Group", "Co.", "", "", "")
-INDUSTRIES = (
-    "Software",
-    "Manufacturing",
-    "Retail",
-    "Healthcare",
-    "Finance",
-    "Logistics",
-    "Education",
-    "Hospitality",
-    "Energy",
-    "Media",
-    "Construction",
-    "Agriculture",
-)
-SIZES = ("1-10", "11-50", "51-200", "201-500", "501-1000", "1000+")
-CITIES = (
-    ("Austin", "TX", "US"),
-    ("Denver", "CO", "US"),
-    ("Boston", "MA", "US"),
-    ("Seattle", "WA", "US"),
-    ("Chicago", "IL", "US"),
-    ("Toronto", "ON", "CA"),
-    ("London", "", "GB"),
-    ("Berlin", "", "DE"),
-    ("Paris", "", "FR"),
-    ("Madrid", "", "ES"),
-    ("Amsterdam", "", "NL"),
-    ("Stockholm", "", "SE"),
-    ("Sydney", "NSW", "AU"),
-)
-STREETS = ("Main St", "Oak Ave", "Market St", "High St", "Park Rd", "Mill Ln", "River Rd")
-TITLES = (
-    "CEO",
-    "CTO",
-    "CFO",
-    "VP Sales",
-    "Head of Marketing",
-    "Operations Manager",
-    "Buyer",
-    "Procurement Lead",
-    "Office Manager",
-    "Engineer",
-    "Product Manager",
-    "Founder",
-    "Director",
-)
-TAGS = (
-    "vip",
-    "newsletter",
-    "partner",
-    "reseller",
-    "trade-show",
-    "webinar",
-    "referral",
-    "churn-risk",
-    "enterprise",
-    "smb",
-    "renewal",
-    "beta",
-    "decision-maker",
-    "influencer",
-    "europe",
-    "americas",
-)
-SOURCES = ("website", "referral", "trade show", "cold call", "webinar", "import", "linkedin")
-TOPICS = (
-    "pricing",
-    "the renewal",
-    "onboarding",
-    "the pilot",
-    "integration with their ERP",
-    "next quarter's order",
-    "the support ticket",
-    "a volume discount",
-    "the contract terms",
-    "their expansion to Europe",
-    "training for the new team",
-    "the invoice",
-)
-NOTE_FORMS = (
-    "Talked about {t}. They want a follow-up next week.",
-    "Sent a summary about {t}; waiting for their reply.",
-    "{n} asked about {t}. Looped in the product team.",
-    "Quick check-in on {t}. All good for now.",
-    "Left a voicemail about {t}.",
-    "Meeting went well; {t} is their priority this quarter.",
-)
-OUTCOMES = ("connected", "voicemail", "no answer", "busy")
-TASK_FORMS = ("Call {n} about {t}", "Send proposal for {t}", "Follow up on {t}", "Email {n}")
-DEAL_FORMS = ("{c} – {t}", "{c} renewal", "{c} expansion", "{c} pilot")
-LIFECYCLE_WEIGHTS = (
-    (Lifecycle.LEAD, 40),
-    (Lifecycle.PROSPECT, 25),
-    (Lifecycle.CUSTOMER, 25),
-    (Lifecycle.FORMER, 5),
-    (Lifecycle.OTHER, 5),
-)
-
-
-def _ascii(text: str) -> str:
-    table = str.maketrans("éëèçøöüäåóíáñšłżß", "eeecoouaaoiansizs")
-    return "".join(ch for ch in text.lower().translate(table) if ch.isalnum())
-
-
-def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
-    batch: list[dict] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _next_id(model) -> int:
-    return (db.session.scalar(select(func.max(model.id))) or 0) + 1
-
-
-def _converter(column_type):
-    """How a value goes to sqlite3 as SQLAlchemy would have stored it."""
-    if isinstance(column_type, UTCDateTime):
-        return lambda v: v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if v else None
-    if isinstance(column_type, JSON):
-        return lambda v: json.dumps(v) if v is not None else None
-    if isinstance(column_type, Date):
-        return lambda v: v.isoformat() if v else None
-    if isinstance(column_type, Boolean):
-        return lambda v: None if v is None else int(v)
-    return None
-
-
-def _insert(target, batch: list[dict]) -> None:
-    """A bulk INSERT. On SQLite, straight to the driver: SQLAlchemy's per-row parameter
-    processing is most of the cost of a million rows, and these rows are already clean."""
-    if not batch:
-        return
-    table = getattr(target, "__table__", target)
-    if db.engine.dialect.name != "sqlite":
-        db.session.execute(insert(table), batch)
-        return
-    columns = list(batch[0])
-    convert = [(c, _converter(table.c[c].type)) for c in columns]
-    sql = (
-        f'INSERT INTO "{table.name}" ({", ".join(columns)}) '
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
-    values = [tuple(f(row[c]) if f else row[c] for c, f in convert) for row in batch]
-    db.session.connection().exec_driver_sql(sql, values)
-
-
-def _write(target, rows: Iterator[dict], progress: Callable[[str, int], None], label: str) -> int:
-    total = 0
-    for batch in _batches(rows):
-        _insert(target, batch)
-        db.session.commit()
-        total += len(batch)
-        progress(label, total)
-    return total
 
 
 def ensure_team(team_name: str, password: str, members: int = 5) -> tuple[Team, list[User]]:
@@ -254,7 +67,7 @@ def ensure_team(team_name: str, password: str, members: int = 5) -> tuple[Team, 
 
     team = db.session.scalar(select(Team).where(Team.name == team_name))
     if team is None:
-        slug = _ascii(team_name) or "demo"
+        slug = ascii_slug(team_name) or "demo"
         owner = accounts.user_by_email(f"owner@{slug}.example") or accounts.signup(
             name="Demo Owner",
             email=f"owner@{slug}.example",
@@ -315,7 +128,7 @@ def seed(
     tag_ids = [existing[n] for n in TAGS]
 
     # Companies
-    company_start = _next_id(Company)
+    company_start = next_id(Company)
     company_rows: list[tuple[int, str]] = []
 
     def gen_companies():
@@ -324,7 +137,7 @@ def seed(
             name = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)} {rng.choice(SUFFIX)}".strip()
             if i >= len(COMPANY_A) * len(COMPANY_B):
                 name = f"{name} {i}"
-            domain = f"{_ascii(name)[:40]}{i}.example"
+            domain = f"{ascii_slug(name)[:40]}{i}.example"
             company_rows.append((cid, domain))
             city, region, country = rng.choice(CITIES)
             created = today - timedelta(days=rng.randint(30, 1500), minutes=rng.randint(0, 1439))
@@ -347,8 +160,8 @@ def seed(
                 "updated_at": created,
             }
 
-    counts["companies"] = _write(Company, gen_companies(), progress, "companies")
-    counts["company_tags"] = _write(
+    counts["companies"] = write_rows(Company, gen_companies(), progress, "companies")
+    counts["company_tags"] = write_rows(
         company_tag,
         (
             {"company_id": cid, "tag_id": t}
@@ -368,7 +181,7 @@ def seed(
 
     # Contacts, their emails, phones and tags. Each activity's time is drawn first, so each
     # contact's last_activity_at is known when the contact is written.
-    contact_start = _next_id(Contact)
+    contact_start = next_id(Contact)
     activity_rng_seed = rng.randrange(2**31)
     last_activity: dict[int, datetime] = {}
     if contacts and activities:
@@ -410,7 +223,7 @@ def seed(
                 "updated_at": created,
             }
 
-    counts["contacts"] = _write(Contact.__table__, gen_contacts(), progress, "contacts")
+    counts["contacts"] = write_rows(Contact.__table__, gen_contacts(), progress, "contacts")
 
     def gen_emails():
         for i in range(contacts):
@@ -425,11 +238,11 @@ def seed(
                 "team_id": team_id,
                 "contact_id": contact_start + i,
                 "label": "work",
-                "email": f"{_ascii(first)}.{_ascii(last)}.{contact_start + i}@{domain}",
+                "email": f"{ascii_slug(first)}.{ascii_slug(last)}.{contact_start + i}@{domain}",
                 "position": 0,
             }
 
-    counts["emails"] = _write(ContactEmail, gen_emails(), progress, "emails")
+    counts["emails"] = write_rows(ContactEmail, gen_emails(), progress, "emails")
 
     def gen_phones():
         for i in range(contacts):
@@ -442,8 +255,8 @@ def seed(
                     "label": rng.choice(("mobile", "work")),
                 }
 
-    counts["phones"] = _write(ContactPhone, gen_phones(), progress, "phones")
-    counts["contact_tags"] = _write(
+    counts["phones"] = write_rows(ContactPhone, gen_phones(), progress, "phones")
+    counts["contact_tags"] = write_rows(
         contact_tag,
         (
             {"contact_id": contact_start + i, "tag_id": t}
@@ -458,7 +271,7 @@ def seed(
     if contacts and activities:
         draws = random.Random(activity_rng_seed)  # the same sequence as the first pass
         arng = random.Random(activity_rng_seed + 1)  # everything else about each activity
-        activity_start = _next_id(Activity)
+        activity_start = next_id(Activity)
         links: list[dict] = []
 
         def gen_activities():
@@ -493,9 +306,9 @@ def seed(
                 }
 
         total = 0
-        for batch in _batches(gen_activities()):
-            _insert(Activity, batch)
-            _insert(ActivityContact, links)
+        for batch in batches(gen_activities()):
+            insert_rows(Activity, batch)
+            insert_rows(ActivityContact, links)
             db.session.commit()
             links.clear()
             total += len(batch)
@@ -504,11 +317,17 @@ def seed(
 
     # Deals (in the team's default pipeline) and tasks
     if deals:
+        first_deal = next_id(Deal)
         counts["deals"] = _seed_deals(
             team, rng, deals, user_ids, contact_start, contacts, contact_company, today, progress
         )
+        from crm.seed.history import seed_stage_history
+
+        counts["stage changes"] = seed_stage_history(
+            team_id, first_deal, seed_value=seed_value, progress=progress
+        )
     if tasks:
-        task_start = _next_id(Task)
+        task_start = next_id(Task)
 
         def gen_tasks():
             for n in range(tasks):
@@ -531,7 +350,10 @@ def seed(
                     "updated_at": due - timedelta(days=7),
                 }
 
-        counts["tasks"] = _write(Task.__table__, gen_tasks(), progress, "tasks")
+        counts["tasks"] = write_rows(Task.__table__, gen_tasks(), progress, "tasks")
+    # Fresh planner statistics, or the first queries over the new rows (the search rebuild's
+    # among them) guess their plans and can walk whole tables.
+    statistics.analyze()
     return counts
 
 
@@ -561,7 +383,7 @@ def _seed_deals(
         db.session.add(pipeline)
         db.session.commit()
     stage_ids = [s.id for s in pipeline.stages]
-    deal_start = _next_id(Deal)
+    deal_start = next_id(Deal)
     links: list[dict] = []
 
     def gen():
@@ -592,10 +414,10 @@ def _seed_deals(
             }
 
     total = 0
-    for batch in _batches(gen()):
-        _insert(Deal, batch)
+    for batch in batches(gen()):
+        insert_rows(Deal, batch)
         if links:
-            _insert(deal_contact, links)
+            insert_rows(deal_contact, links)
             links.clear()
         db.session.commit()
         total += len(batch)
@@ -606,7 +428,7 @@ def _seed_deals(
 def add_timeline(team_id: int, contact_id: int, entries: int, author_id: int | None = None) -> None:
     """Give one contact a long timeline (the benchmark's 2,000-entry contact page)."""
     rng = random.Random(contact_id)
-    start = _next_id(Activity)
+    start = next_id(Activity)
     today = datetime.now(UTC).replace(microsecond=0)
     rows, links = [], []
     for n in range(entries):
@@ -627,57 +449,7 @@ def add_timeline(team_id: int, contact_id: int, entries: int, author_id: int | N
         )
         links.append({"activity_id": start + n, "contact_id": contact_id, "occurred_at": when})
     for i in range(0, entries, BATCH):
-        _insert(Activity, rows[i : i + BATCH])
-        _insert(ActivityContact, links[i : i + BATCH])
+        insert_rows(Activity, rows[i : i + BATCH])
+        insert_rows(ActivityContact, links[i : i + BATCH])
     db.session.get(Contact, contact_id).last_activity_at = rows[0]["occurred_at"] if rows else None
     db.session.commit()
-
-
-def register(group) -> None:
-    @group.command("seed")
-    @click.option("--team-name", default="Demo Co", show_default=True)
-    @click.option("--contacts", type=int, default=1000, show_default=True)
-    @click.option("--companies", type=int, default=200, show_default=True)
-    @click.option("--activities", type=int, default=5000, show_default=True)
-    @click.option("--deals", type=int, default=300, show_default=True)
-    @click.option("--tasks", type=int, default=300, show_default=True)
-    @click.option("--seed", "seed_value", type=int, default=1, show_default=True)
-    @click.option(
-        "--password",
-        default="demo password 123",
-        show_default=True,
-        help="Password of the users created with a new team.",
-    )
-    def seed_command(
-        team_name, contacts, companies, activities, deals, tasks, seed_value, password
-    ):
-        """Generate synthetic contacts, companies, timeline, deals and tasks for a team."""
-        started = time.perf_counter()
-        team, users = ensure_team(team_name, password)
-        last = {"label": None}
-
-        def progress(label: str, n: int) -> None:
-            if label != last["label"]:
-                if last["label"]:
-                    click.echo("")
-                last["label"] = label
-            click.echo(f"\r  {label}: {n:,}", nl=False)
-
-        counts = seed(
-            team,
-            users,
-            contacts=contacts,
-            companies=companies,
-            activities=activities,
-            deals=deals,
-            tasks=tasks,
-            seed_value=seed_value,
-            progress=progress,
-        )
-        click.echo("")
-        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items() if v)
-        click.echo(
-            f"Seeded team {team.name!r} (id {team.id}): {summary} "
-            f"in {time.perf_counter() - started:.1f} s."
-        )
-        click.echo(f"Log in as {users[0].email}" if users else "")

@@ -1,41 +1,20 @@
-"""Local-time arithmetic for tasks: due dates, the day's bounds, recurrence.
+"""Task recurrence and reminder moments, stepped in the assignee's local wall-clock time.
 
-The database holds UTC; every question like "is it due today?" is asked in a user's zone.
+Generic zone arithmetic (a zone by name, a local day's UTC bounds) is crm.kernel.dates.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+
+from crm.kernel.dates import combine, local_midnight
 
 # An all-day task reminds at this local hour on its due date (minus the chosen lead time).
 ALL_DAY_REMIND_HOUR = 9
 RECURRENCES = ("daily", "weekdays", "weekly", "monthly")
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The UTC moment a local day starts."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def combine(day: date, at: time | None, tz: ZoneInfo) -> datetime:
-    """A local date (and optional wall-clock time) as a UTC moment."""
-    return datetime.combine(day, at or time(0), tzinfo=tz).astimezone(UTC)
-
-
-def day_bounds(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
-    """Today's local date and the UTC moments it starts and ends."""
-    today = now.astimezone(tz).date()
-    return today, local_midnight(today, tz), local_midnight(today + timedelta(days=1), tz)
 
 
 def valid_recurrence(rule: str | None) -> str | None:

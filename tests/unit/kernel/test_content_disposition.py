@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm.kernel.downloads import content_disposition
+from crm.kernel.filenames import content_disposition
 
 
 @pytest.mark.parametrize(
@@ -15,9 +15,12 @@ from crm.kernel.downloads import content_disposition
         ),
         (
             'a"b\r\nSet-Cookie: x;.vcf',
-            'attachment; filename="abSet-Cookie x.vcf"; '
-            "filename*=UTF-8''a%22bSet-Cookie%3A%20x%3B.vcf",
+            'attachment; filename="ab Set-Cookie x.vcf"; '
+            "filename*=UTF-8''a%22b%20Set-Cookie%3A%20x%3B.vcf",
         ),
+        # The name is a clean_filename(): a slash is a character, a bidi override is dropped.
+        ("AC/DC.vcf", 'attachment; filename="AC-DC.vcf"'),
+        ("a\u202egpj.vcf", 'attachment; filename="agpj.vcf"'),
         ("", 'attachment; filename="contact"'),
     ],
 )

@@ -1,0 +1,90 @@
+"""The one list of Rapport's features: create_app installs exactly these, in this order.
+
+Each Feature names what it adds (see crm/kernel/features.py). Blueprints register in list
+order: imports come before contacts so that /contacts/import wins over /contacts/<id>.
+"""
+
+from __future__ import annotations
+
+from crm import outbox
+from crm.auth import bp as auth_bp
+from crm.companies import bp as companies_bp
+from crm.contacts import bp as contacts_bp
+from crm.contacts.services import purge_trash
+from crm.core import bp as core_bp
+from crm.deals import bp as deals_bp
+from crm.deals import settings_bp as pipelines_bp
+from crm.deals.services import create_default_pipeline
+from crm.dedupe import bp as dedupe_bp
+from crm.imports import bp as imports_bp
+from crm.imports.runner import requeue_imports
+from crm.inbound import bp as inbound_bp
+from crm.inbound import settings_bp as inbound_settings_bp
+from crm.inbound.processing import sweep_received
+from crm.kernel.features import Feature
+from crm.reports import bp as reports_bp
+from crm.reports.weekly import send_weekly_reports
+from crm.search import bp as search_bp
+from crm.search import cli as search_cli
+from crm.seed import cli as seed_cli
+from crm.settings import bp as settings_bp
+from crm.tasks import bp as tasks_bp
+from crm.tasks.reminders import send_daily_digests, send_due_reminders
+from crm.timeline import bp as timeline_bp
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
+    Feature("auth", blueprints=(auth_bp,)),
+    Feature(
+        "settings",
+        blueprints=(settings_bp,),
+        settings_tabs=((10, "settings.team", "Team"), (20, "settings.members", "People")),
+    ),
+    Feature(
+        "outbox",
+        jobs=("jobs.email.send_email",),
+        sweeps=(outbox.sweep,),
+        settings_tabs=((50, "settings.outbox", "Outbox"),),
+    ),
+    Feature(
+        "inbound",
+        blueprints=(inbound_bp, inbound_settings_bp),
+        jobs=("jobs.inbound.process_pending", "jobs.inbound.process_inbound"),
+        sweeps=(sweep_received,),
+        settings_tabs=((40, "settings_inbound.inbound_log", "Inbound mail"),),
+    ),
+    Feature(
+        "imports",
+        blueprints=(imports_bp,),
+        jobs=("jobs.imports.run_import",),
+        sweeps=(requeue_imports,),
+    ),
+    Feature("dedupe", blueprints=(dedupe_bp,)),
+    Feature(
+        "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)
+    ),
+    Feature("companies", blueprints=(companies_bp,), search_sources=("company",)),
+    Feature("timeline", blueprints=(timeline_bp,), search_sources=("activity",)),
+    Feature(
+        "deals",
+        blueprints=(deals_bp, pipelines_bp),
+        search_sources=("deal",),
+        new_team=(create_default_pipeline,),
+        settings_tabs=((30, "settings_pipelines.pipelines", "Pipelines"),),
+    ),
+    Feature(
+        "tasks",
+        blueprints=(tasks_bp,),
+        jobs=("jobs.reminders.tick",),
+        sweeps=(send_due_reminders, send_daily_digests),
+        search_sources=("task",),
+    ),
+    Feature(
+        "search",
+        blueprints=(search_bp,),
+        jobs=("jobs.search.index_changes",),
+        commands=(search_cli.add_commands,),
+        on_serve=(search_cli.rebuild_on_serve,),
+    ),
+    Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
+)
