@@ -78,6 +78,8 @@ def load() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "JOBS_SYNC": _bool("JOBS_SYNC"),
+        # Webhooks may call loopback/private/link-local addresses (a receiver on this machine).
+        "WEBHOOKS_ALLOW_PRIVATE": _bool("WEBHOOKS_ALLOW_PRIVATE"),
         # Not from the environment: only the test suite trades scrypt for a cheap hash.
         "PASSWORD_HASH_METHOD": "scrypt",
         # How long a completed task offers Undo before it leaves the task list.

@@ -22,6 +22,10 @@ from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
 from crm.kernel.features import Feature
+from crm.outbound import bp as outbound_bp
+from crm.outbound.bounces import mark_bounces
+from crm.outbound.sequences import advance as advance_sequences
+from crm.outbound.services import note_replies
 from crm.reports import bp as reports_bp
 from crm.reports.weekly import send_weekly_reports
 from crm.search import bp as search_bp
@@ -31,6 +35,9 @@ from crm.settings import bp as settings_bp
 from crm.tasks import bp as tasks_bp
 from crm.tasks.reminders import send_daily_digests, send_due_reminders
 from crm.timeline import bp as timeline_bp
+from crm.webhooks import bp as webhooks_bp
+from crm.webhooks import delivery as webhook_delivery
+from crm.webhooks.fanout import on_events as webhooks_on_events
 
 FEATURES: tuple[Feature, ...] = (
     Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
@@ -52,6 +59,7 @@ FEATURES: tuple[Feature, ...] = (
         jobs=("jobs.inbound.process_pending", "jobs.inbound.process_inbound"),
         sweeps=(sweep_received,),
         settings_tabs=((40, "settings_inbound.inbound_log", "Inbound mail"),),
+        events=("email.logged",),
     ),
     Feature(
         "imports",
@@ -60,10 +68,29 @@ FEATURES: tuple[Feature, ...] = (
         sweeps=(requeue_imports,),
     ),
     Feature("dedupe", blueprints=(dedupe_bp,)),
+    # Before contacts, companies and deals: /contacts/<id>/email is the compose page.
     Feature(
-        "contacts", blueprints=(contacts_bp,), sweeps=(purge_trash,), search_sources=("contact",)
+        "outbound",
+        blueprints=(outbound_bp,),
+        jobs=("jobs.outbound.deliver_bulk",),
+        # Replies and bounces first: an enrolment whose contact just answered (or bounced)
+        # stops before its next step.
+        sweeps=(note_replies, mark_bounces, advance_sequences),
+        settings_tabs=((55, "outbound.settings", "Email out"),),
     ),
-    Feature("companies", blueprints=(companies_bp,), search_sources=("company",)),
+    Feature(
+        "contacts",
+        blueprints=(contacts_bp,),
+        sweeps=(purge_trash,),
+        search_sources=("contact",),
+        events=("contact.created", "contact.updated", "contact.deleted", "contact.restored"),
+    ),
+    Feature(
+        "companies",
+        blueprints=(companies_bp,),
+        search_sources=("company",),
+        events=("company.created", "company.updated", "company.deleted", "company.restored"),
+    ),
     Feature("timeline", blueprints=(timeline_bp,), search_sources=("activity",)),
     Feature(
         "deals",
@@ -71,6 +98,16 @@ FEATURES: tuple[Feature, ...] = (
         search_sources=("deal",),
         new_team=(create_default_pipeline,),
         settings_tabs=((30, "settings_pipelines.pipelines", "Pipelines"),),
+        events=(
+            "deal.created",
+            "deal.updated",
+            "deal.stage_changed",
+            "deal.won",
+            "deal.lost",
+            "deal.reopened",
+            "deal.deleted",
+            "deal.restored",
+        ),
     ),
     Feature(
         "tasks",
@@ -78,6 +115,7 @@ FEATURES: tuple[Feature, ...] = (
         jobs=("jobs.reminders.tick",),
         sweeps=(send_due_reminders, send_daily_digests),
         search_sources=("task",),
+        events=("task.created", "task.updated", "task.deleted"),
     ),
     Feature(
         "search",
@@ -87,4 +125,12 @@ FEATURES: tuple[Feature, ...] = (
         on_serve=(search_cli.rebuild_on_serve,),
     ),
     Feature("reports", blueprints=(reports_bp,), sweeps=(send_weekly_reports,)),
+    Feature(
+        "webhooks",
+        blueprints=(webhooks_bp,),
+        jobs=(webhook_delivery.JOB,),
+        sweeps=(webhook_delivery.sweep,),
+        subscribers=(webhooks_on_events,),
+        settings_tabs=((60, "webhooks.index", "Webhooks"),),
+    ),
 )

@@ -11,10 +11,10 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from crm import queue
 from crm.extensions import db
@@ -50,6 +50,44 @@ def queue_email(
     return row
 
 
+def queue_composed(
+    *,
+    team_id: int,
+    kind: str,
+    sender: str,
+    reply_to: str | None,
+    to: list[str],
+    cc: list[str] = (),
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> OutboundEmail:
+    """Add a mail written in Rapport (crm/outbound): its own From, Reply-To, recipients and
+    headers; the caller commits, then enqueues."""
+    row = OutboundEmail(
+        team_id=team_id,
+        kind=kind,
+        to_addr=(to[0] if to else "")[:254],
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+        message_id=message_id or new_message_id(),
+        from_addr=sender[:300],
+        reply_to=(reply_to or "")[:300] or None,
+        recipients={"to": list(to), "cc": list(cc)},
+        headers=headers or None,
+    )
+    db.session.add(row)
+    return row
+
+
+def new_message_id() -> str:
+    domain = current_app.config["BASE_URL"].split("//", 1)[-1].split(":")[0].split("/")[0]
+    return make_msgid(domain=domain or "localhost")
+
+
 def enqueue(row: OutboundEmail) -> None:
     """Hand a committed outbox row to the worker."""
     queue.enqueue("jobs.email.send_email", row.id, job_id=f"send-email-{row.id}")
@@ -70,14 +108,9 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     row = db.session.get(OutboundEmail, outbox_id)
     config = current_app.config
     try:
-        message = build_message(row, config["MAIL_FROM"])
+        message = build_message(row, config)
     except Unbuildable as error:
-        # Retrying cannot fix the row itself: fail it now, with the reason, for admins to see.
-        row.status = OutboxStatus.FAILED
-        row.last_error = f"Cannot build the message: {error}"[:2000]
-        db.session.commit()
-        log.warning("Outbox row %s failed: %s", row.id, row.last_error)
-        return row.status
+        return _unbuildable(row, error)
     if not config.get("MAIL_SERVER"):
         row.status = OutboxStatus.KEPT
         db.session.commit()
@@ -95,54 +128,150 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
     try:
         _smtp_send(message, config)
     except (smtplib.SMTPException, OSError) as error:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = OutboxStatus.FAILED
-        else:
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
-        db.session.commit()
-        if row.status == OutboxStatus.PENDING:
-            queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
-        return row.status
+        return _failed(row, error)
+    _sent(row)
+    return row.status
+
+
+def _sent(row: OutboundEmail) -> None:
     row.status, row.sent_at, row.attempts = OutboxStatus.SENT, utcnow(), row.attempts + 1
     row.last_error = None
     db.session.commit()
+
+
+def _failed(row: OutboundEmail, error: Exception, *, requeue: bool = True) -> OutboxStatus:
+    """Record a failed attempt: retried later with backoff, or failed for good."""
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = utcnow() + BACKOFF[row.attempts - 1]
+    db.session.commit()
+    if requeue and row.status == OutboxStatus.PENDING:
+        queue.enqueue("jobs.email.send_email", row.id, at=row.next_attempt_at)
     return row.status
+
+
+def deliver_batch(ids: list[int]) -> int:
+    """Send the due, pending rows among `ids` over one SMTP connection; returns how many were
+    handled. Each row is claimed (so a row is never sent by two workers) and committed as soon
+    as the server accepted it (so a crash re-sends at most the one mail in flight)."""
+    now = utcnow()
+    claimed = work.claim_batch(
+        OutboundEmail,
+        OutboundEmail.status == OutboxStatus.PENDING,
+        _due(now),
+        values={"status": OutboxStatus.SENDING, "claimed_at": now},
+        limit=len(ids),
+        ids=ids,
+    )
+    if not claimed:
+        return 0
+    rows = db.session.scalars(
+        select(OutboundEmail).where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)
+    ).all()
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        for row in rows:
+            row.status = OutboxStatus.KEPT
+        db.session.commit()
+        return len(rows)
+    try:
+        smtp = open_smtp(config)
+    except (smtplib.SMTPException, OSError) as error:
+        for row in rows:
+            _failed(row, error)
+        return len(rows)
+    try:
+        for row in rows:
+            try:
+                message = build_message(row, config)
+            except Unbuildable as error:
+                _unbuildable(row, error)
+                continue
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPServerDisconnected as error:
+                _failed(row, error)
+                smtp = open_smtp(config)
+            except (smtplib.SMTPException, OSError) as error:
+                _failed(row, error)
+            else:
+                _sent(row)
+    except (smtplib.SMTPException, OSError) as error:  # reconnecting failed: try the rest later
+        for row in rows:
+            if row.status == OutboxStatus.SENDING:
+                _failed(row, error)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return len(rows)
 
 
 class Unbuildable(ValueError):
     """An outbox row that cannot become a message; sending it again would fail the same way."""
 
 
-def build_message(row: OutboundEmail, mail_from: str) -> EmailMessage:
+def _unbuildable(row: OutboundEmail, error: Unbuildable) -> OutboxStatus:
+    """Retrying cannot fix the row itself: fail it now, with the reason, for admins to see."""
+    row.status = OutboxStatus.FAILED
+    row.last_error = f"Cannot build the message: {error}"[:2000]
+    db.session.commit()
+    log.warning("Outbox row %s failed: %s", row.id, row.last_error)
+    return row.status
+
+
+def build_message(row: OutboundEmail, config) -> EmailMessage:
     """The message for an outbox row, serialized once to prove it can be, or Unbuildable with
     the reason. Every way a row can fail to become bytes (a header with a line break, an
     address the parser refuses, text the encoder cannot write) fails here, and only here."""
     try:
-        message = EmailMessage()
-        message["From"] = mail_from
-        message["To"] = row.to_addr
-        message["Subject"] = row.subject
-        # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
-        message["Message-ID"] = row.message_id
-        message.set_content(row.body_text)
-        if row.body_html:
-            message.add_alternative(row.body_html, subtype="html")
+        message = _compose(row, config)
         message.as_bytes()
     except Exception as error:  # whatever the email package raises, the row is at fault
         raise Unbuildable(f"{type(error).__name__}: {error}") from error
     return message
 
 
+def _compose(row: OutboundEmail, config) -> EmailMessage:
+    """The MIME message of an outbox row, the same bytes on every attempt but the Date."""
+    message = EmailMessage()
+    recipients = row.recipients or {}
+    message["From"] = row.from_addr or config["MAIL_FROM"]
+    message["To"] = ", ".join(recipients.get("to") or [row.to_addr])
+    if recipients.get("cc"):
+        message["Cc"] = ", ".join(recipients["cc"])
+    if row.reply_to:
+        message["Reply-To"] = row.reply_to
+    message["Subject"] = row.subject
+    # A stable Message-ID: if a crash makes us send twice, mail clients fold the copies.
+    message["Message-ID"] = row.message_id
+    message["Date"] = formatdate(localtime=False)
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    return message
+
+
 def _smtp_send(message: EmailMessage, config) -> None:
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config.get("MAIL_USE_TLS"):
-            smtp.starttls()
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    with open_smtp(config) as smtp:
         smtp.send_message(message)
+
+
+def open_smtp(config) -> smtplib.SMTP:
+    """A connection to MAIL_SERVER, logged in; callers may send several messages on it."""
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+    if config.get("MAIL_USE_TLS"):
+        smtp.starttls()
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return smtp
 
 
 def _due(now):

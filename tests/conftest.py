@@ -79,6 +79,8 @@ def app(data_dir, database_url):
             "SEARCH_TIME_BUDGETS": False,
             # scrypt costs ~70 ms a hash, most of it in fixtures; one PBKDF2 round is enough here.
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+            # Test receivers listen on 127.0.0.1; the SSRF tests turn this off.
+            "WEBHOOKS_ALLOW_PRIVATE": True,
         }
     )
     with app.app_context():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members, tags
+from crm.kernel import audit, events, members, tags
 from crm.kernel import normalize as norm
 from crm.kernel.fields import COMPANY_LIMITS, clean_text, phone_region
 from crm.models import Company
@@ -41,6 +41,14 @@ def _audit(company: Company, actor_id: int | None, action: str, changes=None) ->
         changes=changes,
         timeline=True,
         company_id=company.id,
+    )
+    events.audited(
+        "company",
+        action,
+        team_id=company.team_id,
+        record_id=company.id,
+        actor_id=actor_id,
+        changes=changes,
     )
 
 

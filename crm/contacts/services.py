@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, members, tags
+from crm.kernel import audit, events, members, tags
 from crm.kernel import normalize as norm
 from crm.kernel.fields import CONTACT_LIMITS, clean_text, phone_region
 from crm.models import (
@@ -90,6 +90,14 @@ def _audit(contact: Contact, actor_id: int | None, action: str, changes=None) ->
         changes=changes,
         timeline=True,
         contact_ids=[contact.id],
+    )
+    events.audited(
+        "contact",
+        action,
+        team_id=contact.team_id,
+        record_id=contact.id,
+        actor_id=actor_id,
+        changes=changes,
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from crm.deals.history import record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit, members, tags
+from crm.kernel import audit, events, members, tags
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityKind,
@@ -77,6 +77,9 @@ def _audit(deal: Deal, actor_id: int | None, action: str, changes: dict) -> None
         entity_id=deal.id,
         action=action,
         changes=changes,
+    )
+    events.audited(
+        "deal", action, team_id=deal.team_id, record_id=deal.id, actor_id=actor_id, changes=changes
     )
 
 
@@ -319,6 +322,14 @@ def move_deal(
         deal.stage_id = stage.id
         deal.stage_entered_at = now
         record_stage(deal, now)
+        events.emit(
+            "deal.stage_changed",
+            team_id=deal.team_id,
+            record_type="deal",
+            record_id=deal.id,
+            actor_id=actor_id,
+            changes={"stage": [old_stage.name, stage.name]},
+        )
         _timeline(
             deal,
             actor_id,

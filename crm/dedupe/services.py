@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit, normalize, restore
+from crm.kernel import audit, events, normalize, restore
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityContact,
@@ -314,6 +314,22 @@ def merge(
         entity_id=other.id,
         action="merged_into",
         changes={"kept_id": [None, kept.id]},
+    )
+    events.emit(
+        "contact.updated",
+        team_id=team_id,
+        record_type="contact",
+        record_id=kept.id,
+        actor_id=actor_id,
+        changes=summary,
+    )
+    events.emit(
+        "contact.deleted",
+        team_id=team_id,
+        record_type="contact",
+        record_id=other.id,
+        actor_id=actor_id,
+        changes={"merged_into": [None, kept.id]},
     )
     record(
         team_id=team_id,

@@ -14,6 +14,7 @@ from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, Attachment, ParsedMail
 from crm.inbound.parsing import split_quoted
 from crm.inbound.routing import Plan
+from crm.kernel import events
 from crm.kernel.timeline import record
 from crm.models import (
     Activity,
@@ -122,6 +123,13 @@ def log_email(
     db.session.flush()
     email.activity_id = activity.id
     message.email_message_id, message.activity_id = email.id, activity.id
+    events.emit(
+        "email.logged",
+        team_id=team_id,
+        record_type="activity",
+        record_id=activity.id,
+        actor_id=by.id,
+    )
     return activity
 
 

@@ -37,7 +37,7 @@ from crm.inbound import authresults, filing
 from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, ParsedMail
 from crm.inbound.routing import company_domain, parse_recipient
-from crm.kernel import companies, dates
+from crm.kernel import companies, dates, events
 from crm.models import (
     Activity,
     ActivityContact,
@@ -189,6 +189,7 @@ def _new_contact(team: Team, address: Address, lookups: Lookups) -> Contact:
     contact.emails = [ContactEmail(team_id=team.id, email=address.email[:254])]
     db.session.add(contact)
     db.session.flush()
+    events.emit("contact.created", team_id=team.id, record_type="contact", record_id=contact.id)
     return contact
 
 

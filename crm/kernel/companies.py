@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, events
 from crm.models import Company
 
 NAME_MAX = 200
@@ -73,5 +73,12 @@ def find_or_create(
         action="create",
         timeline=True,
         company_id=company.id,
+    )
+    events.emit(
+        "company.created",
+        team_id=team_id,
+        record_type="company",
+        record_id=company.id,
+        actor_id=actor_id,
     )
     return company

@@ -82,3 +82,15 @@ def local_day(value: datetime) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(local_dt, "local_dt")
     app.add_template_filter(local_day, "local_day")
+
+
+def add_business_days(when: datetime, days: int) -> datetime:
+    """`days` weekdays (Monday–Friday) after `when`, at the same time of day; 0 is `when`.
+    Sequences wait this way; holidays are not known."""
+    result = when
+    remaining = max(int(days), 0)
+    while remaining:
+        result += timedelta(days=1)
+        if result.weekday() < 5:
+            remaining -= 1
+    return result

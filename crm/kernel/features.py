@@ -3,8 +3,9 @@
 Promise: a feature is one Feature value that names everything it adds to the app — its
 blueprints (in registration order), the jobs it enqueues (dotted names under jobs/), its sweeps
 (idempotent functions the minute tick and start-up run), its search sources, its CLI commands,
-what a brand-new team starts with, its start-up work of `crm serve` and its admin tabs
-under /settings. install() walks one
+what a brand-new team starts with, its start-up work of `crm serve`, its admin tabs
+under /settings, the domain events it emits (names, the catalogue webhooks offer) and its
+subscribers to domain events (crm/kernel/events.py: called after each commit). install() walks one
 list of them (crm/features.py) in order; nothing registers itself at import time, so reading
 that list tells you the whole app. The registry lives on the app (`app.extensions`), so two
 apps in one process (tests) never share hooks.
@@ -32,6 +33,10 @@ class Feature:
     on_serve: tuple[Callable[[Flask], None], ...] = ()
     # Admin tabs of /settings this feature adds: (position, endpoint, label).
     settings_tabs: tuple[tuple[int, str, str], ...] = ()
+    # Domain event names this feature's services emit ("contact.created", …).
+    events: tuple[str, ...] = ()
+    # Each is called with a committed transaction's events (crm.kernel.events.publish).
+    subscribers: tuple[Callable, ...] = ()
 
 
 def install(app: Flask, features: Iterable[Feature]) -> None:
@@ -60,6 +65,11 @@ def jobs(app: Flask | None = None) -> list[str]:
 
 def search_sources(app: Flask | None = None) -> list[str]:
     return [name for feature in declared(app) for name in feature.search_sources]
+
+
+def event_names(app: Flask | None = None) -> list[str]:
+    """Every declared domain event name, in feature order."""
+    return [name for feature in declared(app) for name in feature.events]
 
 
 def settings_tabs(app: Flask | None = None) -> list[tuple[str, str]]:

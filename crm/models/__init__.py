@@ -24,17 +24,36 @@ from crm.models.imports import (
 from crm.models.mail import (
     EmailAttachment,
     EmailMessage,
+    EmailTemplate,
     InboundMessage,
     InboundStatus,
     NeverLog,
     OutboundEmail,
     OutboxStatus,
 )
+from crm.models.outbound import (
+    BulkRecipient,
+    BulkSend,
+    Enrolment,
+    EnrolmentStep,
+    Sequence,
+    SequenceStep,
+)
 from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
 from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
+from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "DeliveryStatus",
+    "Webhook",
+    "WebhookDelivery",
+    "BulkRecipient",
+    "BulkSend",
+    "Enrolment",
+    "EnrolmentStep",
+    "Sequence",
+    "SequenceStep",
     "Activity",
     "ActivityContact",
     "ActivityKind",
@@ -67,6 +86,7 @@ __all__ = [
     "deal_tag",
     "EmailAttachment",
     "EmailMessage",
+    "EmailTemplate",
     "NeverLog",
     "InboundMessage",
     "InboundStatus",

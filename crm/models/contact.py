@@ -145,6 +145,10 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     source: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Email out: when Rapport last mailed them, when they last answered, when they opted out.
+    last_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner = relationship("User", foreign_keys=[owner_id])
     company: Mapped[Company | None] = relationship(back_populates="contacts")
@@ -183,6 +187,8 @@ class ContactEmail(TeamOwned, db.Model):
     email: Mapped[str] = mapped_column(String(254))  # lower-cased
     label: Mapped[str] = mapped_column(String(30), default="work")
     position: Mapped[int] = mapped_column(default=0)
+    # A hard bounce (a DSN through email-in) marks the address; bulk and sequences skip it.
+    bouncing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="emails")
 

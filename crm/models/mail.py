@@ -52,6 +52,13 @@ class OutboundEmail(Timestamps, db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Composed mail (crm/outbound): the sender, Reply-To, every recipient {"to": [...],
+    # "cc": [...]} and extra headers (List-Unsubscribe, In-Reply-To, ...). None: MAIL_FROM and
+    # to_addr, as for the app's own mail.
+    from_addr: Mapped[str | None] = mapped_column(String(300))
+    reply_to: Mapped[str | None] = mapped_column(String(300))
+    recipients: Mapped[dict | None] = mapped_column(JSON)
+    headers: Mapped[dict | None] = mapped_column(JSON)
 
 
 class InboundStatus(enum.StrEnum):
@@ -162,3 +169,15 @@ class NeverLog(TeamOwned, Timestamps, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pattern: Mapped[str] = mapped_column(String(254))
+
+
+class EmailTemplate(TeamOwned, Timestamps, db.Model):
+    """Wording to reuse: a team template (owner_id None) or a member's personal one."""
+
+    __tablename__ = "email_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)

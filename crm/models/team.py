@@ -45,6 +45,8 @@ class Team(Timestamps, db.Model):
         Boolean, default=False, server_default=false()
     )
 
+    # Email out: a shared sender ("Sales <sales@example.com>") members may send as.
+    outbound_sender: Mapped[str | None] = mapped_column(String(300))
     memberships: Mapped[list[Membership]] = relationship(back_populates="team")
 
 

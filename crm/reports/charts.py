@@ -14,11 +14,11 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
-WIDTH = 480
+WIDTH = 360
 FONT = 14
-LABEL_W = 150  # room for category labels on the left
+LABEL_W = 84  # room for category labels on the left
 ROW_GAP = 10
-BAR_H = 16
+BAR_H = 18
 # (fill, pattern): dark solid, middle with stripes, light with dots, then more.
 STYLES = [
     ("#1e3a8a", None),
@@ -81,7 +81,7 @@ def _svg(title: str, body: str, height: float, uid: int) -> Markup:
     )
 
 
-def _label(text: str, limit: int = 20) -> str:
+def _label(text: str, limit: int = 11) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -100,7 +100,7 @@ def bars(
         peak = max((sum(s.values[i] for s in series) for i in range(len(categories))), default=0)
     else:
         peak = max((v for s in series for v in s.values), default=0)
-    scale = (WIDTH - LABEL_W - 70) / peak if peak else 0
+    scale = (WIDTH - LABEL_W - 64) / peak if peak else 0
     parts = [legend]
     for i, category in enumerate(categories):
         rows = 1 if stacked else len(series)

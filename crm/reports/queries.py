@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crm.extensions import db
 from crm.models import (
@@ -266,24 +266,24 @@ def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
         Deal.created_at < f.end,
     ]
     H = DealStageHistory
-    # Each deal's furthest stage (by position) in this pipeline, with its status now.
+    # Each deal's furthest stage (by position) in this pipeline, with its status now. The
+    # positions come as a CASE, not a join to stage: SQLite would otherwise loop over stages.
+    stage_ids = [s.id for s in stages]
+    position = case({s.id: s.position for s in stages}, value=H.stage_id, else_=-1)
     per_deal = (
-        select(
-            H.deal_id.label("deal_id"),
-            func.max(Stage.position).label("furthest"),
-        )
-        .join(Stage, Stage.id == H.stage_id)
+        select(func.max(position).label("furthest"), Deal.status.label("status"))
         .join(Deal, Deal.id == H.deal_id)
-        .where(H.team_id == f.team_id, Stage.pipeline_id == pipeline.id, *conds)
-        .group_by(H.deal_id)
+        # Scoped through the deal (conds: Deal.team_id), so the history index covers it.
+        .where(H.stage_id.in_(stage_ids), *conds)
+        .group_by(H.deal_id, Deal.status)
         .subquery()
     )
     by_furthest: dict[int, int] = defaultdict(int)
     won_at: dict[int, int] = defaultdict(int)
     for furthest, status, n in db.session.execute(
-        select(per_deal.c.furthest, Deal.status, func.count())
-        .join(Deal, Deal.id == per_deal.c.deal_id)
-        .group_by(per_deal.c.furthest, Deal.status)
+        select(per_deal.c.furthest, per_deal.c.status, func.count()).group_by(
+            per_deal.c.furthest, per_deal.c.status
+        )
     ):
         by_furthest[furthest] += n
         if status == DealStatus.WON:
@@ -303,10 +303,9 @@ def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
         )
         .join(Deal, Deal.id == H.deal_id)
         .where(
-            H.team_id == f.team_id,
             H.status == DealStatus.OPEN,
             H.left_at.is_not(None),
-            H.stage_id.in_([s.id for s in stages]),
+            H.stage_id.in_(stage_ids),
             *conds,
         )
         .group_by(H.stage_id, H.deal_id)
@@ -436,8 +435,13 @@ def rotting_condition(team_id: int, now: datetime, pipeline_id: int | None = Non
     return or_(*branches) if branches else Deal.id.is_(None)
 
 
-def _no_open_task():
-    return ~exists().where(Task.deal_id == Deal.id, Task.done_at.is_(None))
+def _no_open_task(team_id: int):
+    # Uncorrelated on purpose: one pass over the open tasks, not one probe per deal (SQLite
+    # picked the (team, done_at) index for the correlated form and scanned it per deal).
+    open_deal_ids = select(Task.deal_id).where(
+        Task.team_id == team_id, Task.done_at.is_(None), Task.deal_id.is_not(None)
+    )
+    return Deal.id.not_in(open_deal_ids)
 
 
 def health(f: ReportFilters, now: datetime) -> Health:
@@ -466,7 +470,8 @@ def health(f: ReportFilters, now: datetime) -> Health:
         )
 
     rotting_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, rot))
-    idle_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, _no_open_task()))
+    idle = _no_open_task(f.team_id)
+    idle_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, idle))
     overdue_stmt = (
         select(Task.assignee_id, func.count(Task.id))
         .where(Task.team_id == f.team_id, Task.done_at.is_(None), Task.due_at < now)
@@ -487,7 +492,7 @@ def health(f: ReportFilters, now: datetime) -> Health:
         rotting_count or 0,
         listing(rot, last_touch) if rotting_count else [],
         idle_count or 0,
-        listing(_no_open_task(), Deal.created_at) if idle_count else [],
+        listing(idle, Deal.created_at) if idle_count else [],
         overdue,
     )
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import dates, members
+from crm.kernel import dates, events, members
 from crm.kernel.timeline import record
 from crm.models import (
     Activity,
@@ -148,6 +148,10 @@ def create_task(
         recurrence=recurrence,
     )
     db.session.add(task)
+    db.session.flush()
+    events.emit(
+        "task.created", team_id=team_id, record_type="task", record_id=task.id, actor_id=actor_id
+    )
     db.session.commit()
     return task
 
@@ -176,6 +180,7 @@ def update_task(
         priority=priority,
         recurrence=recurrence,
     )
+    events.emit("task.updated", team_id=task.team_id, record_type="task", record_id=task.id)
     db.session.commit()
     return task
 
@@ -229,6 +234,14 @@ def complete_task(task: Task, actor_id: int | None, now: datetime | None = None)
         db.session.add(following)
         db.session.flush()
         task.next_occurrence_id = following.id
+    events.emit(
+        "task.updated",
+        team_id=task.team_id,
+        record_type="task",
+        record_id=task.id,
+        actor_id=actor_id,
+        changes={"done": [False, True]},
+    )
     db.session.commit()
     return task
 
@@ -250,11 +263,19 @@ def reopen_task(task: Task) -> Task:
         if following is not None and following.done_at is None:
             db.session.delete(following)
     task.done_at = None
+    events.emit(
+        "task.updated",
+        team_id=task.team_id,
+        record_type="task",
+        record_id=task.id,
+        changes={"done": [True, False]},
+    )
     db.session.commit()
     return task
 
 
 def delete_task(task: Task) -> None:
+    events.emit("task.deleted", team_id=task.team_id, record_type="task", record_id=task.id)
     db.session.delete(task)
     db.session.commit()
 

@@ -1,7 +1,7 @@
 """imports: the reason a failed import stopped
 
 Revision ID: 0004h3
-Revises: 0003e
+Revises: 0005m
 Create Date: 2026-12-02 05:05:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004h3"
-down_revision = "0004h1"
+down_revision = "0005m"
 branch_labels = None
 depends_on = None
 

@@ -54,7 +54,11 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name="pk_deal_stage_history"),
     )
     op.create_index("ix_deal_stage_history_team_id", "deal_stage_history", ["team_id"])
-    op.create_index("ix_deal_stage_history_deal", "deal_stage_history", ["deal_id", "left_at"])
+    op.create_index(
+        "ix_deal_stage_history_deal",
+        "deal_stage_history",
+        ["deal_id", "left_at", "stage_id", "status", "entered_at"],
+    )
     op.create_index(
         "ix_deal_stage_history_stage", "deal_stage_history", ["team_id", "stage_id", "entered_at"]
     )
@@ -108,7 +112,10 @@ def upgrade():
     # by week and author, completed tasks by week.
     with op.batch_alter_table("deal") as batch_op:
         batch_op.create_index("ix_deal_team_closed", ["team_id", "status", "closed_at"])
-        batch_op.create_index("ix_deal_team_created", ["team_id", "created_at"])
+        batch_op.create_index(
+            "ix_deal_team_created",
+            ["team_id", "created_at", "pipeline_id", "status", "deleted_at", "owner_id"],
+        )
     with op.batch_alter_table("activity") as batch_op:
         batch_op.create_index(
             "ix_activity_team_report", ["team_id", "occurred_at", "kind", "author_id"]

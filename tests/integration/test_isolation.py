@@ -16,14 +16,19 @@ import pytest
 
 from crm.extensions import db
 from crm.models import (
+    BulkSend,
+    EmailTemplate,
     InboundMessage,
     Invitation,
     LostReason,
     NeverLog,
     OutboundEmail,
+    Sequence,
     Tag,
     Team,
     User,
+    Webhook,
+    WebhookDelivery,
     utcnow,
 )
 from tests import factories
@@ -78,6 +83,19 @@ OBJECT_MAKERS: dict[str, Callable[[Team, User], int]] = {
     "import_id": lambda team, user: factories.make_import(team, user).id,
     "merge_id": lambda team, user: factories.make_merge(team, user).id,
     "lost_reason_id": lambda team, user: _add(LostReason(team_id=team.id, name="Too pricey")),
+    "webhook_id": lambda team, user: _webhook(team).id,
+    "delivery_id": lambda team, user: _add(
+        WebhookDelivery(
+            team_id=team.id, webhook_id=_webhook(team).id, event_id="e1", event="x", payload="{}"
+        )
+    ),
+    "bulk_id": lambda team, user: _add(
+        BulkSend(team_id=team.id, author_id=user.id, audience="All", subject="s", body="b")
+    ),
+    "sequence_id": lambda team, user: _add(Sequence(team_id=team.id, name="Follow up")),
+    "template_id": lambda team, user: _add(
+        EmailTemplate(team_id=team.id, name="Hello", subject="Hi", body="Hello {{ contact.name }}")
+    ),
 }
 
 # Endpoints whose arguments are secrets, not record ids; their own tests cover bad values.
@@ -87,6 +105,7 @@ NOT_RECORD_ROUTES = {
     "auth.accept_invite",
     "auth.confirm_signup",
     "tasks.calendar_feed",
+    "outbound.unsubscribe",
 }
 
 
@@ -94,6 +113,14 @@ def _with_html(email) -> int:
     email.html = "<p>formatted</p>"
     db.session.commit()
     return email.id
+
+
+def _webhook(team: Team) -> Webhook:
+    webhook = Webhook(
+        team_id=team.id, url="https://example.com/h", events=["contact.created"], secret="s"
+    )
+    _add(webhook)
+    return webhook
 
 
 def _add(row) -> int:
@@ -146,7 +173,15 @@ def test_another_team_gets_404_on_every_route(app, client, auth):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/settings/", "/settings/members", "/settings/outbox", "/reports/forecast"]
+    "path",
+    [
+        "/",
+        "/settings/",
+        "/settings/members",
+        "/settings/outbox",
+        "/settings/webhooks",
+        "/reports/forecast",
+    ],
 )
 def test_pages_need_a_login(client, path):
     response = client.get(path)

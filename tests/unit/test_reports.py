@@ -432,3 +432,28 @@ def test_the_migration_rebuilds_history_from_the_timeline():
         (11, "open"),
         (11, "lost"),
     ]
+
+
+def test_months_and_weeks_are_the_viewers(app, monkeypatch):
+    """Won at 23:30 UTC on 31 May is June in Paris; an activity at 23:30 UTC on Sunday 7 June
+    is Monday 8 June there (the next week)."""
+    Clock(monkeypatch).now = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
+    user = factories.make_user(email="paris@example.com", team_name="Paris")
+    team = factories.team_of(user)
+    stage = db.session.scalars(db.select(Stage).where(Stage.team_id == team.id)).first()
+    deal = services.create_deal(
+        team_id=team.id, title="Late", stage=stage, currency="EUR", value_minor=100
+    )
+    services.mark_won(deal)
+    factories.make_activity(
+        team, kind="call", author_id=user.id, occurred_at=datetime(2026, 6, 7, 23, 30, tzinfo=UTC)
+    )
+    args = dict(team_id=team.id, now=NOW)
+    paris = from_args(MultiDict({"period": "this_quarter"}), tz=zone("Europe/Paris"), **args)
+    utc = from_args(MultiDict({"period": "this_quarter"}), tz=zone("UTC"), **args)
+    assert set(queries.win_loss(paris).won) == {("2026-06", "EUR")}
+    assert set(queries.win_loss(utc).won) == {("2026-05", "EUR")}
+    paris_month = from_args(MultiDict({"period": "this_month"}), tz=zone("Europe/Paris"), **args)
+    assert [w for w, _ in queries.activity(paris_month).counts] == ["2026-06-08"]
+    utc_month = from_args(MultiDict({"period": "this_month"}), tz=zone("UTC"), **args)
+    assert [w for w, _ in queries.activity(utc_month).counts] == ["2026-06-01"]

@@ -1,0 +1,173 @@
+"""Bulk email: N rendered mails queued, then delivered to an SMTP server on loopback.
+
+Standalone: a temporary SQLite database built by the migrations (or --database-url for an
+empty PostgreSQL database), a team with N tagged contacts, aiosmtpd as the receiving server on a
+free port. Times bulk.start() (render + outbox rows + timeline entries, one transaction) and
+then the delivery job (batches of rows over one SMTP connection per batch), from K worker
+threads. Prints the numbers; goals: queued in ≤ 5 s, delivered at ≥ 100 mails/s.
+
+    python bench/bulk_send_bench.py [N] [--workers K] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SERVER = """
+import sys, time
+from aiosmtpd.controller import Controller
+
+class Counter:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        Counter.count += 1
+        return "250 OK"
+
+c = Controller(Counter(), hostname="127.0.0.1", port=int(sys.argv[1]))
+c.start()
+print("ready", flush=True)
+for line in sys.stdin:
+    print(Counter.count, flush=True)
+c.stop()
+"""
+
+
+class Server:
+    """aiosmtpd in its own process, so receiving does not share this process's GIL."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    @property
+    def count(self) -> int:
+        self.process.stdin.write("?\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(10)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("n", nargs="?", type=int, default=2000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--database-url")
+    args = p.parse_args(argv)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="rapport-bulk-bench-"))
+    os.environ["CRM_DATA_DIR"] = str(data_dir)
+    from flask_migrate import upgrade
+
+    from crm import create_app
+    from crm.auth.services import signup
+    from crm.contacts.queries import ContactFilters
+    from crm.extensions import db
+    from crm.kernel import tags
+    from crm.models import Contact, ContactEmail, OutboundEmail, OutboxStatus, User
+    from crm.outbound import bulk
+
+    inbox = Server()
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{data_dir / 'bench.db'}",
+            "CRM_DATA_DIR": str(data_dir),
+            "SECRET_KEY": "bench",
+            "BASE_URL": "http://localhost",
+            "INBOUND_DOMAIN": "in.bench.test",
+            "REDIS_URL": None,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": inbox.port,
+            "MAIL_USE_TLS": False,
+            # The rate limit is the team's choice; here every row is due at once.
+            "OUTBOUND_RATE_PER_MINUTE": 10_000_000,
+        }
+    )
+    try:
+        with app.app_context():
+            upgrade()
+            user = signup(name="Rep", email="rep@acme.example", password="x" * 12, team_name="A")
+            team = user.memberships[0].team
+            (tag,) = tags.find_or_create(team.id, ["newsletter"])
+            for i in range(args.n):
+                contact = Contact(
+                    team_id=team.id, first_name=f"P{i}", last_name="Bench", sort_name=f"p{i}"
+                )
+                contact.emails = [ContactEmail(team_id=team.id, email=f"p{i}@client.example")]
+                contact.tags = [tag]
+                db.session.add(contact)
+            db.session.commit()
+            user = db.session.get(User, user.id)
+
+            with app.test_request_context():
+                started = time.perf_counter()
+                sent = bulk.start(
+                    team=team,
+                    author=user,
+                    filters=ContactFilters(tag=tag.id),
+                    label="Tagged newsletter",
+                    subject="News for {{ contact.first_name }}",
+                    body='Hi {{ contact.first_name | default("there") }},\n\n**New** prices.',
+                )
+                queued_s = time.perf_counter() - started
+            bulk_id = sent.id
+            rows = db.session.query(OutboundEmail).count()
+        print(f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s)")
+
+        def work():
+            with app.app_context():
+                bulk.deliver(bulk_id)
+                db.session.remove()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=work) for _ in range(args.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        delivered_s = time.perf_counter() - started
+        with app.app_context():
+            done = (
+                db.session.query(OutboundEmail)
+                .filter(OutboundEmail.status == OutboxStatus.SENT)
+                .count()
+            )
+        received = inbox.count
+        print(
+            f"delivered: {received} mails received ({done} marked sent) in {delivered_s:.2f} s"
+            f" = {received / delivered_s:.0f} mails/s with {args.workers} worker(s)"
+            " (goal ≥ 100 mails/s)"
+        )
+    finally:
+        inbox.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

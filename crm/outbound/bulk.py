@@ -1,0 +1,310 @@
+"""Bulk send: one mail, rendered per person, to a tag or a contact-list filter.
+
+start() writes, in one transaction, a BulkSend, one BulkRecipient per person (queued with its
+outbox row, or skipped and why: opted out, bouncing, no address), each queued person's
+outgoing EmailMessage and email Activity (so replies thread and the mail is on their
+timeline). The team's send rate is kept by giving the rows staggered `next_attempt_at` times,
+after any bulk mail of the team still waiting; a delivery job sends the due rows in batches
+over one SMTP connection and schedules itself for the next due row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.utils import formataddr
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from crm import outbox, queue
+from crm.contacts.queries import ContactFilters, contacts_query
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.kernel.timeline import record
+from crm.models import (
+    ActivityKind,
+    BulkRecipient,
+    BulkSend,
+    Contact,
+    EmailMessage,
+    OutboundEmail,
+    OutboxStatus,
+    Team,
+    User,
+    utcnow,
+)
+from crm.outbound import merge
+from crm.outbound.formatting import to_html
+from crm.outbound.services import reply_address, unsubscribe_headers
+
+MAX_RECIPIENTS = 5000
+BATCH = 50
+OPTED_OUT, BOUNCING, NO_ADDRESS = "opted out", "bouncing", "no address"
+
+
+def audience(team_id: int, filters: ContactFilters) -> list[Contact]:
+    # Everything merge fields read, loaded up front: no query (and no autoflush) per person.
+    stmt = contacts_query(team_id, filters).options(
+        selectinload(Contact.emails), selectinload(Contact.company), selectinload(Contact.owner)
+    )
+    people = db.session.scalars(stmt.limit(MAX_RECIPIENTS + 1)).all()
+    if len(people) > MAX_RECIPIENTS:
+        raise Invalid(f"Send to at most {MAX_RECIPIENTS:,} people at once.", field="audience")
+    return list(people)
+
+
+def skip_reason(contact: Contact) -> str | None:
+    if contact.opted_out_at is not None:
+        return OPTED_OUT
+    if not contact.emails:
+        return NO_ADDRESS
+    if contact.emails[0].bouncing_at is not None:
+        return BOUNCING
+    return None
+
+
+def preview(team: Team, filters: ContactFilters, subject: str, body: str) -> dict:
+    """How many would get it, who is skipped and why, and three rendered mails."""
+    _check(subject, body)
+    people = audience(team.id, filters)
+    skipped: dict[str, int] = {}
+    samples = []
+    for person in people:
+        reason = skip_reason(person)
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+        elif len(samples) < 3:
+            context = merge.context_for(person)
+            samples.append(
+                {
+                    "to": person.primary_email,
+                    "subject": merge.render(subject, context, field="subject"),
+                    "text": merge.render(body, context, field="body"),
+                }
+            )
+    return {
+        "count": len(people) - sum(skipped.values()),
+        "skipped": skipped,
+        "samples": samples,
+    }
+
+
+def _check(subject: str, body: str) -> None:
+    if not (subject or "").strip():
+        raise Invalid("Write a subject.", field="subject")
+    if not (body or "").strip():
+        raise Invalid("Write a message.", field="body")
+    merge.check(subject, "subject")
+    merge.check(body, "body")
+
+
+def rate_per_minute(team_id: int) -> int:
+    """The team's send rate: OUTBOUND_RATES {team_id: n} else OUTBOUND_RATE_PER_MINUTE."""
+    config = current_app.config
+    rates = config.get("OUTBOUND_RATES") or {}
+    return int(rates.get(team_id) or config.get("OUTBOUND_RATE_PER_MINUTE") or 120)
+
+
+def start(
+    *,
+    team: Team,
+    author: User,
+    filters: ContactFilters,
+    label: str,
+    subject: str,
+    body: str,
+) -> BulkSend:
+    """Queue the mails (see the module docstring); returns the BulkSend, committed."""
+    _check(subject, body)
+    people = audience(team.id, filters)
+    now = utcnow()
+    spacing = timedelta(seconds=60 / max(rate_per_minute(team.id), 1))
+    first = _next_free_slot(team.id, now)
+    bulk = BulkSend(
+        team_id=team.id,
+        author_id=author.id,
+        audience=label[:200],
+        subject=subject[:300],
+        body=body,
+        total=len(people),
+    )
+    db.session.add(bulk)
+    db.session.flush()
+    sender = formataddr((author.name or "", author.email))
+    reply_to = reply_address(team.id, author)
+    queued: list[tuple[Contact, OutboundEmail, str, str]] = []
+    with db.session.no_autoflush:
+        _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk)
+    db.session.flush()
+    logged = []
+    for person, row, rendered_subject, text in queued:
+        db.session.add(
+            BulkRecipient(
+                bulk_send_id=bulk.id,
+                contact_id=person.id,
+                name=person.name[:300],
+                address=person.primary_email,
+                outbox_id=row.id,
+            )
+        )
+        logged.append(log_outgoing(team.id, author, person, row, rendered_subject, text, now))
+    db.session.flush()
+    for email, activity in logged:
+        email.activity_id = activity.id
+        activity.data = activity.data | {"email_message_id": email.id}
+    ids = [person.id for person, *_ in queued]
+    for chunk in range(0, len(ids), 500):
+        db.session.execute(
+            update(Contact)
+            .where(Contact.team_id == team.id, Contact.id.in_(ids[chunk : chunk + 500]))
+            .values(last_contacted_at=now, last_activity_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    if queued:
+        queue.enqueue("jobs.outbound.deliver_bulk", bulk.id, job_id=f"bulk-{bulk.id}-first")
+    return bulk
+
+
+def log_outgoing(team_id, author, person, row, subject, text, now):
+    """The outgoing EmailMessage and email Activity of one queued mail to one person (the
+    caller flushes, then links them; see start())."""
+    message_id = row.message_id.strip("<>")[:300]
+    email = EmailMessage(
+        team_id=team_id,
+        message_id=message_id,
+        thread_key=message_id,
+        subject=subject,
+        from_addr={"name": author.name, "email": author.email},
+        to_addrs=[{"name": person.name, "email": person.primary_email}],
+        cc_addrs=[],
+        direction="outgoing",
+        sent_at=now,
+        text=text,
+        html=row.body_html,
+        logged_by_id=author.id,
+    )
+    activity = record(
+        team_id=team_id,
+        kind=ActivityKind.EMAIL,
+        author_id=author.id,
+        contact_ids=[person.id],
+        company_id=person.company_id,
+        subject=subject or "(no subject)",
+        body=text,
+        occurred_at=now,
+        data={"direction": "outgoing", "thread_key": message_id, "outbox_id": row.id},
+        touch=False,  # one UPDATE for everyone at the end
+    )
+    db.session.add(email)
+    return email, activity
+
+
+def _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk):
+    """Render and add each person's outbox row (or their skipped row); appends to `queued`."""
+    for person in people:
+        reason = skip_reason(person)
+        if reason:
+            db.session.add(
+                BulkRecipient(
+                    bulk_send_id=bulk.id,
+                    contact_id=person.id,
+                    name=person.name[:300],
+                    address=person.primary_email,
+                    skipped=reason,
+                )
+            )
+            continue
+        context = merge.context_for(person)
+        text = merge.render(body, context, field="body")
+        rendered_subject = merge.render(subject, context, field="subject").strip()[:300]
+        row = outbox.queue_composed(
+            team_id=team.id,
+            kind="bulk",
+            sender=sender,
+            reply_to=reply_to,
+            to=[formataddr((person.name, person.primary_email))],
+            subject=rendered_subject,
+            text=text,
+            html=to_html(text),
+            headers=unsubscribe_headers(team.id, person.id),
+        )
+        row.next_attempt_at = first + spacing * len(queued)
+        queued.append((person, row, rendered_subject, text))
+
+
+def _next_free_slot(team_id: int, now):
+    """After the team's last bulk mail still waiting, so two bulk sends share one rate."""
+    last = db.session.scalar(
+        select(func.max(OutboundEmail.next_attempt_at)).where(
+            OutboundEmail.team_id == team_id,
+            OutboundEmail.kind == "bulk",
+            OutboundEmail.status == OutboxStatus.PENDING,
+        )
+    )
+    return max(last, now) if last else now
+
+
+def deliver(bulk_id: int) -> int:
+    """Job: send this bulk send's due rows in batches; schedule itself for the next due row."""
+    sent = 0
+    while True:
+        now = utcnow()
+        ids = db.session.scalars(
+            select(OutboundEmail.id)
+            .join(BulkRecipient, BulkRecipient.outbox_id == OutboundEmail.id)
+            .where(
+                BulkRecipient.bulk_send_id == bulk_id,
+                OutboundEmail.status == OutboxStatus.PENDING,
+                OutboundEmail.next_attempt_at <= now,
+            )
+            .order_by(OutboundEmail.id)
+            .limit(BATCH)
+        ).all()
+        if not ids:
+            break
+        sent += outbox.deliver_batch(list(ids))
+    following = db.session.scalar(
+        select(func.min(OutboundEmail.next_attempt_at))
+        .join(BulkRecipient, BulkRecipient.outbox_id == OutboundEmail.id)
+        .where(BulkRecipient.bulk_send_id == bulk_id, OutboundEmail.status == OutboxStatus.PENDING)
+    )
+    if following is not None:
+        queue.enqueue(
+            "jobs.outbound.deliver_bulk",
+            bulk_id,
+            at=following,
+            job_id=f"bulk-{bulk_id}-{int(following.timestamp())}",
+        )
+    return sent
+
+
+def progress(bulk: BulkSend) -> dict:
+    """Counts for the progress bar and the result list: sent, queued, failed, skipped."""
+    counts = dict(
+        db.session.execute(
+            select(OutboundEmail.status, func.count())
+            .join(BulkRecipient, BulkRecipient.outbox_id == OutboundEmail.id)
+            .where(BulkRecipient.bulk_send_id == bulk.id)
+            .group_by(OutboundEmail.status)
+        ).all()
+    )
+    skipped = db.session.scalar(
+        select(func.count())
+        .select_from(BulkRecipient)
+        .where(BulkRecipient.bulk_send_id == bulk.id, BulkRecipient.skipped.is_not(None))
+    )
+    sent = counts.get(OutboxStatus.SENT, 0) + counts.get(OutboxStatus.KEPT, 0)
+    failed = counts.get(OutboxStatus.FAILED, 0)
+    waiting = counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.SENDING, 0)
+    done = sent + failed + skipped
+    return {
+        "sent": sent,
+        "failed": failed,
+        "waiting": waiting,
+        "skipped": skipped,
+        "total": bulk.total,
+        "percent": int(100 * done / bulk.total) if bulk.total else 100,
+        "finished": waiting == 0,
+    }
