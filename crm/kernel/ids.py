@@ -1,8 +1,8 @@
 """Record ids typed by users — in URLs, query strings and form fields — parsed in one place.
 
 Promise: an id is a positive integer that fits the database's id columns (INTEGER: 32-bit on
-PostgreSQL). Anything else (zero, negative, 20 digits, "²", "1e3", "") is "no such record": `<id:...>` in a URL
-gives 404, `parse_id()` gives None, `IdField` gives an inline form error. None of them lets a
+PostgreSQL). Anything else (zero, negative, 20 digits, "²", "1e3", "") is "no such record":
+`<id:...>` in a URL gives 404, `parse_id()` gives None, `IdField` gives an inline form error. None of them lets a
 value reach the database that would make it raise (an overflow there is a 500).
 """
 
