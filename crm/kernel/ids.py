@@ -2,8 +2,9 @@
 
 Promise: an id is a positive integer that fits the database's id columns (INTEGER: 32-bit on
 PostgreSQL). Anything else (zero, negative, 20 digits, "²", "1e3", "") is "no such record":
-`<id:...>` in a URL gives 404, `parse_id()` gives None, `IdField` gives an inline form error. None of them lets a
-value reach the database that would make it raise (an overflow there is a 500).
+`<id:...>` in a URL gives 404, `parse_id()` gives None, `IdField` gives an inline form error.
+None of them lets a value reach the database that would make it raise (an overflow there is a
+500).
 """
 
 from __future__ import annotations
