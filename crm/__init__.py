@@ -51,7 +51,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     ids.register(app)  # before the features' blueprints: their rules use <id:...>
     _install_features(app)
     _register_hooks(app)
+    from crm.kernel import request_text
 
+    app.before_request(request_text.refuse_nul)  # bad input is a 400 before any query sees it
     from crm import cli, errors
 
     errors.register(app)

@@ -107,6 +107,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         return None  # sent already, claimed by another worker, or not due yet
     row = db.session.get(OutboundEmail, outbox_id)
     config = current_app.config
+    try:
+        message = build_message(row, config)
+    except Unbuildable as error:
+        return _unbuildable(row, error)
     if not config.get("MAIL_SERVER"):
         row.status = OutboxStatus.KEPT
         db.session.commit()
@@ -122,7 +126,7 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         )
         return row.status
     try:
-        _smtp_send(row, config)
+        _smtp_send(message, config)
     except (smtplib.SMTPException, OSError) as error:
         return _failed(row, error)
     _sent(row)
@@ -183,7 +187,12 @@ def deliver_batch(ids: list[int]) -> int:
     try:
         for row in rows:
             try:
-                smtp.send_message(build_message(row, config))
+                message = build_message(row, config)
+            except Unbuildable as error:
+                _unbuildable(row, error)
+                continue
+            try:
+                smtp.send_message(message)
             except smtplib.SMTPServerDisconnected as error:
                 _failed(row, error)
                 smtp = open_smtp(config)
@@ -203,7 +212,32 @@ def deliver_batch(ids: list[int]) -> int:
     return len(rows)
 
 
+class Unbuildable(ValueError):
+    """An outbox row that cannot become a message; sending it again would fail the same way."""
+
+
+def _unbuildable(row: OutboundEmail, error: Unbuildable) -> OutboxStatus:
+    """Retrying cannot fix the row itself: fail it now, with the reason, for admins to see."""
+    row.status = OutboxStatus.FAILED
+    row.last_error = f"Cannot build the message: {error}"[:2000]
+    db.session.commit()
+    log.warning("Outbox row %s failed: %s", row.id, row.last_error)
+    return row.status
+
+
 def build_message(row: OutboundEmail, config) -> EmailMessage:
+    """The message for an outbox row, serialized once to prove it can be, or Unbuildable with
+    the reason. Every way a row can fail to become bytes (a header with a line break, an
+    address the parser refuses, text the encoder cannot write) fails here, and only here."""
+    try:
+        message = _compose(row, config)
+        message.as_bytes()
+    except Exception as error:  # whatever the email package raises, the row is at fault
+        raise Unbuildable(f"{type(error).__name__}: {error}") from error
+    return message
+
+
+def _compose(row: OutboundEmail, config) -> EmailMessage:
     """The MIME message of an outbox row, the same bytes on every attempt but the Date."""
     message = EmailMessage()
     recipients = row.recipients or {}
@@ -225,8 +259,7 @@ def build_message(row: OutboundEmail, config) -> EmailMessage:
     return message
 
 
-def _smtp_send(row: OutboundEmail, config) -> None:
-    message = build_message(row, config)
+def _smtp_send(message: EmailMessage, config) -> None:
     with open_smtp(config) as smtp:
         smtp.send_message(message)
 

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from crm.contacts.services import EMAIL_LABELS, PHONE_LABELS
+from crm.contacts.services import EMAIL_LABELS, MAX_PER_CONTACT, PHONE_LABELS
 from crm.kernel import tags
 from crm.kernel.fields import CONTACT_LIMITS as LIMITS
 from crm.models import Lifecycle
@@ -28,6 +28,20 @@ class PhoneEntry(Form):
     )
 
 
+class EntryList(FieldList):
+    """Rows the page shows (``emails-0-…``, ``emails-1-…``): every posted row is kept, never
+    cut at a fixed count (the service says when there are too many), and a row key that is
+    not a short run of ASCII digits is ignored rather than answered with a 500."""
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if index.isascii() and index.isdigit() and len(index) <= 4:
+                    yield int(index)
+
+
 class ContactForm(FlaskForm):
     # Where the contacts service's field names show on this form (see crm/kernel/forms.py).
     error_aliases = {
@@ -41,8 +55,9 @@ class ContactForm(FlaskForm):
     last_name = StringField("Last name", validators=[Length(max=LIMITS["last_name"])])
     title = StringField("Job title", validators=[Length(max=LIMITS["title"])])
     company_name = StringField("Company", validators=[Length(max=LIMITS["company_name"])])
-    emails = FieldList(FormField(EmailEntry), min_entries=1, max_entries=10)
-    phones = FieldList(FormField(PhoneEntry), min_entries=1, max_entries=10)
+    emails = EntryList(FormField(EmailEntry), min_entries=1)
+    phones = EntryList(FormField(PhoneEntry), min_entries=1)
+    max_rows = MAX_PER_CONTACT
     website = StringField("Website", validators=[Length(max=LIMITS["website"])])
     linkedin = StringField("LinkedIn profile", validators=[Length(max=LIMITS["social"])])
     x = StringField("X (Twitter) profile", validators=[Length(max=LIMITS["social"])])

@@ -47,13 +47,14 @@ class ContactFilters:
 
         stage = args.get("stage") or None
         sort = args.get("sort") or "name"
+        idle = str(args.get("idle", "")).strip()  # days: a count, not an id; 5 digits is plenty
         return cls(
             q=(args.get("q") or "").strip()[:100],
             owner=number("owner"),
             tag=number("tag"),
             stage=stage if stage in {s.value for s in Lifecycle} else None,
             company=number("company"),
-            idle=number("idle"),
+            idle=int(idle) if idle.isascii() and idle.isdigit() and len(idle) <= 5 else None,
             sort=sort if sort in SORTS or sort.lstrip("-").startswith("cf_") else "name",
             custom=tuple(
                 sorted(

@@ -54,6 +54,9 @@ TEXT_FIELDS = {
 }
 EMAIL_LABELS = ("work", "personal", "other")
 PHONE_LABELS = ("mobile", "work", "home", "other")
+# A save may not take a contact past this many emails (or phones); one that already has more
+# (a merge of two long lists) can still be edited, it just cannot grow.
+MAX_PER_CONTACT = 50
 
 
 # --- field helpers ------------------------------------------------------------------------------
@@ -304,6 +307,11 @@ def _label(value, allowed, default) -> str:
     return value if value else default
 
 
+def _check_count(new: int, old: int, field: str, what: str) -> None:
+    if new > max(MAX_PER_CONTACT, old):
+        raise Invalid(f"A contact can have at most {MAX_PER_CONTACT} {what}.", field=field)
+
+
 def _set_emails(contact: Contact, entries: list) -> None:
     cleaned: list[tuple[str, str]] = []
     for i, entry in enumerate(entries):
@@ -314,6 +322,7 @@ def _set_emails(contact: Contact, entries: list) -> None:
         address = _norm(norm.email, raw, f"emails.{i}")
         if address not in [a for a, _ in cleaned]:
             cleaned.append((address, _label(entry.get("label"), EMAIL_LABELS, "work")))
+    _check_count(len(cleaned), len(contact.emails), "emails", "email addresses")
     if cleaned:
         taken = select(
             ContactEmail.email,
@@ -361,6 +370,7 @@ def _set_phones(contact: Contact, entries: list) -> None:
             raise Invalid(str(error), field=f"phones.{i}") from None
         if e164 not in [p for p, _ in cleaned]:
             cleaned.append((e164, _label(entry.get("label"), PHONE_LABELS, "mobile")))
+    _check_count(len(cleaned), len(contact.phones), "phones", "phone numbers")
     existing = {p.e164: p for p in contact.phones}
     phones = []
     for position, (e164, label) in enumerate(cleaned):

@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import audit, events, normalize
+from crm.kernel import audit, events, normalize, restore
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityContact,
@@ -276,7 +276,10 @@ def merge(
     other.deleted_at, other.deleted_by_id = now, actor_id
     snapshot = {
         "fields": before,
+        # What the merge wrote: undo puts back only what still holds these values.
+        "written": {key: new for key, (_, new) in changes.items()},
         "social": social_before,
+        "social_written": restore.written(social_before, kept.social),
         "emails": email_ids,
         "phones": phone_ids,
         "activities_moved": moved_acts,
@@ -344,8 +347,37 @@ def can_undo(merge_: ContactMerge) -> bool:
     return merge_.undone_at is None and utcnow() - merge_.created_at < timedelta(days=UNDO_DAYS)
 
 
+SOCIAL_LABELS = {"linkedin": "LinkedIn profile", "x": "X profile"}
+
+
+def _restore_fields(kept: Contact, snap: dict) -> list[str]:
+    """Put back the kept contact's fields the merge wrote and nobody edited since; returns
+    the labels of those edited since, which keep their newer values."""
+    current = {key: _plain(getattr(kept, key)) for key, _ in MERGE_FIELDS}
+    if "written" in snap:
+        fields = restore.undo(snap["fields"], snap["written"], current)
+    else:  # recorded before merges kept what they wrote: every field goes back, as it did
+        fields = restore.Undo(values=dict(snap["fields"]))
+    for key, value in fields.values.items():
+        setattr(kept, key, Lifecycle(value) if key == "lifecycle" and value else value)
+    social = dict(kept.social or {})
+    if "social_written" in snap:
+        profiles = restore.undo(snap.get("social") or {}, snap["social_written"], social)
+    else:
+        profiles = restore.Undo(values={k: None for k in social} | (snap.get("social") or {}))
+    for key, value in profiles.values.items():
+        if value is None:
+            social.pop(key, None)
+        else:
+            social[key] = value
+    kept.social = social
+    labels = dict(MERGE_FIELDS)
+    return [labels[k] for k in fields.kept] + [SOCIAL_LABELS.get(k, k) for k in profiles.kept]
+
+
 def undo(merge_: ContactMerge, actor_id: int | None) -> Contact:
-    """Split a merge back: fields of the kept contact, and everything that moved. Commits."""
+    """Split a merge back: the kept contact's fields the merge wrote (unless edited since,
+    listed in the record's snapshot as "kept_on_undo"), and everything that moved. Commits."""
     if merge_.undone_at is not None:
         raise Conflict("This merge was undone already.")
     if not can_undo(merge_):
@@ -355,10 +387,8 @@ def undo(merge_: ContactMerge, actor_id: int | None) -> Contact:
     if kept is None or other is None:
         raise Conflict("One of the merged contacts was deleted for good.")
     snap = merge_.snapshot
-    for key, value in snap["fields"].items():
-        setattr(kept, key, Lifecycle(value) if key == "lifecycle" and value else value)
+    kept_fields = _restore_fields(kept, snap)
     kept.sort_name = normalize.sort_name(kept.first_name, kept.last_name) or kept.sort_name
-    kept.social = snap.get("social") or {}
     db.session.flush()
     db.session.execute(
         update(ContactEmail).where(ContactEmail.id.in_(snap["emails"])).values(contact_id=other.id)
@@ -403,6 +433,7 @@ def undo(merge_: ContactMerge, actor_id: int | None) -> Contact:
         )
     other.untrash()
     merge_.undone_at = utcnow()
+    merge_.snapshot = {**snap, "kept_on_undo": kept_fields}
     audit.write(
         team_id=kept.team_id,
         actor_id=actor_id,

@@ -3,65 +3,55 @@ crm.contacts.export)."""
 
 from __future__ import annotations
 
+import vobject
+
 from crm.models import Contact, utcnow
 
 # --- vCard ------------------------------------------------------------------------------------
 
 
-def _v(value: object) -> str:
-    text = "" if value is None else str(value)
-    return (
-        text.replace("\\", "\\\\")
-        .replace(",", "\\,")
-        .replace(";", "\\;")
-        .replace("\r\n", "\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _fold(line: str) -> str:
-    """RFC 6350 line folding at 75 octets (continuations start with a space)."""
-    data = line.encode()
-    if len(data) <= 75:
-        return line
-    parts, current = [], b""
-    for ch in line:
-        b = ch.encode()
-        if len(current) + len(b) > (75 if not parts else 74):
-            parts.append(current.decode())
-            current = b""
-        current += b
-    parts.append(current.decode())
-    return "\r\n ".join(parts)
+# TYPE values a reader knows, per label; any other label (labels are free text) gets none.
+_EMAIL_TYPES = {"work": "WORK", "personal": "HOME", "home": "HOME"}
+_PHONE_TYPES = {"mobile": "CELL", "cell": "CELL", "work": "WORK", "home": "HOME"}
 
 
 def vcard(contact: Contact) -> str:
-    """A vCard 3.0 (the version phones and address books read best) of one contact."""
-    lines = [
-        "BEGIN:VCARD",
-        "VERSION:3.0",
-        f"N:{_v(contact.last_name)};{_v(contact.first_name)};;;",
-        f"FN:{_v(contact.name)}",
-    ]
+    """A vCard 3.0 (the version phones and address books read best) of one contact.
+
+    Built and serialized by vobject, which escapes every value and folds long lines, so no
+    value a person typed (a website with a line break, say) can add a property of its own.
+    """
+    card = vobject.vCard()
+    card.add("n").value = vobject.vcard.Name(
+        family=contact.last_name or "", given=contact.first_name or ""
+    )
+    card.add("fn").value = contact.name
     if contact.company:
-        lines.append(f"ORG:{_v(contact.company.name)}")
+        card.add("org").value = [contact.company.name]
     if contact.title:
-        lines.append(f"TITLE:{_v(contact.title)}")
+        card.add("title").value = contact.title
     for e in contact.emails:
-        lines.append(f"EMAIL;TYPE=INTERNET,{_v(e.label.upper())}:{e.email}")
+        prop = card.add("email")
+        prop.value = e.email
+        prop.type_param = ["INTERNET"] + [t for t in [_EMAIL_TYPES.get(e.label)] if t]
     for p in contact.phones:
-        kind = "CELL" if p.label in ("mobile", "cell") else _v(p.label.upper())
-        lines.append(f"TEL;TYPE={kind}:{p.e164}")
+        prop = card.add("tel")
+        prop.value = p.e164
+        prop.type_param = _PHONE_TYPES.get(p.label, "VOICE")
     if contact.address_line:
-        parts = (contact.street, contact.city, contact.region, contact.postal_code, contact.country)
-        lines.append("ADR;TYPE=WORK:;;" + ";".join(_v(x) for x in parts))
-    if contact.website:
-        lines.append(f"URL:{contact.website}")
-    for url in (contact.social or {}).values():
+        prop = card.add("adr")
+        prop.value = vobject.vcard.Address(
+            street=contact.street or "",
+            city=contact.city or "",
+            region=contact.region or "",
+            code=contact.postal_code or "",
+            country=contact.country or "",
+        )
+        prop.type_param = "WORK"
+    for url in [contact.website, *(contact.social or {}).values()]:
         if url:
-            lines.append(f"URL:{url}")
+            card.add("url").value = str(url)
     if contact.notes:
-        lines.append(f"NOTE:{_v(contact.notes)}")
-    lines.append(f"REV:{utcnow().strftime('%Y%m%dT%H%M%SZ')}")
-    lines.append("END:VCARD")
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+        card.add("note").value = contact.notes
+    card.add("rev").value = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    return card.serialize()

@@ -13,6 +13,7 @@ from crm.models import (
     ActivityKind,
     Company,
     Contact,
+    Deal,
     ImportChange,
     ImportJob,
     ImportStatus,
@@ -25,8 +26,9 @@ from crm.models import (
 def revert(job: ImportJob, actor_id: int | None) -> dict:
     """Undo a finished import as a whole: remove what it created, restore what it changed.
 
-    A created contact that gained history since (timeline, deals, tasks) goes to the trash
-    instead of being deleted, so reverting never destroys work done after the import.
+    A created contact or company that gained history since (timeline, deals, tasks; for a
+    company also contacts) goes to the trash instead of being deleted, and an updated contact
+    keeps the edits made since (listed in "kept"), so reverting never destroys later work.
     """
     if job.status != ImportStatus.DONE or job.dry_run:
         raise Conflict("Only a finished import can be reverted.")
@@ -35,7 +37,8 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
         .where(ImportChange.import_id == job.id)
         .order_by(ImportChange.id.desc())
     ).all()
-    counts = {"removed": 0, "trashed": 0, "restored": 0}
+    counts: dict = {"removed": 0, "trashed": 0, "restored": 0}
+    counts |= {"companies_removed": 0, "companies_trashed": 0, "kept": []}
     now = utcnow()
     for change in changes:
         if change.action in ("company", "error"):
@@ -44,8 +47,10 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
         if contact is None or contact.team_id != job.team_id:
             continue
         if change.action == "updated":
-            writer.restore(contact, change.before, actor_id)
+            kept = writer.restore(contact, change.before, actor_id)
             counts["restored"] += 1
+            if kept:
+                counts["kept"].append({"id": contact.id, "name": contact.name, "fields": kept})
         elif _has_history(contact.id):
             contact.deleted_at, contact.deleted_by_id = now, actor_id
             counts["trashed"] += 1
@@ -57,10 +62,20 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
     for change in changes:
         if change.action == "company":
             company = db.session.get(Company, change.before["company_id"])
-            if company is not None and not db.session.scalar(
-                select(exists().where(Contact.company_id == company.id))
+            if company is None or company.team_id != job.team_id or company.deleted_at:
+                continue
+            if db.session.scalar(
+                select(
+                    exists().where(Contact.company_id == company.id, Contact.deleted_at.is_(None))
+                )
             ):
+                continue  # people work with it: it stays as it is
+            if _company_has_history(company.id):
+                company.trash(actor_id)
+                counts["companies_trashed"] += 1
+            else:
                 db.session.delete(company)
+                counts["companies_removed"] += 1
     job.status = ImportStatus.REVERTED
     job.reverted_at = now
     db.session.commit()
@@ -82,6 +97,23 @@ def _has_history(contact_id: int) -> bool:
                 )
                 | exists().where(deal_contact.c.contact_id == contact_id)
                 | exists().where(Task.contact_id == contact_id)
+            )
+        )
+    )
+
+
+def _company_has_history(company_id: int) -> bool:
+    """What a created company may have gained since: contacts in the trash (an imported one
+    with history of its own, say), timeline entries people wrote, deals and tasks."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(Contact.company_id == company_id)
+                | exists().where(
+                    Activity.company_id == company_id, Activity.kind != ActivityKind.SYSTEM
+                )
+                | exists().where(Deal.company_id == company_id)
+                | exists().where(Task.company_id == company_id)
             )
         )
     )

@@ -14,6 +14,7 @@ from crm.imports import revert as reverting
 from crm.imports.forms import MappingForm, UploadForm
 from crm.kernel import custom_fields, members
 from crm.kernel.csvio import csv_response
+from crm.kernel.filenames import content_disposition
 from crm.kernel.forms import show_error
 from crm.models import Contact, ImportJob, ImportStatus
 from crm.security import current_membership, current_team, get_or_404, scoped
@@ -118,6 +119,12 @@ def revert(import_id: int):
             f"{counts['restored']} restored.",
             "success",
         )
+        for kept in counts["kept"]:
+            flash(
+                f"{kept['name']} kept what was edited after the import: "
+                f"{', '.join(kept['fields'])}.",
+                "info",
+            )
         return redirect(url_for("imports.show", import_id=job.id), 303)
     response = render("imports/show.html", "imports/_status.html", job=job, reverted=counts)
     return trigger(response, "import-reverted", {"id": job.id, **counts})
@@ -126,9 +133,8 @@ def revert(import_id: int):
 @bp.get("/contacts/<id:contact_id>/vcard")
 def vcard(contact_id: int):
     contact = get_or_404(Contact, contact_id)
-    filename = "".join(c for c in contact.name if c.isalnum() or c in " -_").strip() or "contact"
     return Response(
         contact_export.vcard(contact),
         mimetype="text/vcard",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.vcf"'},
+        headers={"Content-Disposition": content_disposition(f"{contact.name}.vcf", "contact")},
     )

@@ -7,7 +7,10 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
+from rq.exceptions import StopRequested
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.dedupe.services import find_duplicates
 from crm.errors import Invalid
@@ -30,6 +33,10 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 50  # rows between progress commits (also the unit of resumption)
 SAMPLE_ROWS = 100
 STALE = timedelta(minutes=5)  # a running import silent this long lost its worker
+# Failures that say nothing about the row or the file: the job ran out of time, the worker is
+# stopping, the database went away. The run ends with the job still running, so the sweep
+# resumes it from its last progress commit; no row is blamed and the import is not failed.
+INTERRUPTIONS = (BaseTimeoutException, StopRequested, OperationalError, InterfaceError)
 
 
 def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
@@ -124,15 +131,15 @@ def run(job_id: int) -> str:
     job = db.session.get(ImportJob, job_id)
     job.started_at = job.started_at or utcnow()
     db.session.commit()
-    _, rows = csvio.read(job.content, job.delimiter)
     memory = _Memory()
     # The first errors are kept on the job for the page; all of them as rows, for the report.
     errors, sample = list(job.errors or []), list(job.sample or [])
     try:
+        _, rows = csvio.read(job.content, job.delimiter)
         for index, (number, cells) in enumerate(rows):
             if index < job.processed_rows:
                 continue  # done by an earlier, interrupted run
-            outcome = _one_row(job, number, cells, memory)
+            outcome = _row(job, number, cells, memory)
             if outcome["action"] == "error":
                 job.error_count += 1
                 item = {"row": number, "error": outcome["error"], "values": cells}
@@ -151,10 +158,15 @@ def run(job_id: int) -> str:
             if job.processed_rows % PROGRESS_EVERY == 0:
                 job.errors, job.sample = list(errors), list(sample)
                 db.session.commit()
-    except Exception:
+    except INTERRUPTIONS as error:
+        db.session.rollback()  # rows since the last progress commit are done again on resume
+        log.warning("import %s interrupted, to be resumed by the sweep: %r", job_id, error)
+        raise
+    except Exception as error:
         db.session.rollback()
         job = db.session.get(ImportJob, job_id)
         job.status = ImportStatus.FAILED
+        job.failure = _reason(error)
         job.finished_at = utcnow()
         db.session.commit()
         log.exception("import %s failed", job_id)
@@ -182,6 +194,27 @@ def _claim(job_id: int) -> bool:
         ),
         values={"status": ImportStatus.RUNNING, "updated_at": now},
     )
+
+
+def _reason(error: BaseException) -> str:
+    """An exception as one line a person can read on the import's page."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:300]
+
+
+def _row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
+    """One row's outcome, in its own savepoint: whatever the row makes fail (a value the
+    database refuses, a bug its data finds) rolls back that row alone and becomes its error
+    row; only INTERRUPTIONS (and BaseExceptions) end the run."""
+    try:
+        with db.session.begin_nested():
+            return _one_row(job, number, cells, memory)
+    except INTERRUPTIONS:
+        raise
+    except Exception as error:
+        log.info("import %s row %s failed: %s", job.id, number, error)
+        error_text = "Could not be saved: " + _reason(error)
+        return {"row": number, "action": "error", "error": error_text, "name": ""}
 
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
@@ -213,17 +246,13 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
     memory.add(data, name)
     if job.dry_run:
         return outcome | {"action": action}
-    try:
-        company = data.get("company")
-        with db.session.begin_nested():
-            written_company_id = _write_row(
-                job, number, data, company_id, dupes[0] if dupes and action == "updated" else None
-            )
-    except Exception as error:  # the savepoint is rolled back: this row wrote nothing
-        log.info("import %s row %s failed: %s", job.id, number, error)
-        return outcome | {"action": "error", "error": "Could not be saved: " + str(error)[:200]}
+    company = data.get("company")
+    written_company_id = _write_row(
+        job, number, data, company_id, dupes[0] if dupes and action == "updated" else None
+    )
     if company and written_company_id:
-        # Remembered only once its row is written: a rolled-back row takes its company along.
+        # Remembered only once its row is written (the last step of the row's savepoint):
+        # a rolled-back row takes its company along.
         memory.companies[company.strip().lower()] = written_company_id
     return outcome | {"action": action}
 
@@ -267,8 +296,7 @@ def _write_row(
     if company_id:
         data["company_id"] = company_id
     if existing is not None:
-        before = writer.snapshot(existing)
-        writer.update(existing, job.user_id, data)
+        before = writer.update(existing, job.user_id, data)  # what restore() needs to undo it
         db.session.add(
             ImportChange(
                 import_id=job.id,

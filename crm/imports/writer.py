@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from crm.contacts import services as contacts
 from crm.extensions import db
 from crm.kernel import audit, companies, normalize, tags
+from crm.kernel import restore as restore_rule
 from crm.kernel.fields import CONTACT_LIMITS
 from crm.models import (
     Contact,
@@ -129,11 +130,26 @@ def snapshot(contact: Contact) -> dict:
     }
 
 
-def update(contact: Contact, actor_id: int | None, data: dict) -> None:
+def update(contact: Contact, actor_id: int | None, data: dict) -> dict:
     """Fill in what the row has (non-empty values win), add new emails, phones and tags.
 
-    Through `contacts.update_contact`: only what changed is audited, old → new.
+    Through `contacts.update_contact`: only what changed is audited, old → new. Returns the
+    change as restore() takes it: the snapshot() from before, plus what the row wrote.
     """
+    before = snapshot(contact)
+    _update(contact, actor_id, data)
+    db.session.flush()
+    after = snapshot(contact)
+    return before | {
+        "written": restore_rule.written(before["fields"], after["fields"]),
+        "social_written": restore_rule.written(before["social"], after["social"]),
+        "emails_added": restore_rule.added(before["emails"], after["emails"]),
+        "phones_added": restore_rule.added(before["phones"], after["phones"]),
+        "tags_added": restore_rule.added(before["tags"], after["tags"]),
+    }
+
+
+def _update(contact: Contact, actor_id: int | None, data: dict) -> None:
     _resolve_company(contact.team_id, data, actor_id)
     wanted = _service_data(data)
     if data.get("social"):
@@ -161,29 +177,56 @@ def update(contact: Contact, actor_id: int | None, data: dict) -> None:
     contacts.update_contact(contact, actor_id, wanted, commit=False)
 
 
-def restore(contact: Contact, before: dict, actor_id: int | None = None) -> None:
-    """Put a contact back to a snapshot(): its fields and only the emails/phones/tags it had."""
-    for key, value in before["fields"].items():
+def restore(contact: Contact, before: dict, actor_id: int | None = None) -> list[str]:
+    """Undo what an update() wrote, by the kernel's rule: a field (or social profile) goes
+    back only if it still holds what the import wrote, and only the emails, phones and tags the
+    import added are removed. Returns the labels of the fields edited since, kept as they are.
+
+    A change recorded before imports kept what they wrote is put back whole, as it was then.
+    """
+    current = {k: _plain(getattr(contact, k)) for k in SCALARS}
+    social = dict(contact.social or {})
+    if "written" in before:
+        fields = restore_rule.undo(before["fields"], before["written"], current)
+        profiles = restore_rule.undo(before["social"], before["social_written"], social)
+        drop_emails, drop_phones = set(before["emails_added"]), set(before["phones_added"])
+        drop_tags = before["tags_added"]
+    else:
+        fields = restore_rule.Undo(values=dict(before["fields"]))
+        profiles = restore_rule.Undo(values={k: None for k in social} | before.get("social", {}))
+        drop_emails = {e.id for e in contact.emails} - set(before["emails"])
+        drop_phones = {p.id for p in contact.phones} - set(before["phones"])
+        drop_tags = None
+    for key, value in fields.values.items():
         setattr(contact, key, Lifecycle(value) if key == "lifecycle" and value else value)
-    contact.social = before.get("social") or {}
+    for key, value in profiles.values.items():
+        if value is None:
+            social.pop(key, None)
+        else:
+            social[key] = value
+    contact.social = social
     contact.sort_name = (
         normalize.sort_name(contact.first_name, contact.last_name) or contact.sort_name
     )
-    keep_emails, keep_phones = set(before["emails"]), set(before["phones"])
-    contact.emails = [e for e in contact.emails if e.id in keep_emails]
-    contact.phones = [p for p in contact.phones if p.id in keep_phones]
-    db.session.execute(
-        delete(contact_tag).where(
-            contact_tag.c.contact_id == contact.id, contact_tag.c.tag_id.not_in(before["tags"])
-        )
-    )
+    contact.emails = [e for e in contact.emails if e.id not in drop_emails]
+    contact.phones = [p for p in contact.phones if p.id not in drop_phones]
+    tag_links = delete(contact_tag).where(contact_tag.c.contact_id == contact.id)
+    if drop_tags is None:
+        tag_links = tag_links.where(contact_tag.c.tag_id.not_in(before["tags"]))
+    else:
+        tag_links = tag_links.where(contact_tag.c.tag_id.in_(drop_tags))
+    db.session.execute(tag_links)
+    kept = [contacts.LABELS.get(k, k) for k in fields.kept]
+    kept += [f"{contacts.LABELS['social']} ({k})" for k in profiles.kept]
     audit.write(
         team_id=contact.team_id,
         actor_id=actor_id,
         entity_type="contact",
         entity_id=contact.id,
         action="revert",
+        changes={"kept": [None, kept]} if kept else {},
     )
+    return kept
 
 
 def count_contacts(team_id: int) -> int:

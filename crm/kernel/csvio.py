@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 
 from flask import Response, stream_with_context
 
+from crm.kernel.filenames import content_disposition
+
 BOM = "\ufeff"
 DELIMITERS = ",;\t|"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -60,7 +62,7 @@ def csv_response(filename: str, header: Iterable[object], rows: Iterable[Iterabl
     return Response(
         stream_with_context(write_rows(header, rows)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition(filename)},
     )
 
 

@@ -1,9 +1,10 @@
 """Record ids typed by users — in URLs, query strings and form fields — parsed in one place.
 
-Promise: an id is a positive integer that fits the database's 64-bit signed column. Anything
-else (zero, negative, 20 digits, "²", "1e3", "") is "no such record": `<id:...>` in a URL
-gives 404, `parse_id()` gives None, `IdField` gives an inline form error. None of them lets a
-value reach the database that would make it raise (an overflow there is a 500).
+Promise: an id is a positive integer that fits the database's id columns (INTEGER: 32-bit on
+PostgreSQL). Anything else (zero, negative, 20 digits, "²", "1e3", "") is "no such record":
+`<id:...>` in a URL gives 404, `parse_id()` gives None, `IdField` gives an inline form error.
+None of them lets a value reach the database that would make it raise (an overflow there is a
+500).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Iterable
 from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField
 
-MAX_ID = 2**63 - 1
+# Record ids are INTEGER columns: 32-bit on PostgreSQL, so a larger id (124841583754, found by
+# the fuzz walk) made the query raise "integer out of range" (a 500) there.
+MAX_ID = 2**31 - 1
+MAX_INT = 2**63 - 1  # a 64-bit signed column (BIGINT values such as a deal's value)
 
 
 def parse_id(value: object) -> int | None:
@@ -41,7 +45,7 @@ def parse_ids(values: Iterable[object]) -> list[int]:
 
 
 class IdConverter(IntegerConverter):
-    """The URL converter `<id:name>`: only ids in 1..2**63-1 match, anything else is a 404."""
+    """The URL converter `<id:name>`: only ids in 1..2**31-1 match, anything else is a 404."""
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         super().__init__(map, min=1, max=MAX_ID)
@@ -78,4 +82,4 @@ def parse_int(value: object) -> int | None:
     if not digits or len(digits) > 19 or not (digits.isascii() and digits.isdigit()):
         return None
     number = int(text)
-    return number if -MAX_ID - 1 <= number <= MAX_ID else None
+    return number if -MAX_INT - 1 <= number <= MAX_INT else None

@@ -70,10 +70,13 @@ def domain(value: str | None) -> str | None:
 
 
 def website(value: str | None) -> str | None:
-    """A URL with a scheme; only http(s), so a link can never run script."""
+    """A URL with a scheme; only http(s), so a link can never run script, and no whitespace
+    or control character inside (a line break would end the line of a vCard or a header)."""
     value = (value or "").strip()
     if not value:
         return None
+    if re.search(r"[\s\x00-\x1f\x7f]", value):
+        raise BadValue(f"{value!r} is not a web address.")
     scheme = re.match(r"^([a-z][a-z0-9+-]*):", value, re.IGNORECASE)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise BadValue(f"{value!r} is not a web address.")

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import and_, or_
 
 from crm.extensions import db
-from crm.kernel.ids import MAX_ID
+from crm.kernel.ids import MAX_INT
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ def _typed(value: Any, kind: type) -> Any:
         return date.fromisoformat(value)
     # A hand-made cursor may hold any JSON number; one a 64-bit column cannot hold would make
     # the database raise (a 500), so it is as foreign as any other.
-    if kind is int and type(value) is int and -MAX_ID - 1 <= value <= MAX_ID:
+    if kind is int and type(value) is int and -MAX_INT - 1 <= value <= MAX_INT:
         return value
     if kind is str and isinstance(value, str):
         return value

@@ -71,6 +71,8 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why a failed import stopped, as the page shows it ("The import stopped: …").
+    failure: Mapped[str | None] = mapped_column(Text)
 
     user = relationship("User")
 

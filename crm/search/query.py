@@ -33,7 +33,11 @@ from crm.search.schema import (
     _pair_term,
 )
 
-_MAX_QUERY_CHARS = 200
+MAX_QUERY_CHARS = 200  # the search box's limit; the engine cuts longer text to it too
+# Distinct kind:/owner:/tag: tokens honoured in one query (repeats count once); further
+# ones are dropped, so no query grows with the number of tokens typed.
+MAX_FILTERS = 8
+_MAX_QUERY_CHARS = MAX_QUERY_CHARS
 _FUZZY_MIN_CHARS = 5
 
 _EMAIL_LIKE = re.compile(r"[^\s@\"]+@[^\s@\"]+\.[^\s@\"]+")
@@ -198,14 +202,22 @@ _FILTER_FIELD = {"kind": "kind", "owner": "owner", "tag": "tags", "tags": "tags"
 
 
 def _split_filters(text: str) -> tuple[str, Query | None]:
-    """Take the filters out of the words: they are required, even by the fallbacks."""
+    """Take the filters out of the words: they are required, even by the fallbacks.
+
+    A repeated filter counts once, and at most MAX_FILTERS distinct ones are kept."""
     clauses: list[Query] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
 
     def take(match: re.Match) -> str:
         name = _FILTER_FIELD[match.group(1).lower()]
         values = [v.strip() for v in match.group(2).strip('"').split(",") if v.strip()]
         if name == "tags":
             values = [v.lower() for v in values]
+        values = list(dict.fromkeys(values))
+        key = (name, frozenset(values))
+        if key in seen or len(seen) >= MAX_FILTERS:
+            return " "
+        seen.add(key)
         if values:
             terms = [Term(name, v) for v in values]
             clauses.append(terms[0] if len(terms) == 1 else Or(terms))

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from crm.htmx import render
 from crm.search import bp, services
 from crm.search.forms import SearchForm
+from crm.search.query import MAX_QUERY_CHARS
 from crm.search.schema import KINDS
 from crm.security import current_team
 
@@ -45,7 +46,9 @@ def mark_words(text: str, q: str) -> Markup:
 @bp.get("")
 def page():
     form = SearchForm(request.args)
-    q = (form.q.data or "").strip()
+    # The box's maxlength is only a hint to browsers: a longer q is refused here, not searched.
+    valid = form.validate()
+    q = (form.q.data or "").strip() if valid else ""
     kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
     page_no = min(max(request.args.get("page", 1, type=int) or 1, 1), _MAX_PAGE)
     results = None
@@ -59,6 +62,7 @@ def page():
     return render(
         "search/page.html",
         "search/_results.html",
+        http_status=200 if valid else 422,
         form=form,
         q=q,
         kind=kind,
@@ -66,6 +70,7 @@ def page():
         pages=pages,
         kinds=KINDS,
         labels=KIND_LABELS,
+        max_chars=MAX_QUERY_CHARS,
     )
 
 

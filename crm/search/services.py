@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from flask_sqlalchemy.session import Session
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, func, select
 
 from crm.extensions import db
 from crm.kernel import statistics
@@ -36,6 +36,7 @@ from crm.models import (
 )
 from crm.search import indexing
 from crm.search.engine import DEFAULT_BUDGETS, UNBOUNDED, SearchEngine
+from crm.search.query import MAX_QUERY_CHARS
 from crm.search.results import SearchPage
 
 log = logging.getLogger(__name__)
@@ -204,43 +205,44 @@ _OWNER = re.compile(r'(?<!\S)owner:("[^"]*"|[^\s"]+)', re.IGNORECASE)
 
 
 def resolve_owners(team_id: int, user_id: int | None, text: str) -> str:
-    """Rewrite ``owner:me`` / ``owner:<name or email>`` to the matching users' ids.
+    """Rewrite ``owner:me`` / ``owner:<id, name or email>`` to the matching users' ids.
 
-    Only members of the team are looked up; no match leaves a filter that finds nothing.
+    Only members of the team are looked up, with one query however many ``owner:`` tokens
+    the text holds (each distinct one is resolved once); no match leaves a filter that finds
+    nothing.
     """
+    members: list | None = None
+    resolved: dict[str, str] = {}
 
-    def ids_for(raw: str) -> list[int]:
-        wanted = raw.strip('"').strip().lower()
+    def ids_for(wanted: str) -> list[int]:
+        nonlocal members
         if not wanted:
             return []
         if wanted == "me":
             return [user_id] if user_id else []
-        if (wanted_id := parse_id(wanted)) is not None:
-            clause = User.id == wanted_id
-        else:
-            clause = or_(
-                func.lower(User.email) == wanted,
-                func.lower(User.name) == wanted,
-                func.lower(User.name).like(f"{_escape_like(wanted)}%", escape="\\"),
-            )
-        return list(
-            db.session.scalars(
-                select(User.id)
+        if members is None:
+            members = db.session.execute(
+                select(User.id, func.lower(User.email), User.name)
                 .join(Membership, Membership.user_id == User.id)
-                .where(Membership.team_id == team_id, clause)
+                .where(Membership.team_id == team_id)
                 .order_by(User.id)
-            )
-        )
+            ).all()
+        if (wanted_id := parse_id(wanted)) is not None:
+            return [id_ for id_, _, _ in members if id_ == wanted_id]
+        return [
+            id_
+            for id_, email, name in members
+            if wanted == email or (name or "").lower().startswith(wanted)
+        ]
 
     def replace(match: re.Match) -> str:
-        ids = ids_for(match.group(1)) or [0]
-        return "owner:" + ",".join(str(i) for i in ids)
+        wanted = match.group(1).strip('"').strip().lower()
+        if wanted not in resolved:
+            ids = ids_for(wanted) or [0]
+            resolved[wanted] = "owner:" + ",".join(str(i) for i in ids)
+        return resolved[wanted]
 
     return _OWNER.sub(replace, text)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search(
@@ -256,7 +258,8 @@ def search(
     from crm.search.schema import KINDS
 
     kinds = [kind] if kind in KINDS else None
-    text = resolve_owners(team_id, user_id, q)
+    # Cut to the box's limit before anything is resolved: the work stays bounded whoever calls.
+    text = resolve_owners(team_id, user_id, q.strip()[:MAX_QUERY_CHARS])
     return get_engine().search(team_id, text, kinds=kinds, page=page, pagelen=pagelen)
 
 

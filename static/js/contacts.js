@@ -22,10 +22,10 @@
   }
 
   // "Add another email/phone": copy the last row with the next index (emails-2-email, …).
-  function addRow(list) {
+  function addRow(list, max) {
     var rows = document.querySelectorAll(".pair[data-list=" + list + "]");
     var last = rows[rows.length - 1];
-    if (!last || rows.length >= 10) return;
+    if (!last || rows.length >= max) return;
     var next = rows.length;
     var copy = last.cloneNode(true);
     var word = list === "emails" ? "Email" : "Phone";
@@ -48,7 +48,7 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-add-row]");
-    if (button) addRow(button.getAttribute("data-add-row"));
+    if (button) addRow(button.getAttribute("data-add-row"), Number(button.getAttribute("data-max-rows")) || 10);
   });
 
   function ready() {

@@ -399,3 +399,73 @@ def test_prefix_search_with_a_tag(logged_in, team, owner, htmx_headers):
         f"/contacts?q=j&tag={tag_id}", headers={**htmx_headers, "HX-Target": "contact-results"}
     ).get_data(as_text=True)
     assert "Jan Tagged" in html and "Joe Plain" not in html and "Kim Tagged2" not in html
+
+
+def _with_many(team, first_name: str, n: int, start: int = 0):
+    from crm.models import ContactEmail, ContactPhone
+
+    contact = factories.make_contact(team, first_name=first_name, email=False)
+    contact.emails = [
+        ContactEmail(team_id=team.id, email=f"{first_name.lower()}{i}@x.example", position=i)
+        for i in range(n)
+    ]
+    contact.phones = [
+        ContactPhone(team_id=team.id, e164=f"+1415555{start + i:04d}", position=i) for i in range(n)
+    ]
+    db.session.commit()
+    return contact
+
+
+def _posted_rows(html: str) -> dict[str, str]:
+    """What the browser would post back from the edit page's email and phone rows."""
+    data = {}
+    for name, value in re.findall(r'name="((?:emails|phones)-\d+-\w+)"[^>]*?value="([^"]*)"', html):
+        data[name] = value
+    for name in re.findall(r'<select[^>]*name="((?:emails|phones)-\d+-label)"', html):
+        data.setdefault(name, "work" if name.startswith("emails") else "mobile")
+    return data
+
+
+def test_a_contact_with_many_emails_and_phones_can_be_edited(logged_in, team):
+    contact = _with_many(team, "Many", 12)
+    page = logged_in.get(f"/contacts/{contact.id}/edit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'value="many11@x.example"' in html and ">Email 13</label>" in html  # a blank row
+    data = _posted_rows(html) | {"first_name": "Many", "owner_id": "0", "lifecycle": "lead"}
+    data["emails-12-email"] = "many12@x.example"
+    response = logged_in.post(f"/contacts/{contact.id}/edit", data=data)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert len(contact.emails) == 13 and len(contact.phones) == 12  # none dropped
+
+
+def test_merging_two_contacts_with_five_each_then_editing_works(logged_in, team, owner):
+    from crm.dedupe import services as dedupe
+
+    kept, other = _with_many(team, "Kept", 5), _with_many(team, "Other", 5, start=100)
+    dedupe.merge(kept, other, owner.id, {})
+    html = logged_in.get(f"/contacts/{kept.id}/edit").get_data(as_text=True)
+    data = _posted_rows(html) | {"first_name": "Kept", "owner_id": "0", "lifecycle": "lead"}
+    response = logged_in.post(f"/contacts/{kept.id}/edit", data=data)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert len(kept.emails) == 10 and len(kept.phones) == 10
+
+
+def test_too_many_emails_or_odd_row_keys_are_a_form_error_not_a_500(logged_in, team):
+    base = {"first_name": "Ann", "owner_id": "0", "lifecycle": "lead"}
+    many = {f"emails-{i}-email": f"ann{i}@x.example" for i in range(51)}
+    response = logged_in.post("/contacts/new", data=base | many)
+    assert response.status_code == 422
+    assert "A contact can have at most 50 email addresses." in response.get_data(as_text=True)
+    odd = base | {"emails-²-email": "a@x.example", "emails-99999999999999999999-email": "b@x.ex"}
+    response = logged_in.post("/contacts/new", data=odd)
+    assert response.status_code == 303
+
+
+def test_an_absurd_idle_filter_is_ignored_not_a_500(logged_in, team):
+    factories.make_contact(team, first_name="Ada", last_name="Lovelace")
+    for value in ("9" * 30, "100000", "-5", "1e9"):
+        response = logged_in.get("/contacts", query_string={"idle": value})
+        assert response.status_code == 200 and b"Ada Lovelace" in response.data, value

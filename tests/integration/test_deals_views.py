@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from crm.deals import queries, services
 from crm.extensions import db
+from crm.kernel import paging
 from crm.models import Activity, Deal, DealStatus, LostReason
 from tests import factories
 
@@ -300,6 +301,26 @@ def test_show_page_has_the_shared_timeline_with_stage_changes(logged_in, team, p
     assert f'id="timeline-deal-{deal.id}"' in html and f'id="composer-deal-{deal.id}"' in html
     assert pipeline.stages[1].name in html
     assert 'id="record-tasks"' in html
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "close", "value", "title", "nonsense"])
+def test_a_hand_edited_list_cursor_starts_from_the_top(logged_in, team, pipeline, sort):
+    factories.make_deal(team, title="Only deal")
+    for cursor in (
+        "201",
+        "|5",
+        "garbage|7",
+        "2026-13-45|3",
+        "9" * 30 + "|1",
+        "x|²",
+        "x|" + "9" * 30,
+        paging.encode("x", 2**70),
+        paging.encode(2**70, 1),
+        paging.encode("2026-13-45", 3),
+        paging.encode(None, "1"),
+    ):
+        response = logged_in.get("/deals/list", query_string={"sort": sort, "cursor": cursor})
+        assert response.status_code == 200 and "Only deal" in response.get_data(as_text=True)
 
 
 def test_list_sorts_and_pages(logged_in, team, pipeline, htmx_headers):

@@ -197,7 +197,8 @@ def test_parse_id_accepts_only_ids():
     assert parse_id("42") == 42 and parse_id(42) == 42 and parse_id(" 7 ") == 7
     for bad in (None, "", "0", "-1", HUGE, HUGE_64, str(2**63), "²", "١", "1e3", "4.0", True):
         assert parse_id(bad) is None, bad
-    assert parse_id(str(2**63 - 1)) == 2**63 - 1
+    assert parse_id(str(2**31 - 1)) == 2**31 - 1
+    assert parse_id(str(2**31)) is None  # past PostgreSQL's INTEGER id columns
     assert parse_ids(["3", "x", "3", HUGE, "1"]) == [3, 1]
 
 

@@ -144,6 +144,20 @@ def test_vcard_download(logged_in, team):
     assert "FN:Ann Lee" in response.get_data(as_text=True)
 
 
+def test_vcard_of_a_name_outside_latin_1(logged_in, team):
+    zhang = factories.make_contact(team, first_name="伟", last_name="张")
+    response = logged_in.get(f"/contacts/{zhang.id}/vcard")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == (
+        "attachment; filename=\"contact.vcf\"; filename*=UTF-8''%E4%BC%9F%20%E5%BC%A0.vcf"
+    )
+    assert "FN:伟 张" in response.get_data(as_text=True)
+    jose = factories.make_contact(team, first_name="José", last_name="Ruiz")
+    disposition = logged_in.get(f"/contacts/{jose.id}/vcard").headers["Content-Disposition"]
+    assert 'filename="Jose Ruiz.vcf"' in disposition and "Jos%C3%A9%20Ruiz.vcf" in disposition
+
+
 def test_duplicates_of_a_contact_page_and_partial(logged_in, team, htmx_headers):
     acme = factories.make_company(team, name="Acme")
     ann = factories.make_contact(team, first_name="Ann", last_name="Lee", company=acme)
@@ -224,3 +238,49 @@ def test_a_second_copy_of_the_job_does_nothing(team, owner, run_jobs):
     assert runner.run(job.id).startswith("1 created")
     assert runner.run(job.id) == "nothing to do"
     assert len(db.session.scalars(select(Contact)).all()) == 1
+
+
+def test_undoing_a_merge_says_which_later_edits_it_kept(logged_in, team, htmx_headers):
+    ann = factories.make_contact(team, first_name="Ann", last_name="Lee", title=None)
+    twin = factories.make_contact(team, first_name="Anne", last_name="Lee", title="CEO")
+    logged_in.post(f"/contacts/{ann.id}/merge/{twin.id}", data={"field_title": "other"})
+    record = db.session.scalars(select(ContactMerge)).one()
+    db.session.get(Contact, ann.id).title = "Founder"  # edited after the merge
+    db.session.commit()
+    response = logged_in.post(f"/contacts/merges/{record.id}/undo", headers=htmx_headers)
+    assert "edited after the merge: Title." in response.get_data(as_text=True)
+    page = logged_in.get(f"/contacts/merges/{record.id}").get_data(as_text=True)
+    assert "edited after the merge: Title." in page
+    db.session.expire_all()
+    assert db.session.get(Contact, ann.id).title == "Founder"
+
+
+def test_reverting_an_import_says_which_later_edits_it_kept(
+    logged_in, team, owner, run_jobs, htmx_headers
+):
+    from crm.imports import services as imports
+
+    ann = factories.make_contact(team, first_name="Ann", last_name="Lee", email="ann@example.com")
+    raw = b"name,email,title,company\nAnn Lee,ann@example.com,CTO,\nBo Ray,bo@example.com,,Bo Co\n"
+    job = imports.create_import(team.id, owner.id, "people.csv", raw)
+    imports.start(job, job.mapping, "update", False)
+    run_jobs()
+    db.session.expire_all()
+    db.session.get(Contact, ann.id).title = "CEO"  # edited after the import
+    db.session.commit()
+    response = logged_in.post(f"/contacts/import/{job.id}/revert", headers=htmx_headers)
+    text = response.get_data(as_text=True)
+    assert "Ann Lee kept what was edited after the import: Title." in text
+    assert "companies it created: 1 removed, 0 moved to the trash" in text
+
+
+def test_a_failed_import_shows_why_it_stopped(logged_in, team, owner, run_jobs):
+    from crm.imports import services as imports
+
+    job = imports.create_import(team.id, owner.id, "people.csv", b"name\nAnn\n")
+    imports.start(job, job.mapping, "skip", False)
+    job.content = ""  # the stored file went missing
+    db.session.commit()
+    run_jobs()
+    text = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
+    assert "The import stopped: The file is empty." in text

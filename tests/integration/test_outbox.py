@@ -41,10 +41,10 @@ def smtp_server(app):
     controller.stop()
 
 
-def _queue(to="dana@example.com") -> OutboundEmail:
+def _queue(to="dana@example.com", subject="Hello") -> OutboundEmail:
     row = outbox.queue_email(
         to=to,
-        subject="Hello",
+        subject=subject,
         template="invitation",
         kind="test",
         inviter=type("U", (), {"name": "Olive"}),
@@ -114,6 +114,37 @@ def test_failure_is_retried_with_backoff_then_gives_up(app, run_jobs):
         db.session.refresh(row)
     assert row.status == OutboxStatus.FAILED
     assert row.attempts == outbox.MAX_ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    "to, subject",
+    [
+        ("dana@example.com", "Hello\r\nBcc: victim@example.com"),
+        ("dana@example.com", "Line one\nline two"),
+        ("dana@example.com\nBcc: victim@example.com", "Hello"),
+    ],
+)
+def test_a_message_that_cannot_be_built_fails_with_its_reason(smtp_server, run_jobs, to, subject):
+    row = _queue(to=to, subject=subject)
+    outbox.enqueue(row)
+    run_jobs()
+    db.session.refresh(row)
+    assert row.status == OutboxStatus.FAILED
+    assert row.last_error.startswith("Cannot build the message:")
+    assert smtp_server.messages == []
+    # Nothing left for the sweep to retry, now or after a claim would have gone stale.
+    assert run_sweeps()["crm.outbox.sweep"] == 0
+    row.claimed_at = utcnow() - outbox.STALE_CLAIM - timedelta(minutes=1)
+    db.session.commit()
+    assert run_sweeps()["crm.outbox.sweep"] == 0
+
+
+def test_without_a_mail_server_an_unbuildable_message_fails_too(run_jobs):
+    row = _queue(subject="Hello\nWorld")
+    outbox.enqueue(row)
+    run_jobs()
+    db.session.refresh(row)
+    assert row.status == OutboxStatus.FAILED and "linefeed" in row.last_error
 
 
 def test_a_worker_that_died_mid_send_is_reclaimed_by_the_sweep(smtp_server, run_jobs):

@@ -268,6 +268,28 @@ def test_quoted_phrases_and_filters(logged_in, owner, team, run_jobs):
     assert {k for k, _ in _ids(services.search(team.id, owner.id, "harbour kind:note"))} == {"note"}
 
 
+def test_a_query_longer_than_the_box_allows_is_refused_not_searched(logged_in, htmx_headers):
+    q = " ".join(f"owner:someone{n}" for n in range(3000))
+    for headers in ({}, htmx_headers):
+        response = logged_in.get("/search", query_string={"q": q}, headers=headers)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert "A search can be at most 200 characters" in html
+        assert "Nothing found" not in html
+
+
+def test_thousands_of_owner_tokens_cost_one_query(team, owner):
+    member = factories.make_member(team, name="Carla Jensen", email="carla@us.example")
+    team_id, owner_id, member_id = team.id, owner.id, member.id
+    text = " ".join(f"owner:someone{n}" for n in range(3000)) + " owner:carla owner:me"
+    resolved, queries = _count_queries(lambda: services.resolve_owners(team_id, owner_id, text))
+    assert queries <= 1
+    assert resolved.endswith(f"owner:0 owner:{member_id} owner:{owner_id}")
+    # The service cuts the text to the box's limit before resolving anything.
+    page, queries = _count_queries(lambda: services.search(team_id, owner_id, text))
+    assert page.total == 0 and queries <= 1
+
+
 def test_owner_names_resolve_only_within_the_team(team, other):
     outsider = factories.team_of(other)
     assert services.resolve_owners(team.id, 1, "x owner:otto@example.com") == "x owner:0"

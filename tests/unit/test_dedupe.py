@@ -158,6 +158,31 @@ def test_merge_moves_everything_and_undo_restores_it(team, owner):
         services.undo(db.session.get(ContactMerge, record.id), owner.id)
 
 
+def test_undo_keeps_fields_edited_since_the_merge_and_says_which(team, owner):
+    kept, other, *_ = _world(team, owner)
+    other.social = {"linkedin": "https://linkedin.com/in/anne"}
+    other.city = "Oslo"
+    db.session.commit()
+    record = services.merge(
+        kept, other, owner.id, {"title": "other", "company_id": "other", "city": "other"}
+    )
+    kept = db.session.get(Contact, kept.id)
+    assert kept.social == {"linkedin": "https://linkedin.com/in/anne"}
+    kept.title = "Chief Executive"  # edited after the merge: must survive the undo
+    kept.social = {"linkedin": "https://linkedin.com/in/ann-lee"}
+    kept.notes = "Met again"  # not written by the merge at all
+    db.session.commit()
+
+    services.undo(db.session.get(ContactMerge, record.id), owner.id)
+    db.session.expire_all()
+    kept = db.session.get(Contact, kept.id)
+    assert kept.title == "Chief Executive" and kept.notes == "Met again"
+    assert kept.social == {"linkedin": "https://linkedin.com/in/ann-lee"}
+    assert kept.company_id is None and kept.city is None  # untouched since: put back
+    record = db.session.get(ContactMerge, record.id)
+    assert record.snapshot["kept_on_undo"] == ["Title", "LinkedIn profile"]
+
+
 def test_merge_undo_expires_after_30_days(team, owner):
     kept, other, *_ = _world(team, owner)
     record = services.merge(kept, other, owner.id, {})

@@ -8,6 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from crm.contacts import services as contacts_services
 from crm.contacts.export import EXPORT_HEADER, export_rows
 from crm.contacts.queries import ContactFilters
 from crm.errors import Conflict, Invalid
@@ -15,14 +16,17 @@ from crm.extensions import db
 from crm.imports import columns, export, revert, runner, services
 from crm.kernel import csvio
 from crm.models import (
+    Activity,
     AuditEvent,
     Company,
     Contact,
     ContactEmail,
+    Deal,
     ImportJob,
     ImportStatus,
     Lifecycle,
     Tag,
+    Task,
 )
 from tests import factories
 
@@ -236,6 +240,10 @@ def test_dry_run_writes_nothing_and_reports_what_would_happen(team, owner, run_j
     assert _count(Contact, team) == contacts + 3
 
 
+def _contact_counts(counts: dict) -> dict:
+    return {key: counts[key] for key in ("removed", "trashed", "restored")}
+
+
 def test_revert_restores_earlier_values_and_removes_created_records(team, owner, run_jobs):
     existing = factories.make_contact(
         team,
@@ -255,7 +263,8 @@ def test_revert_restores_earlier_values_and_removes_created_records(team, owner,
 
     counts = revert.revert(job, owner.id)
 
-    assert counts == {"removed": 3, "trashed": 0, "restored": 1}
+    assert _contact_counts(counts) == {"removed": 3, "trashed": 0, "restored": 1}
+    assert counts["kept"] == [] and counts["companies_trashed"] == 0
     db.session.expire_all()
     assert _count(Contact, team) == before_contacts
     assert _count(Company, team) == 0
@@ -284,7 +293,8 @@ def test_imported_contacts_go_through_the_contact_services(team, owner, run_jobs
         select(Activity).where(Activity.team_id == team.id, Activity.kind == ActivityKind.SYSTEM)
     ).all()
     assert [a.body for a in entries] == ["created this record"]
-    assert revert.revert(job, owner.id) == {"removed": 1, "trashed": 0, "restored": 0}
+    counts = revert.revert(job, owner.id)
+    assert _contact_counts(counts) == {"removed": 1, "trashed": 0, "restored": 0}
     assert _count(Contact, team) == 0
     assert not db.session.scalars(select(Activity).where(Activity.team_id == team.id)).all()
 
@@ -293,9 +303,62 @@ def test_revert_keeps_created_contacts_with_new_history_in_the_trash(team, owner
     job = _import(team, owner, b"name,email\nAnn Lee,ann@example.com\n", run_jobs=run_jobs)
     ann = db.session.scalars(select(Contact).where(Contact.first_name == "Ann")).one()
     factories.make_activity(team, contacts=[ann])
-    assert revert.revert(job, owner.id) == {"removed": 0, "trashed": 1, "restored": 0}
+    counts = revert.revert(job, owner.id)
+    assert _contact_counts(counts) == {"removed": 0, "trashed": 1, "restored": 0}
     db.session.refresh(ann)
     assert ann.deleted_at is not None
+
+
+def test_revert_trashes_created_companies_used_since_and_removes_the_others(team, owner, run_jobs):
+    raw = b"name,email,company\nAnn Lee,ann@example.com,Used Co\nBo Ray,bo@example.com,Idle Co\n"
+    job = _import(team, owner, raw, run_jobs=run_jobs)
+    used = db.session.scalars(select(Company).where(Company.name == "Used Co")).one()
+    note = factories.make_activity(team, contacts=[], company_id=used.id, body="Call notes")
+    deal = factories.make_deal(team, company_id=used.id)
+    task = factories.make_task(team, company_id=used.id)
+
+    counts = revert.revert(job, owner.id)
+
+    assert (counts["companies_trashed"], counts["companies_removed"]) == (1, 1)
+    db.session.expire_all()
+    assert db.session.get(Company, used.id).deleted_at is not None  # in the trash, restorable
+    assert db.session.scalars(select(Company).where(Company.name == "Idle Co")).first() is None
+    assert db.session.get(Activity, note.id).company_id == used.id
+    assert db.session.get(Deal, deal.id).company_id == used.id
+    assert db.session.get(Task, task.id).company_id == used.id
+
+
+def test_revert_keeps_a_created_company_that_later_contacts_work_at(team, owner, run_jobs):
+    job = _import(team, owner, b"name,company\nAnn Lee,Kept Co\n", run_jobs=run_jobs)
+    company = db.session.scalars(select(Company).where(Company.name == "Kept Co")).one()
+    factories.make_contact(team, first_name="Later", company_id=company.id)
+    counts = revert.revert(job, owner.id)
+    assert (counts["companies_trashed"], counts["companies_removed"]) == (0, 0)
+    db.session.expire_all()
+    assert db.session.get(Company, company.id).deleted_at is None
+
+
+def test_revert_keeps_edits_made_after_the_import_and_says_which(team, owner, run_jobs):
+    existing = factories.make_contact(
+        team, first_name="Ann", last_name="Lee", email="ann@example.com", title=None
+    )
+    raw = b"name,email,title,city,phone,tags\nAnn Lee,ann@example.com,CTO,Oslo,(415) 555-0100,vip\n"
+    job = _import(team, owner, raw, "update", run_jobs=run_jobs)
+    db.session.refresh(existing)
+    assert (existing.title, existing.city) == ("CTO", "Oslo")
+    existing.title = "CEO"  # edited after the import
+    contacts_services.update_contact(
+        existing, owner.id, {"phones": [{"phone": "(415) 555-0100"}, {"phone": "(415) 555-0199"}]}
+    )
+
+    counts = revert.revert(job, owner.id)
+
+    assert counts["kept"] == [{"id": existing.id, "name": "Ann Lee", "fields": ["Title"]}]
+    db.session.expire_all()
+    existing = db.session.get(Contact, existing.id)
+    assert existing.title == "CEO" and existing.city is None
+    assert [p.e164 for p in existing.phones] == ["+14155550199"]  # the later one stays
+    assert existing.tags == []
 
 
 def test_start_checks_the_mapping(team, owner):
@@ -384,3 +447,106 @@ def test_vcard(team):
     assert "NOTE:Line one\\nline two\\; more\r\n" in card
     assert card.endswith("END:VCARD\r\n")
     assert all(len(line.encode()) <= 75 for line in card.split("\r\n"))
+
+
+def test_vcard_values_cannot_add_lines_of_their_own(team):
+    import vobject
+
+    from crm.models import ContactEmail
+
+    contact = factories.make_contact(
+        team,
+        first_name="Eve\r\nEMAIL:first@evil.example",
+        last_name="张伟",
+        email="eve@example.com",
+        website="https://a.example\r\nEMAIL:second@evil.example",
+        social={"x": "https://x.com/eve\nTEL:+15550000000"},
+    )
+    contact.emails.append(
+        ContactEmail(team_id=team.id, email="eve2@example.com", label="work\r\nEMAIL:third@e.x")
+    )
+    db.session.commit()
+    card = export.vcard(contact)
+    lines = card.split("\r\n")
+    assert not [
+        line for line in lines if "evil" in line and not line.startswith(("FN", "N", "URL"))
+    ]
+    assert not [line for line in lines if line.startswith("EMAIL:") or line.startswith("TEL:+1555")]
+    parsed = vobject.readOne(card)
+    assert sorted(e.value for e in parsed.contents["email"]) == [
+        "eve2@example.com",
+        "eve@example.com",
+    ]
+    assert "https://a.example\nEMAIL:second@evil.example" in [
+        u.value for u in parsed.contents["url"]
+    ]
+    assert parsed.n.value.family == "张伟"
+    assert all(len(line.encode()) <= 75 for line in lines)
+
+
+# --- Failures ---------------------------------------------------------------------------------
+
+
+def test_a_row_that_raises_becomes_an_error_row_and_the_rest_are_imported(
+    team, owner, run_jobs, monkeypatch
+):
+    real = runner.find_duplicates
+
+    def find_duplicates(team_id, data, limit=5):  # a bug that only this row's data finds
+        if data.get("first_name") == "Crash":
+            raise RuntimeError("unexpected data")
+        return real(team_id, data, limit=limit)
+
+    monkeypatch.setattr(runner, "find_duplicates", find_duplicates)
+    raw = (
+        b"name,email\nAnn Lee,ann@example.com\nCrash Test,crash@example.com\nBo Ray,bo@x.example\n"
+    )
+    job = _import(team, owner, raw, run_jobs=run_jobs)
+    assert job.status == ImportStatus.DONE
+    assert (job.created_count, job.error_count) == (2, 1)
+    assert job.errors[0]["row"] == 3 and "unexpected data" in job.errors[0]["error"]
+    assert "Crash" not in [c.first_name for c in db.session.scalars(select(Contact))]
+
+
+def test_a_timeout_is_not_a_bad_row_and_the_sweep_resumes_the_import(
+    team, owner, run_jobs, monkeypatch
+):
+    from rq.timeouts import JobTimeoutException
+
+    real, calls = runner.writer.create, []
+
+    def create(team_id, actor_id, data):
+        calls.append(data.get("first_name"))
+        if data.get("first_name") == "Bo" and calls.count("Bo") == 1:
+            raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+        return real(team_id, actor_id, data)
+
+    monkeypatch.setattr(runner.writer, "create", create)
+    raw = b"name,email\nAnn Lee,ann@example.com\nBo Ray,bo@x.example\n"
+    job = services.create_import(team.id, owner.id, "contacts.csv", raw)
+    services.start(job, job.mapping, "skip", False)
+    with pytest.raises(JobTimeoutException):
+        runner.run(job.id)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.RUNNING and job.error_count == 0 and job.failure is None
+    job.updated_at = job.updated_at - runner.STALE * 2  # the worker went silent
+    db.session.commit()
+    assert runner.requeue_imports() == 1
+    run_jobs()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.DONE and job.error_count == 0
+    names = sorted(c.first_name for c in db.session.scalars(select(Contact)))
+    assert names == ["Ann", "Bo"]  # each once, nothing blamed on a row
+
+
+def test_a_failed_import_keeps_its_reason(team, owner, run_jobs):
+    job = services.create_import(team.id, owner.id, "contacts.csv", b"name\nAnn\n")
+    services.start(job, job.mapping, "skip", False)
+    job.content = ""  # the stored file went missing
+    db.session.commit()
+    run_jobs()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == ImportStatus.FAILED and job.failure == "The file is empty."

@@ -27,3 +27,6 @@ def test_domain_and_website():
     assert normalize.website("acme.com") == "https://acme.com"
     with pytest.raises(normalize.BadValue):
         normalize.website("javascript:alert(1)")
+    for broken in ("https://a.example\r\nEMAIL:x@evil.example", "acme.com/a b", "a.com\x00"):
+        with pytest.raises(normalize.BadValue):
+            normalize.website(broken)

@@ -143,8 +143,8 @@ def test_crash_between_smtp_send_and_marking_sent_never_sends_twice(
     app.config["MAIL_SERVER"] = "smtp.invalid"
     sent = []
 
-    def send_then_crash(row, config):
-        sent.append(row.id)
+    def send_then_crash(message, config):
+        sent.append(message["Message-ID"])
         raise SystemExit("worker killed after SMTP accepted the message")
 
     monkeypatch.setattr(outbox, "_smtp_send", send_then_crash)

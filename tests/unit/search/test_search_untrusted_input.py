@@ -123,3 +123,17 @@ def test_arbitrary_text_does_not_raise(engine: SearchEngine, q: str) -> None:
 )
 def test_query_syntax_soup_does_not_raise(engine: SearchEngine, q: str) -> None:
     assert_answers(engine, q)
+
+
+def test_repeated_filters_count_once_and_are_bounded() -> None:
+    from crm.search.query import MAX_FILTERS, _split_filters
+
+    words, query = _split_filters("big " + "kind:deal " * 500 + "tag:vip TAG:VIP")
+    assert words == "big"
+    assert len(query.subqueries) == 2  # kind:deal and tag:vip, once each
+    _, query = _split_filters(" ".join(f"tag:t{n}" for n in range(100)))
+    assert len(query.subqueries) == MAX_FILTERS
+
+
+def test_many_filter_tokens_still_answer(engine: SearchEngine) -> None:
+    assert [h.id for h in engine.search(1, "big " + "tag:vip " * 20).hits] == [2]
