@@ -28,7 +28,7 @@ from sqlalchemy.orm import joinedload
 from crm import outbox, queue
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import members
+from crm.kernel import members, work
 from crm.models import DeliveryStatus, Membership, Role, Webhook, WebhookDelivery, utcnow
 from crm.webhooks import urls
 from crm.webhooks.signing import HEADER, signature
@@ -75,22 +75,18 @@ def _due(now: datetime):
 
 
 def claim(delivery_ids: Iterable[int], now: datetime) -> list[int]:
-    """Claim those of the deliveries that are still pending and due; returns the ones we got.
-
-    One conditional UPDATE … RETURNING: a row another worker claimed first is not returned.
-    """
+    """Claim those of the deliveries that are still pending and due; returns the ones we got
+    (the kernel's claim: a row another worker claimed first is not returned)."""
     ids = list(delivery_ids)
     if not ids:
         return []
-    got = db.session.scalars(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(ids), *_due(now))
-        .values(status=DeliveryStatus.SENDING, claimed_at=now)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    db.session.commit()
-    return sorted(got)
+    return work.claim_batch(
+        WebhookDelivery,
+        *_due(now),
+        values={"status": DeliveryStatus.SENDING, "claimed_at": now},
+        limit=len(ids),
+        ids=ids,
+    )
 
 
 def deliver(delivery_ids: int | Iterable[int], now: datetime | None = None):
@@ -325,15 +321,12 @@ def post(url: str, body: bytes, secret: str, timestamp: int, delivery_id: int) -
 def sweep(now: datetime | None = None) -> int:
     """Reclaim deliveries whose worker died mid-send and re-enqueue every due one."""
     now = now or utcnow()
-    db.session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.status == DeliveryStatus.SENDING,
-            WebhookDelivery.claimed_at < now - STALE_CLAIM,
-        )
-        .values(status=DeliveryStatus.PENDING)
+    work.reclaim(
+        WebhookDelivery,
+        WebhookDelivery.status == DeliveryStatus.SENDING,
+        work.stale(WebhookDelivery.claimed_at, STALE_CLAIM, now),
+        values={"status": DeliveryStatus.PENDING},
     )
-    db.session.commit()
     due = db.session.scalars(select(WebhookDelivery.id).where(*_due(now))).all()
     enqueue(due)
     return len(due)
