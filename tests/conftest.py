@@ -249,6 +249,11 @@ def page(request, browser, live_server):
         base_url=live_server,
     )
     context.set_default_timeout(10_000)
+    # Assertions wait as long as actions do: an htmx round trip on a loaded 2-core CI machine
+    # can take longer than Playwright's 5 s default for expect().
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     page.is_phone = phone
     yield page
