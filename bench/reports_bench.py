@@ -50,7 +50,8 @@ def main() -> None:
     from flask_migrate import upgrade
     from sqlalchemy import func, select, text
 
-    from crm import create_app, seed
+    from crm import create_app
+    from crm.seed import generate as seed
     from crm.extensions import db
     from crm.models import Activity, Contact, Deal, DealStageHistory, Task
 

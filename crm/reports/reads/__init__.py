@@ -1,0 +1,1 @@
+"""The reports' reads, one module per report (crm.reports.queries gathers their names)."""
