@@ -51,9 +51,9 @@ def main() -> None:
     from sqlalchemy import func, select, text
 
     from crm import create_app
-    from crm.seed import generate as seed
     from crm.extensions import db
     from crm.models import Activity, Contact, Deal, DealStageHistory, Task
+    from crm.seed import generate as seed
 
     app = create_app(
         {
