@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import delete, func, select, update
 
-from crm.deals.history import record_stage
+from crm.deals.history import rebuild_pipeline, record_stage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.kernel import audit, events, members, tags
@@ -522,6 +522,7 @@ def reorder_stages(pipeline: Pipeline, stage_ids: Sequence[int]) -> None:
         raise Conflict("The stages changed meanwhile. Reload and try again.")
     for i, stage_id in enumerate(stage_ids):
         stages[stage_id].position = i
+    rebuild_pipeline(pipeline.id)  # "furthest stage reached" follows the new order
     db.session.commit()
     db.session.expire(pipeline, ["stages"])
 
@@ -536,7 +537,9 @@ def delete_stage(stage: Stage) -> None:
         <= 1
     ):
         raise Invalid("A pipeline needs at least one stage.")
+    pipeline_id = stage.pipeline_id
     db.session.delete(stage)
+    rebuild_pipeline(pipeline_id)  # deals whose furthest stage it was
     db.session.commit()
 
 

@@ -58,7 +58,12 @@ from crm.models.outbound import (
     Sequence,
     SequenceStep,
 )
-from crm.models.report import DealStageHistory, ReportSubscription, WeeklyReportClaim
+from crm.models.report import (
+    DealStageHistory,
+    DealStageReach,
+    ReportSubscription,
+    WeeklyReportClaim,
+)
 from crm.models.task import Priority, Task
 from crm.models.team import Invitation, Membership, Role, Team, User, UserSession
 from crm.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
@@ -102,6 +107,7 @@ __all__ = [
     "Deal",
     "DealStatus",
     "DealStageHistory",
+    "DealStageReach",
     "ReportSubscription",
     "WeeklyReportClaim",
     "Lead",

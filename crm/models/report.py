@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
@@ -64,6 +64,33 @@ class DealStageHistory(TeamOwned, db.Model):
     status: Mapped[DealStatus] = mapped_column(str_enum(DealStatus, 16), default=DealStatus.OPEN)
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DealStageReach(TeamOwned, db.Model):
+    """The funnel's summary of a deal's stage history: one row per stage the deal has been in.
+
+    `furthest` marks, per deal and pipeline, the stage with the highest position it ever
+    reached (the funnel counts it as having passed every stage before); `days` adds up the
+    finished open visits to the stage (None while the deal has never left it). Derived only
+    by crm.deals.history.reach_rows from the history rows, and rewritten whenever they are
+    (record_stage, a reorder or deletion of stages, migration 0006r, `crm seed`).
+    """
+
+    __tablename__ = "deal_stage_reach"
+    __table_args__ = (
+        # The funnel reads a deal's summary from this index alone.
+        Index("ix_deal_stage_reach_deal", "deal_id", "pipeline_id", "furthest", "stage_id", "days"),
+    )
+
+    deal_id: Mapped[int] = mapped_column(
+        ForeignKey("deal.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage_id: Mapped[int] = mapped_column(
+        ForeignKey("stage.id", ondelete="CASCADE"), primary_key=True
+    )
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    furthest: Mapped[bool] = mapped_column(Boolean, default=False)
+    days: Mapped[float | None] = mapped_column(Float)
 
 
 class ReportSubscription(TeamOwned, db.Model):

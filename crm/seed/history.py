@@ -2,7 +2,8 @@
 
 Each deal starts in the first stage on its creation day and climbs to the stage it is in now,
 sometimes stepping back one stage and forward again; a won or lost deal gets its closing row
-on its close date. About four rows per deal, like a real pipeline's history.
+on its close date. About four rows per deal, like a real pipeline's history. The funnel's
+summary (deal_stage_reach) is derived from those rows by the function record_stage uses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from crm.deals.history import reach_rows
 from crm.extensions import db
-from crm.models import Deal, DealStageHistory, Stage
+from crm.models import Deal, DealStageHistory, DealStageReach, Stage
 
 
 def seed_stage_history(
@@ -29,12 +31,15 @@ def seed_stage_history(
     rng = random.Random(seed_value * 7919)
     now = datetime.now(UTC).replace(microsecond=0)
     stages: dict[int, list[int]] = {}
-    for pipeline_id, stage_id in db.session.execute(
-        select(Stage.pipeline_id, Stage.id)
+    positions: dict[int, int] = {}
+    reach: list[dict] = []
+    for pipeline_id, stage_id, position in db.session.execute(
+        select(Stage.pipeline_id, Stage.id, Stage.position)
         .where(Stage.team_id == team_id)
         .order_by(Stage.pipeline_id, Stage.position)
     ):
         stages.setdefault(pipeline_id, []).append(stage_id)
+        positions[stage_id] = position
     deals = db.session.execute(
         select(
             Deal.id, Deal.pipeline_id, Deal.stage_id, Deal.status, Deal.created_at, Deal.closed_at
@@ -66,6 +71,8 @@ def seed_stage_history(
                 rows[-1] = (stage, "open", at, closed)
                 rows.append((stage, status.value, closed, None))
             entered_now.append({"id": deal_id, "entered": rows[-1][2]})
+            chain = [(pipeline_id, stage, st, at, left) for stage, st, at, left in rows]
+            reach.extend(reach_rows(deal_id, team_id, chain, positions))
             for stage, row_status, at, left in rows:
                 yield {
                     "team_id": team_id,
@@ -78,6 +85,7 @@ def seed_stage_history(
                 }
 
     total = bulk.write_rows(DealStageHistory.__table__, gen(), progress, "stage changes")
+    bulk.write_rows(DealStageReach.__table__, iter(reach), progress, "funnel summary rows")
     for batch in bulk.batches(iter(entered_now)):
         db.session.execute(
             update(Deal),

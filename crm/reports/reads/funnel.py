@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import (
     Deal,
-    DealStageHistory,
+    DealStageReach,
     DealStatus,
     Pipeline,
     Stage,
@@ -19,7 +19,6 @@ from crm.reports.periods import ReportFilters
 from crm.reports.reads.common import (
     deal_scope,
 )
-from crm.reports.sqlfn import days_between
 
 
 @dataclass
@@ -41,7 +40,9 @@ class Funnel:
 
 
 def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
-    """Three GROUP BY queries; only a handful of rows per stage reach Python."""
+    """Three aggregates over the deals created in the period (found through the covering
+    ix_deal_team_created) and their summary rows (deal_stage_reach, one lookup per deal):
+    deals by status, deals by furthest stage and status, the median days per stage."""
     if pipeline is None:
         return Funnel(None, [], 0, {}, 0, {})
     stages = list(pipeline.stages)
@@ -50,64 +51,32 @@ def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
         Deal.created_at >= f.start,
         Deal.created_at < f.end,
     ]
-    H = DealStageHistory
-    # Each deal's furthest stage (by position) in this pipeline, with its status now. The
-    # positions come as a CASE, not a join to stage: SQLite would otherwise loop over stages.
-    stage_ids = [s.id for s in stages]
-    position = case({s.id: s.position for s in stages}, value=H.stage_id, else_=-1)
-    per_deal = (
-        select(func.max(position).label("furthest"), Deal.status.label("status"))
-        .join(Deal, Deal.id == H.deal_id)
-        # Scoped through the deal (conds: Deal.team_id), so the history index covers it.
-        .where(H.stage_id.in_(stage_ids), *conds)
-        .group_by(H.deal_id, Deal.status)
-        .subquery()
-    )
-    by_furthest: dict[int, int] = defaultdict(int)
+    R = DealStageReach
+    position = {s.id: s.position for s in stages}
+    by_furthest: dict[int, int] = defaultdict(int)  # position → deals that got that far
     won_at: dict[int, int] = defaultdict(int)
-    for furthest, status, n in db.session.execute(
-        select(per_deal.c.furthest, per_deal.c.status, func.count()).group_by(
-            per_deal.c.furthest, per_deal.c.status
-        )
+    for stage_id, status, n in db.session.execute(
+        select(R.stage_id, Deal.status, func.count())
+        .select_from(Deal)
+        .join(R, R.deal_id == Deal.id)
+        .where(*conds, R.pipeline_id == pipeline.id, R.furthest.is_(True))
+        .group_by(R.stage_id, Deal.status)
     ):
-        by_furthest[furthest] += n
-        if status == DealStatus.WON:
-            won_at[furthest] += n
+        if stage_id in position:
+            by_furthest[position[stage_id]] += n
+            if status == DealStatus.WON:
+                won_at[position[stage_id]] += n
     created_by_status = dict(
         db.session.execute(
             select(Deal.status, func.count(Deal.id)).where(*conds).group_by(Deal.status)
         ).all()
     )
     reached = {s.id: sum(n for pos, n in by_furthest.items() if pos >= s.position) for s in stages}
-    # Median of each deal's days in a stage (its finished visits added up), in SQL: rank the
-    # per-deal sums within each stage and average the middle one or two.
-    spent = (
-        select(
-            H.stage_id.label("stage_id"),
-            func.sum(days_between(H.entered_at, H.left_at)).label("days"),
-        )
-        .join(Deal, Deal.id == H.deal_id)
-        .where(
-            H.status == DealStatus.OPEN,
-            H.left_at.is_not(None),
-            H.stage_id.in_(stage_ids),
-            *conds,
-        )
-        .group_by(H.stage_id, H.deal_id)
-        .subquery()
-    )
-    ranked = select(
-        spent.c.stage_id,
-        spent.c.days,
-        func.row_number().over(partition_by=spent.c.stage_id, order_by=spent.c.days).label("rn"),
-        func.count().over(partition_by=spent.c.stage_id).label("cnt"),
-    ).subquery()
-    medians = dict(
-        db.session.execute(
-            select(ranked.c.stage_id, func.avg(ranked.c.days))
-            .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
-            .group_by(ranked.c.stage_id)
-        ).all()
+    medians = _medians(
+        select(R.stage_id.label("stage_id"), R.days.label("days"))
+        .select_from(Deal)
+        .join(R, R.deal_id == Deal.id)
+        .where(*conds, R.pipeline_id == pipeline.id, R.days.is_not(None))
     )
     last = stages[-1].position if stages else None
     return Funnel(
@@ -118,4 +87,29 @@ def funnel(f: ReportFilters, pipeline: Pipeline | None) -> Funnel:
         created_by_status.get(DealStatus.WON, 0),
         {s.id: (float(medians[s.id]) if s.id in medians else None) for s in stages},
         won_at.get(last, 0),
+    )
+
+
+def _medians(rows) -> dict[int, float]:
+    """stage id → the median of `days` over `rows` (stage_id, days), in one statement:
+    percentile_cont on PostgreSQL; on SQLite, rank within each stage and average the middle
+    one or two."""
+    spent = rows.subquery()
+    if db.session.get_bind().dialect.name == "postgresql":
+        median = func.percentile_cont(0.5).within_group(spent.c.days)
+        return dict(
+            db.session.execute(select(spent.c.stage_id, median).group_by(spent.c.stage_id)).all()
+        )
+    ranked = select(
+        spent.c.stage_id,
+        spent.c.days,
+        func.row_number().over(partition_by=spent.c.stage_id, order_by=spent.c.days).label("rn"),
+        func.count().over(partition_by=spent.c.stage_id).label("cnt"),
+    ).subquery()
+    return dict(
+        db.session.execute(
+            select(ranked.c.stage_id, func.avg(ranked.c.days))
+            .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
+            .group_by(ranked.c.stage_id)
+        ).all()
     )
