@@ -7,7 +7,9 @@ Seeds one team with `crm seed`'s code (contacts, companies, timeline, deals with
 history, tasks) into a temporary SQLite database built by the migrations (or into
 --database-url, e.g. a PostgreSQL database, which is emptied first), then times requests
 through Flask's test client (the whole app minus the socket) after 3 warm-up requests each.
-Prints wall-clock and CPU milliseconds: on a shared machine the CPU time is the honest one.
+Prints wall-clock and CPU milliseconds (on a shared machine the CPU time is the honest one)
+and the SQL statements each request runs; --plans also prints the query plan of every
+statement of one request per case (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--reuse", metavar="DIR", help="keep the SQLite database in DIR")
     parser.add_argument("--database-url", help="another database (emptied first)")
+    parser.add_argument("--plans", action="store_true", help="print each statement's plan")
+    parser.add_argument("--only", help="run only the cases whose label contains this")
     args = parser.parse_args()
 
     tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="rapport-reports-"))
@@ -48,7 +52,7 @@ def main() -> None:
     seeded = bool(args.reuse) and not args.database_url and (tmp / "bench.db").exists()
     os.environ["CRM_DATA_DIR"] = str(tmp)
     from flask_migrate import upgrade
-    from sqlalchemy import func, select, text
+    from sqlalchemy import event, func, select, text
 
     from crm import create_app
     from crm.extensions import db
@@ -107,6 +111,15 @@ def main() -> None:
                 f"({db.engine.dialect.name})",
             )
             email = users[0].email
+        statements: list[tuple[str, object]] = []
+        with app.app_context():
+            engine = db.engine
+            dialect = engine.dialect.name
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):
+            statements.append((statement, parameters))
+
         client = app.test_client()
         client.post("/login", data={"email": email, "password": password})
         assert client.get("/").status_code == 200
@@ -124,22 +137,47 @@ def main() -> None:
             ("pipeline health", "/reports/health", {}),
             ("forecast CSV", "/reports/forecast.csv?table=forecast", {}),
         ]
+        if args.only:
+            cases = [c for c in cases if args.only in c[0]]
+        if args.plans:
+            for label, path, headers in cases:
+                statements.clear()
+                client.get(path, headers=headers).close()
+                print(f"\n### {label}: {len(statements)} statements\n")
+                for statement, parameters in list(statements):
+                    if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                        continue
+                    print("    " + " ".join(statement.split())[:160])
+                    explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+                    with engine.connect() as conn:
+                        rows = conn.exec_driver_sql(explain + statement, parameters).all()
+                    for row in rows:
+                        print("      " + str(row[-1]))
         print(f"\n{args.runs} runs each, ms:\n")
-        print("| request                              | wall p50 | wall p95 | CPU p50 | CPU p95 |")
-        print("| ------------------------------------ | -------: | -------: | ------: | ------: |")
+        print(
+            "| request                              | wall p50 | wall p95 | CPU p50 | CPU p95 "
+            "| SQL statements |"
+        )
+        print(
+            "| ------------------------------------ | -------: | -------: | ------: | ------: "
+            "| -------------: |"
+        )
         for label, path, headers in cases:
             for _ in range(3):
+                statements.clear()
                 response = client.get(path, headers=headers)
                 assert response.status_code == 200, (path, response.status_code)
+                response.close()
+            count = len(statements)
             walls, cpus = [], []
             for _ in range(args.runs):
                 start, cpu = time.perf_counter(), time.process_time()
-                client.get(path, headers=headers)
+                client.get(path, headers=headers).close()
                 walls.append((time.perf_counter() - start) * 1000)
                 cpus.append((time.process_time() - cpu) * 1000)
             print(
                 f"| {label:<36} | {statistics.median(walls):8.1f} | {pct(walls, 95):8.1f} "
-                f"| {statistics.median(cpus):7.1f} | {pct(cpus, 95):7.1f} |"
+                f"| {statistics.median(cpus):7.1f} | {pct(cpus, 95):7.1f} | {count:14d} |"
             )
         print(f"\nload average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:

@@ -15,7 +15,7 @@ from crm.models import (
     Company,
     Contact,
     Deal,
-    DealStageHistory,
+    DealStageReach,
     DealStatus,
     LostReason,
     Pipeline,
@@ -145,12 +145,17 @@ class Filters:
         if self.stage_id:
             stmt = stmt.where(Deal.stage_id == self.stage_id)
         if self.reached_id:
+            # The funnel's rule and summary: its furthest stage there is this one or a later one.
             target = aliased(Stage)
             reached = (
-                select(DealStageHistory.deal_id)
-                .join(Stage, Stage.id == DealStageHistory.stage_id)
+                select(DealStageReach.deal_id)
+                .join(Stage, Stage.id == DealStageReach.stage_id)
                 .join(target, target.id == self.reached_id)
-                .where(Stage.pipeline_id == target.pipeline_id, Stage.position >= target.position)
+                .where(
+                    DealStageReach.furthest.is_(True),
+                    Stage.pipeline_id == target.pipeline_id,
+                    Stage.position >= target.position,
+                )
             )
             stmt = stmt.where(Deal.id.in_(reached))
         return stmt
