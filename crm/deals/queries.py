@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
@@ -21,6 +21,7 @@ from crm.models import (
     Pipeline,
     Stage,
     Tag,
+    Task,
     deal_contact,
     deal_tag,
     utcnow,
@@ -48,6 +49,9 @@ class Filters:
     reason_id: int | None = None
     stage_id: int | None = None
     reached_id: int | None = None  # reached this stage (or a later one) at some point
+    no_reason: bool = False  # lost without a reason given
+    rotting: bool = False  # open and quiet for longer than its stage allows
+    no_task: bool = False  # no open task linked to it
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -78,6 +82,9 @@ class Filters:
             created_from=as_moment("created_from"),
             created_to=as_moment("created_to"),
             reason_id=args.get("reason", type=parse_id),
+            no_reason=args.get("reason") == "none",
+            rotting=args.get("rotting") == "1",
+            no_task=args.get("no_task") == "1",
             stage_id=args.get("stage", type=parse_id),
             reached_id=args.get("reached", type=parse_id),
         )
@@ -94,7 +101,11 @@ class Filters:
             "reason": self.reason_id,
             "stage": self.stage_id,
             "reached": self.reached_id,
+            "rotting": "1" if self.rotting else None,
+            "no_task": "1" if self.no_task else None,
         }
+        if self.no_reason:
+            out["reason"] = "none"
         return {k: v for k, v in out.items() if v}
 
     def as_args(self) -> dict:
@@ -142,6 +153,8 @@ class Filters:
                 stmt = stmt.where(column >= value if op == "ge" else column < value)
         if self.reason_id:
             stmt = stmt.where(Deal.lost_reason_id == self.reason_id)
+        if self.no_reason:
+            stmt = stmt.where(Deal.lost_reason_id.is_(None))
         if self.stage_id:
             stmt = stmt.where(Deal.stage_id == self.stage_id)
         if self.reached_id:
@@ -286,6 +299,38 @@ def is_rotting(deal: Deal, stage: Stage, now: datetime | None = None) -> bool:
     return (now or utcnow()) - last > timedelta(days=stage.rot_days)
 
 
+def rotting_condition(team_id: int, now: datetime, pipeline_id: int | None = None):
+    """Open deals with no activity (nor a stage change, nor creation) for their stage's
+    rot_days: one OR branch per stage that has a limit, so it stays plain comparisons."""
+    stmt = select(Stage.id, Stage.rot_days).where(
+        Stage.team_id == team_id, Stage.rot_days.is_not(None), Stage.rot_days > 0
+    )
+    if pipeline_id:
+        stmt = stmt.where(Stage.pipeline_id == pipeline_id)
+    branches = []
+    for stage_id, rot_days in db.session.execute(stmt):
+        cutoff = now - timedelta(days=rot_days)
+        branches.append(
+            and_(
+                Deal.stage_id == stage_id,
+                Deal.created_at < cutoff,
+                or_(Deal.last_activity_at.is_(None), Deal.last_activity_at < cutoff),
+                or_(Deal.stage_entered_at.is_(None), Deal.stage_entered_at < cutoff),
+            )
+        )
+    return or_(*branches) if branches else Deal.id.is_(None)
+
+
+def without_open_task(team_id: int):
+    """Deals with no open task linked to them (the pipeline health's "no next step")."""
+    # Uncorrelated on purpose: one pass over the open tasks, not one probe per deal (SQLite
+    # picked the (team, done_at) index for the correlated form and scanned it per deal).
+    open_deal_ids = select(Task.deal_id).where(
+        Task.team_id == team_id, Task.done_at.is_(None), Task.deal_id.is_not(None)
+    )
+    return Deal.id.not_in(open_deal_ids)
+
+
 # --- The list --------------------------------------------------------------------------------
 
 SORTS = {
@@ -304,6 +349,14 @@ def list_query(
     stmt = filters.apply(scoped(Deal, team_id=team_id))
     if pipeline is not None:
         stmt = stmt.where(Deal.pipeline_id == pipeline.id)
+    # The pipeline health's figures (the same conditions as the report's).
+    if filters.rotting:
+        stmt = stmt.where(
+            Deal.status == DealStatus.OPEN,
+            rotting_condition(team_id, utcnow(), pipeline.id if pipeline else None),
+        )
+    if filters.no_task:
+        stmt = stmt.where(without_open_task(team_id))
     if status in ("open", "won", "lost"):
         stmt = stmt.where(Deal.status == DealStatus(status))
     return stmt

@@ -20,7 +20,7 @@ from crm.reports.reads.dashboard import (
 )
 from crm.reports.reads.forecast import Forecast, forecast
 from crm.reports.reads.funnel import Funnel, funnel
-from crm.reports.reads.health import Health, health, rotting_condition
+from crm.reports.reads.health import Health, health
 from crm.reports.reads.win_loss import Reason, WinLoss, win_loss
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "month_key",
     "open_by_stage",
     "recent_activity",
-    "rotting_condition",
     "task_counts",
     "win_loss",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
@@ -17,6 +17,7 @@ from crm.models import Tag, utcnow
 from crm.reports import bp, help_text, queries, tables, weekly
 from crm.reports.forms import WeeklyEmailForm
 from crm.reports.periods import PERIODS, from_args
+from crm.reports.reads import records
 from crm.security import current_team, scoped
 
 # name → (title, default period, which periods make sense)
@@ -107,6 +108,52 @@ def _register(name: str) -> None:
 
 for _name in REPORTS:
     _register(_name)
+
+
+@bp.get("/activity/records")
+def activity_records():
+    """The records behind one activity report figure (member, kind, week or period)."""
+    f = _filters("activity")
+    kind = request.args.get("kind") or None
+    if kind not in (None, "task", *records.KINDS):
+        kind = None
+    start = _moment("from", f.start, f)
+    end = _moment("to", f.end, f)
+    result = records.records(f.team_id, f.owner_id, kind, start, end, request.args.get("after"))
+    names = members.members(f.team_id)
+    member = next((m for m in names if m.id == f.owner_id), None)
+    return render(
+        "reports/records.html",
+        "reports/_records.html",
+        f=f,
+        kind=kind,
+        kind_label=KIND_TITLES.get(kind or "", "Activities and tasks done"),
+        member=member,
+        start=start,
+        end=end,
+        result=result,
+        tz=zone(current_user.timezone),
+        args={k: v for k, v in request.args.items() if k != "after"},
+    )
+
+
+KIND_TITLES = {
+    "note": "Notes",
+    "call": "Calls",
+    "meeting": "Meetings",
+    "email": "Emails",
+    "task": "Tasks done",
+}
+
+
+def _moment(name: str, default, f):
+    """An ISO moment from the query string, kept within the report's period."""
+    try:
+        value = datetime.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return min(max(value, f.start), f.end)
 
 
 @bp.get("/")

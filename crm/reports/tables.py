@@ -59,14 +59,16 @@ def money(minor: int, currency: str, href: str | None = None) -> Cell:
     return Cell(format_money(minor, currency), input_value(minor, currency) or "0", href, True)
 
 
-def pct(value: float | None) -> Cell:
-    return Cell("—" if value is None else f"{value:.0%}", "" if value is None else round(value, 4))
+def pct(value: float | None, href: str | None = None) -> Cell:
+    if value is None:
+        return Cell("—", "")
+    return Cell(f"{value:.0%}", round(value, 4), href, True)
 
 
-def days(value: float | None) -> Cell:
-    return Cell(
-        "—" if value is None else f"{value:.1f} days", "" if value is None else round(value, 1)
-    )
+def days(value: float | None, href: str | None = None) -> Cell:
+    if value is None:
+        return Cell("—", "")
+    return Cell(f"{value:.1f} days", round(value, 1), href, True)
 
 
 def month_label(day: date) -> str:
@@ -83,6 +85,12 @@ def _month_moments(f: ReportFilters, month: date) -> dict:
     start = datetime.combine(month, datetime.min.time(), zone)
     end = datetime.combine(month + relativedelta(months=1), datetime.min.time(), zone)
     return {"closed_from": start.isoformat(), "closed_to": end.isoformat()}
+
+
+def _week_moments(f: ReportFilters, monday: date) -> dict:
+    """The [from, to) moments of a local Monday-to-Sunday week, as the report bucketed it."""
+    start = datetime.combine(monday, datetime.min.time(), _fixed_zone(f))
+    return {"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
 
 
 def _deals(f: ReportFilters, **args) -> str:
@@ -194,7 +202,10 @@ def win_loss(f: ReportFilters, r: WinLoss) -> list[Section]:
                     money(w.value[cur] if w else 0, cur, won_href),
                     n(lc, lost_href),
                     money(lo.value[cur] if lo else 0, cur, lost_href),
-                    pct(wc / (wc + lc) if wc + lc else None),
+                    pct(
+                        wc / (wc + lc) if wc + lc else None,
+                        _deals(f, status="all", currency=cur, **moments),
+                    ),
                 ]
             )
     cats = [m.strftime("%b %y") for m in r.months]
@@ -220,7 +231,7 @@ def win_loss(f: ReportFilters, r: WinLoss) -> list[Section]:
         [
             Cell("Win rate (deals won ÷ deals closed)"),
             Cell(""),
-            pct(r.win_rate()),
+            pct(r.win_rate(), _deals(f, status="all", **period)),
         ]
     )
     for cur in r.currencies:
@@ -234,14 +245,20 @@ def win_loss(f: ReportFilters, r: WinLoss) -> list[Section]:
                 else Cell("—", ""),
             ]
         )
-    summary.rows.append([Cell("Average sales cycle (created → won)"), Cell(""), days(r.cycle_days)])
+    summary.rows.append(
+        [
+            Cell("Average sales cycle (created → won)"),
+            Cell(""),
+            days(r.cycle_days, _deals(f, status="won", **period)),
+        ]
+    )
     reasons = Table(
         "lost-reasons",
         "Why deals were lost, most frequent first",
         ["Reason", "Lost deals", "Value"],
     )
     for reason in r.reasons:
-        href = _deals(f, status="lost", reason=reason.id, **period) if reason.id else None
+        href = _deals(f, status="lost", reason=reason.id or "none", **period)
         reasons.rows.append(
             [
                 Cell(reason.name),
@@ -251,6 +268,7 @@ def win_loss(f: ReportFilters, r: WinLoss) -> list[Section]:
                     "; ".join(
                         f"{c} {input_value(v, c) or '0'}" for c, v in sorted(reason.value.items())
                     ),
+                    href,
                 ),
             ]
         )
@@ -285,8 +303,8 @@ def funnel(f: ReportFilters, r: Funnel) -> list[Section]:
             [
                 Cell(stage.name),
                 n(r.reached.get(stage.id, 0), href),
-                pct(r.conversion(i)),
-                days(r.median_days.get(stage.id)),
+                pct(r.conversion(i), href),
+                days(r.median_days.get(stage.id), href),
             ]
         )
     won_href = url_for("deals.list_view", status="won", **base, **created)
@@ -337,11 +355,17 @@ def activity(f: ReportFilters, r: ActivityReport) -> list[Section]:
             by_kind = r.counts.get((key, uid))
             if not by_kind:
                 continue
-            tasks_href = url_for("tasks.index", view="team", assignee=uid, done="1")
+            moments = _week_moments(f, week)
+
+            def href(kind=None, uid=uid, moments=moments):
+                return url_for(
+                    "reports.activity_records", **f.args(owner=uid), kind=kind, **moments
+                )
+
             table.rows.append(
                 [Cell(week.strftime("%d %b %Y"), key), Cell(name)]
-                + [n(by_kind.get(k, 0), tasks_href if k == "task" else None) for k in KIND_KEYS]
-                + [n(sum(by_kind.values()))]
+                + [n(by_kind.get(k, 0), href(k)) for k in KIND_KEYS]
+                + [n(sum(by_kind.values()), href())]
             )
     by_week = charts.bars(
         "Activities by week, by kind",
@@ -386,9 +410,12 @@ def health(f: ReportFilters, r: Health) -> list[Section]:
         [
             [
                 Cell("Rotting: no activity for longer than the stage allows"),
-                n(r.rotting_count, "#rotting"),
+                n(r.rotting_count, _deals(f, status="open", rotting="1")),
             ],
-            [Cell("No open task (no next step planned)"), n(r.idle_count, "#no-next-task")],
+            [
+                Cell("No open task (no next step planned)"),
+                n(r.idle_count, _deals(f, status="open", no_task="1")),
+            ],
         ],
     )
     overdue = Table("overdue", "Overdue open tasks by member", ["Member", "Overdue tasks"])

@@ -112,3 +112,63 @@ def test_dashboard_tiles_show_my_numbers(logged_in, owner, sales):
     assert "$900" in home.text  # won
     assert "Olive Owner" in home.text
     assert "getting-started" not in home.text
+
+
+def _links(text: str, figure: str) -> list[str]:
+    """The links whose text is `figure` on a report page."""
+    return [unescape(h) for h in re.findall(rf'<a href="([^"]+)">{re.escape(figure)}</a>', text)]
+
+
+def test_an_activity_figure_opens_the_members_records_of_that_week(logged_in, owner, sales):
+    team, _ = sales
+    bob = factories.make_member(team, name="Bob Seller")
+    now = utcnow()
+    for author, kind, subject in (
+        (owner, "call", "Call one"),
+        (owner, "call", "Call two"),
+        (owner, "note", "A note"),
+        (bob, "call", "Bob's call"),
+    ):
+        factories.make_activity(
+            team, kind=kind, author_id=author.id, occurred_at=now, subject=subject
+        )
+    factories.make_activity(
+        team, kind="call", author_id=owner.id, occurred_at=now - timedelta(days=8), subject="Old"
+    )
+    factories.make_task(team, title="Sent the quote", assignee_id=owner.id, done_at=now)
+    page = logged_in.get(f"/reports/activity?owner={owner.id}")
+    calls = next(h for h in _links(page.text, "2") if "kind=call" in h)
+    records = logged_in.get(calls)
+    assert records.status_code == 200 and "<html" in records.text
+    assert "Call one" in records.text and "Call two" in records.text
+    assert "A note" not in records.text and "Bob's call" not in records.text
+    assert "Old" not in records.text  # another week
+    tasks = next(h for h in _links(page.text, "1") if "kind=task" in h)
+    assert "Sent the quote" in logged_in.get(tasks).text
+    total = next(h for h in _links(page.text, "4") if "kind=" not in h)
+    everything = logged_in.get(total).text
+    assert all(x in everything for x in ("Call one", "Call two", "A note", "Sent the quote"))
+    partial = logged_in.get(calls, headers={"HX-Request": "true"})
+    assert partial.text.lstrip().startswith('<div id="activity-records"')
+
+
+def test_health_and_lost_reason_figures_open_the_deals_behind_them(logged_in, sales):
+    team, pipeline = sales
+    lead = pipeline.stages[0]
+    lead.rot_days = 7
+    quiet = _deal(team, lead, "Quiet for weeks", 10_000)
+    quiet.created_at = quiet.stage_entered_at = utcnow() - timedelta(days=30)
+    quiet.last_activity_at = None
+    planned = _deal(team, lead, "Has a next step", 10_000)
+    factories.make_task(team, deal_id=planned.id, due_at=utcnow() + timedelta(days=1))
+    no_reason = _deal(team, lead, "Lost quietly", 5_000)
+    no_reason.status, no_reason.closed_at = services.DealStatus.LOST, utcnow()
+    db.session.commit()
+    page = logged_in.get("/reports/health")
+    rotting = logged_in.get(next(h for h in _links(page.text, "1") if "rotting=1" in h)).text
+    assert "Quiet for weeks" in rotting and "Has a next step" not in rotting
+    idle = logged_in.get(next(h for h in _links(page.text, "1") if "no_task=1" in h)).text
+    assert "Quiet for weeks" in idle and "Has a next step" not in idle
+    page = logged_in.get("/reports/win-loss?period=this_month")
+    lost = logged_in.get(next(h for h in _links(page.text, "1") if "reason=none" in h)).text
+    assert "Lost quietly" in lost and "Quiet for weeks" not in lost

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
+from crm.deals import queries as deal_queries
 from crm.extensions import db
 from crm.models import (
     Deal,
@@ -32,40 +33,9 @@ class Health:
     overdue: list[tuple[int, str, int]]  # member id, name, overdue open tasks
 
 
-def rotting_condition(team_id: int, now: datetime, pipeline_id: int | None = None):
-    """Open deals with no activity (nor a stage change, nor creation) for their stage's
-    rot_days: one OR branch per stage that has a limit, so it stays plain comparisons."""
-    stmt = select(Stage.id, Stage.rot_days).where(
-        Stage.team_id == team_id, Stage.rot_days.is_not(None), Stage.rot_days > 0
-    )
-    if pipeline_id:
-        stmt = stmt.where(Stage.pipeline_id == pipeline_id)
-    branches = []
-    for stage_id, rot_days in db.session.execute(stmt):
-        cutoff = now - timedelta(days=rot_days)
-        branches.append(
-            and_(
-                Deal.stage_id == stage_id,
-                Deal.created_at < cutoff,
-                or_(Deal.last_activity_at.is_(None), Deal.last_activity_at < cutoff),
-                or_(Deal.stage_entered_at.is_(None), Deal.stage_entered_at < cutoff),
-            )
-        )
-    return or_(*branches) if branches else Deal.id.is_(None)
-
-
-def _no_open_task(team_id: int):
-    # Uncorrelated on purpose: one pass over the open tasks, not one probe per deal (SQLite
-    # picked the (team, done_at) index for the correlated form and scanned it per deal).
-    open_deal_ids = select(Task.deal_id).where(
-        Task.team_id == team_id, Task.done_at.is_(None), Task.deal_id.is_not(None)
-    )
-    return Deal.id.not_in(open_deal_ids)
-
-
 def health(f: ReportFilters, now: datetime) -> Health:
     conds = deal_scope(f) + [Deal.status == DealStatus.OPEN]
-    rot = rotting_condition(f.team_id, now, f.pipeline_id)
+    rot = deal_queries.rotting_condition(f.team_id, now, f.pipeline_id)
     last_touch = func.coalesce(Deal.last_activity_at, Deal.stage_entered_at, Deal.created_at)
 
     def listing(where, order):
@@ -89,7 +59,7 @@ def health(f: ReportFilters, now: datetime) -> Health:
         )
 
     rotting_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, rot))
-    idle = _no_open_task(f.team_id)
+    idle = deal_queries.without_open_task(f.team_id)
     idle_count = db.session.scalar(select(func.count(Deal.id)).where(*conds, idle))
     overdue_stmt = (
         select(Task.assignee_id, func.count(Task.id))
