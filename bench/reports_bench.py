@@ -49,7 +49,8 @@ def main() -> None:
     tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="rapport-reports-"))
     tmp.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    seeded = bool(args.reuse) and not args.database_url and (tmp / "bench.db").exists()
+    # --reuse with --database-url keeps that database as it is (seeded by an earlier run).
+    seeded = bool(args.reuse) and (bool(args.database_url) or (tmp / "bench.db").exists())
     os.environ["CRM_DATA_DIR"] = str(tmp)
     from flask_migrate import upgrade
     from sqlalchemy import event, func, select, text
@@ -72,7 +73,7 @@ def main() -> None:
     password = "demo password 123"
     try:
         with app.app_context():
-            if args.database_url and url.startswith("postgresql"):
+            if args.database_url and url.startswith("postgresql") and not seeded:
                 with db.engine.begin() as conn:
                     conn.execute(text("DROP SCHEMA public CASCADE"))
                     conn.execute(text("CREATE SCHEMA public"))

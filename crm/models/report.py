@@ -14,9 +14,39 @@ from crm.models.deal import Deal, DealStatus
 from crm.models.task import Task
 
 # The reports' reads of other features' tables (declared here, created by migration 0004r):
-# won/lost by close date, deals created in a period, activity by week and author, completed
+# deals created in a period, activity by week and author, completed
 # tasks by week.
-Index("ix_deal_team_closed", Deal.team_id, Deal.status, Deal.closed_at)
+# Covering (migration 0006r): the forecast's and the dashboard's open deals, by expected close
+# month and by stage, and pipeline health, read from the index without the deal rows…
+Index(
+    "ix_deal_report_open",
+    Deal.team_id,
+    Deal.status,
+    Deal.expected_close,
+    Deal.stage_id,
+    Deal.currency,
+    Deal.value_minor,
+    Deal.deleted_at,
+    Deal.pipeline_id,
+    Deal.owner_id,
+    Deal.created_at,
+    Deal.last_activity_at,
+    Deal.stage_entered_at,
+)
+# …and won/lost by close date (win/loss, the forecast's won, the leaderboard).
+Index(
+    "ix_deal_report_closed",
+    Deal.team_id,
+    Deal.status,
+    Deal.closed_at,
+    Deal.currency,
+    Deal.value_minor,
+    Deal.deleted_at,
+    Deal.pipeline_id,
+    Deal.owner_id,
+    Deal.created_at,
+    Deal.lost_reason_id,
+)
 # Covering: the funnel picks deals created in a period without reading the deal rows.
 Index(
     "ix_deal_team_created",

@@ -1,4 +1,5 @@
-"""reports: the funnel's per-deal summary of the stage history (deal_stage_reach), back-filled
+"""reports: the funnel's per-deal summary of the stage history (deal_stage_reach), back-filled;
+covering indexes for the reports' reads of open and closed deals
 
 Revision ID: 0006r
 Revises: 0004h3
@@ -52,6 +53,37 @@ def upgrade():
         ["deal_id", "pipeline_id", "furthest", "stage_id", "days"],
     )
     backfill(op.get_bind(), reach)
+    op.drop_index("ix_deal_team_closed", table_name="deal")  # ix_deal_report_closed covers it
+    op.create_index("ix_deal_report_open", "deal", OPEN_COLUMNS)
+    op.create_index("ix_deal_report_closed", "deal", CLOSED_COLUMNS)
+
+
+OPEN_COLUMNS = [
+    "team_id",
+    "status",
+    "expected_close",
+    "stage_id",
+    "currency",
+    "value_minor",
+    "deleted_at",
+    "pipeline_id",
+    "owner_id",
+    "created_at",
+    "last_activity_at",
+    "stage_entered_at",
+]
+CLOSED_COLUMNS = [
+    "team_id",
+    "status",
+    "closed_at",
+    "currency",
+    "value_minor",
+    "deleted_at",
+    "pipeline_id",
+    "owner_id",
+    "created_at",
+    "lost_reason_id",
+]
 
 
 def backfill(conn, reach) -> None:
@@ -94,6 +126,9 @@ def _moment(value):
 
 
 def downgrade():
+    op.drop_index("ix_deal_report_closed", table_name="deal")
+    op.drop_index("ix_deal_report_open", table_name="deal")
+    op.create_index("ix_deal_team_closed", "deal", ["team_id", "status", "closed_at"])
     op.drop_index("ix_deal_stage_reach_deal", table_name="deal_stage_reach")
     op.drop_index("ix_deal_stage_reach_team_id", table_name="deal_stage_reach")
     op.drop_table("deal_stage_reach")

@@ -63,24 +63,40 @@ class Amounts:
     weighted: dict[str, int] = field(default_factory=per_currency)
 
 
-def open_amounts(stmt_key, conds) -> dict:
-    """(key…, currency) → Amounts of open deals, weighted by their stage's probability."""
+def stage_probabilities(team_id: int) -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            select(Stage.id, Stage.probability).where(Stage.team_id == team_id)
+        ).all()
+    )
+
+
+def open_amounts(stmt_key, conds, probabilities: dict[int, int]) -> dict:
+    """(key…, currency) → Amounts of open deals, weighted by their stage's probability.
+
+    Summed per stage in SQL and weighted here (Σ value × p = Σ_stage p × Σ value), so the
+    deals are read from a covering index without a join to their stage; the weighted sum
+    is rounded down to the cent once per key and currency, as before.
+    """
     stmt = (
         select(
             *stmt_key,
             Deal.currency,
+            Deal.stage_id,
             func.count(Deal.id),
             func.coalesce(func.sum(Deal.value_minor), 0),
-            func.coalesce(func.sum(Deal.value_minor * Stage.probability), 0),
         )
-        .join(Stage, Stage.id == Deal.stage_id)
         .where(*conds, Deal.status == DealStatus.OPEN)
-        .group_by(*stmt_key, Deal.currency)
+        .group_by(*stmt_key, Deal.currency, Deal.stage_id)
     )
-    out = {}
-    for *key, currency, count, total, weighted_x100 in db.session.execute(stmt):
-        a = Amounts(count)
-        a.value[currency] = int(total)
-        a.weighted[currency] = int(weighted_x100) // 100
-        out[(*key, currency)] = a
+    out: dict[tuple, Amounts] = {}
+    weighted_x100: dict[tuple, int] = defaultdict(int)
+    for *key, currency, stage_id, count, total in db.session.execute(stmt):
+        k = (*key, currency)
+        a = out.setdefault(k, Amounts())
+        a.count += count
+        a.value[currency] += int(total)
+        weighted_x100[k] += int(total) * probabilities.get(stage_id, 0)
+    for k, a in out.items():
+        a.weighted[k[-1]] = weighted_x100[k] // 100
     return out

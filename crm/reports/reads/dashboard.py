@@ -29,13 +29,13 @@ from crm.reports.reads.common import (
 
 def open_by_stage(f: ReportFilters) -> list[tuple[Stage, Amounts]]:
     """Open deals per stage (in pipeline and stage order)."""
-    amounts = open_amounts([Deal.stage_id], deal_scope(f))
     stages = db.session.scalars(
         select(Stage)
         .join(Pipeline, Pipeline.id == Stage.pipeline_id)
         .where(Stage.team_id == f.team_id)
         .order_by(Pipeline.position, Pipeline.id, Stage.position)
     ).all()
+    amounts = open_amounts([Deal.stage_id], deal_scope(f), {s.id: s.probability for s in stages})
     out = []
     for stage in stages:
         total = Amounts()

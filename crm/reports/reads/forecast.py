@@ -18,6 +18,7 @@ from crm.reports.reads.common import (
     Amounts,
     deal_scope,
     open_amounts,
+    stage_probabilities,
 )
 from crm.reports.sqlfn import month_of
 
@@ -43,6 +44,7 @@ class Forecast:
 
 def forecast(f: ReportFilters) -> Forecast:
     conds = deal_scope(f)
+    odds = stage_probabilities(f.team_id)
     first_open = max(f.first, f.today)
     month = month_of(Deal.expected_close, is_date=True)
     open_ = {
@@ -50,13 +52,16 @@ def forecast(f: ReportFilters) -> Forecast:
         for (m, cur), a in open_amounts(
             [month],
             conds + [Deal.expected_close >= first_open, Deal.expected_close < f.after],
+            odds,
         ).items()
     }
     past = {
-        cur: a for (cur,), a in open_amounts([], conds + [Deal.expected_close < f.today]).items()
+        cur: a
+        for (cur,), a in open_amounts([], conds + [Deal.expected_close < f.today], odds).items()
     }
     no_date = {
-        cur: a for (cur,), a in open_amounts([], conds + [Deal.expected_close.is_(None)]).items()
+        cur: a
+        for (cur,), a in open_amounts([], conds + [Deal.expected_close.is_(None)], odds).items()
     }
     won_month = month_of(Deal.closed_at, f.utc_offset_minutes)
     won = {}
