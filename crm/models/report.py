@@ -57,12 +57,13 @@ Index(
     Deal.deleted_at,
     Deal.owner_id,
 )
-Index(
+Index(  # covering since 0006r (deleted_at): the activity report never reads the rows
     "ix_activity_team_report",
     Activity.team_id,
     Activity.occurred_at,
     Activity.kind,
     Activity.author_id,
+    Activity.deleted_at,
 )
 Index("ix_task_team_done", Task.team_id, Task.done_at, Task.assignee_id)
 

@@ -56,6 +56,11 @@ def upgrade():
     op.drop_index("ix_deal_team_closed", table_name="deal")  # ix_deal_report_closed covers it
     op.create_index("ix_deal_report_open", "deal", OPEN_COLUMNS)
     op.create_index("ix_deal_report_closed", "deal", CLOSED_COLUMNS)
+    op.drop_index("ix_activity_team_report", table_name="activity")
+    op.create_index("ix_activity_team_report", "activity", ACTIVITY_COLUMNS + ["deleted_at"])
+
+
+ACTIVITY_COLUMNS = ["team_id", "occurred_at", "kind", "author_id"]
 
 
 OPEN_COLUMNS = [
@@ -126,6 +131,8 @@ def _moment(value):
 
 
 def downgrade():
+    op.drop_index("ix_activity_team_report", table_name="activity")
+    op.create_index("ix_activity_team_report", "activity", ACTIVITY_COLUMNS)
     op.drop_index("ix_deal_report_closed", table_name="deal")
     op.drop_index("ix_deal_report_open", table_name="deal")
     op.create_index("ix_deal_team_closed", "deal", ["team_id", "status", "closed_at"])
