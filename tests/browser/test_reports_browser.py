@@ -98,3 +98,20 @@ def test_the_dashboard_fits_a_phone(page, owner):
     page.get_by_role("link", name="My forecast · this month").click()
     page.wait_for_url(re.compile(r"/reports/forecast\?"))
     expect(page.get_by_label("Owner", exact=True)).to_have_value(str(owner.id))
+
+
+def test_an_activity_figure_opens_the_calls_behind_it(page, owner):
+    team = factories.team_of(owner)
+    for subject in ("Called Northwind about the renewal", "Called Globex back"):
+        factories.make_activity(
+            team, kind="call", author_id=owner.id, occurred_at=utcnow(), subject=subject
+        )
+    _login(page, owner)
+    page.goto(re.match(r"https?://[^/]+", page.url)[0] + "/reports/activity")
+    table = page.get_by_role("table", name=re.compile("^Activities by member by week"))
+    table.get_by_role("link", name="2").first.click()
+    page.wait_for_url(re.compile(r"/reports/activity/records\?.*kind=call"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Calls")
+    expect(page.get_by_role("table")).to_contain_text("Called Northwind about the renewal")
+    expect(page.get_by_role("table")).to_contain_text("Called Globex back")
+    assert_no_sideways_scroll(page)
