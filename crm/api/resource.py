@@ -16,19 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import url_for
+from flask import g, url_for
 from pydantic import BaseModel
 
 from crm.api.core import (
+    actor_id,
     check_if_match,
     item_response,
     keyset_page,
     list_response,
     no_content,
     operation,
+    team_id,
 )
 from crm.api.schemas import page_of
 from crm.extensions import db
+from crm.kernel import custom_fields, custom_json
 from crm.security import get_or_404
 
 
@@ -74,6 +77,9 @@ class Resource:
     update: Write | None = None
     delete: Write | None = None
     restore: Write | None = None
+    # The custom-field entity ("contact"): records carry `custom_fields` in and out, and the
+    # create service is called with commit=False so its values join the same transaction.
+    custom: str | None = None
 
     @property
     def item_rule(self) -> str:
@@ -83,7 +89,32 @@ class Resource:
 def register(resource: Resource) -> Resource:
     """Add the resource's routes to the API blueprint (and so to the OpenAPI document)."""
     r = resource
-    model, out = r.model, r.out
+    model, base_out = r.model, r.out
+
+    def fields():
+        """The team's custom fields of this entity, read once per request."""
+        cache = g.setdefault("api_custom_fields", {})
+        if r.custom not in cache:
+            cache[r.custom] = custom_fields.fields_for(team_id(), r.custom)
+        return cache[r.custom]
+
+    def with_custom(data: list[dict]) -> list[dict]:
+        if r.custom is None:
+            return data
+        values = custom_json.as_json(team_id(), r.custom, [d["id"] for d in data], fields=fields())
+        for d in data:
+            d["custom_fields"] = values[d["id"]]
+        return data
+
+    def out(record) -> dict:
+        return with_custom([base_out(record)])[0]
+
+    def checked(body):
+        """The body's custom values, validated before anything is written."""
+        given = getattr(body, "custom_fields", None)
+        if r.custom is None or not given:
+            return []
+        return custom_json.check(team_id(), r.custom, given)
 
     def list_view(query):
         stmt = r.listing.select(query)
@@ -98,8 +129,8 @@ def register(resource: Resource) -> Resource:
             query.limit,
             plain=r.listing.plain,
         )
-        data = r.listing.rows(rows) if r.listing.rows else [out(row) for row in rows]
-        return list_response(data, next_cursor)
+        data = r.listing.rows(rows) if r.listing.rows else [base_out(row) for row in rows]
+        return list_response(with_custom(data), next_cursor)
 
     operation(
         r.path,
@@ -122,7 +153,10 @@ def register(resource: Resource) -> Resource:
         create = r.create
 
         def create_view(body):
+            values = checked(body)
             record = create.run(body)
+            custom_json.write(record, values, actor_id())
+            db.session.commit()
             location = url_for(f"api.get_{r.name}", **{r.id_arg: record.id})
             return item_response(out(record), 201, location)
 
@@ -142,9 +176,13 @@ def register(resource: Resource) -> Resource:
         update = r.update
 
         def update_view(body, **ids):
+            values = checked(body)
             record = get_or_404(model, ids[r.id_arg])
             check_if_match(out(record))
+            # Custom values first, uncommitted: the service's commit saves them with the rest.
+            custom_json.write(record, values, actor_id())
             update.run(record, body)
+            db.session.commit()
             db.session.refresh(record)
             return item_response(out(record))
 

@@ -110,6 +110,38 @@ def audited(record_type: str, action: str, **kwargs) -> Event | None:
     return emit(f"{record_type}.{past}", record_type=record_type, **kwargs) if past else None
 
 
+def changed(
+    record_type: str,
+    *,
+    team_id: int,
+    record_id: int,
+    actor_id: int | None = None,
+    changes: dict,
+    session: Session | None = None,
+) -> None:
+    """Tell of a change to a part of a record (a custom field value) as `<type>.updated`,
+    folded into the transaction's pending event of that record when there is one: a
+    `<type>.created` already tells the whole record, a `<type>.updated` gains these changes."""
+    session = session or db.session()
+    for _, ev in session.info.get(_KEY, []):
+        if ev.record_type != record_type or ev.record_id != record_id:
+            continue
+        if ev.name == f"{record_type}.created":
+            return
+        if ev.name == f"{record_type}.updated":
+            ev.changes.update(changes)
+            return
+    emit(
+        f"{record_type}.updated",
+        team_id=team_id,
+        record_type=record_type,
+        record_id=record_id,
+        actor_id=actor_id,
+        changes=changes,
+        session=session,
+    )
+
+
 def pending(session: Session | None = None) -> list[Event]:
     """Events emitted in the open transaction (tests and debugging)."""
     return [ev for _, ev in (session or db.session()).info.get(_KEY, [])]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
@@ -34,6 +34,11 @@ class CompanyIn(Strict):
     region: str | None = None
     postal_code: str | None = None
     country: str | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one.",
+    )
 
 
 class CompanyOut(BaseModel):
@@ -55,6 +60,9 @@ class CompanyOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    custom_fields: dict[str, Any] = Field(
+        description="The team's custom fields by key (GET /custom-fields), null when unset."
+    )
 
 
 SORTS = {
@@ -98,6 +106,10 @@ def out(company: Company) -> dict:
     }
 
 
+def _fields(body: CompanyIn) -> dict:
+    return body.model_dump(exclude_unset=True, exclude={"custom_fields"})
+
+
 def _select(query: CompanyQuery):
     filters = CompanyFilters(q=query.q or "", tag=query.tag, owner=query.owner)
     stmt = companies_query(filters, with_deleted=query.include_deleted)
@@ -107,7 +119,7 @@ def _select(query: CompanyQuery):
 def _create(body: CompanyIn) -> Company:
     if not (body.name or "").strip():
         raise Invalid("Give the company a name.", field="name")
-    return services.create_company(team_id(), actor_id(), body.model_dump(exclude_unset=True))
+    return services.create_company(team_id(), actor_id(), _fields(body), commit=False)
 
 
 register(
@@ -118,6 +130,7 @@ register(
         name="company",
         plural="companies",
         tag="companies",
+        custom="company",
         out=out,
         response=CompanyOut,
         get="Get a company",
@@ -129,9 +142,7 @@ register(
             body=CompanyIn,
         ),
         update=Write(
-            lambda company, body: services.update_company(
-                company, actor_id(), body.model_dump(exclude_unset=True)
-            ),
+            lambda company, body: services.update_company(company, actor_id(), _fields(body)),
             summary="Update a company",
             body=CompanyIn,
         ),

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import literal, select, union_all
 
-from crm.api.core import actor_id, team_id
+from crm.api.core import ApiError, actor_id, team_id
 from crm.api.resource import Listing, Resource, Write, register
 from crm.api.schemas import ListQuery, Strict
 from crm.contacts import services
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
 from crm.kernel import companies as kernel_companies
+from crm.kernel import custom_fields
 from crm.kernel.paging import SortKey
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, Tag, contact_tag
 
@@ -53,6 +55,11 @@ class ContactIn(Strict):
     postal_code: str | None = None
     country: str | None = None
     notes: str | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one.",
+    )
 
 
 class EmailOut(BaseModel):
@@ -90,6 +97,9 @@ class ContactOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = Field(description="Set when the contact is in the trash.")
+    custom_fields: dict[str, Any] = Field(
+        description="The team's custom fields by key (GET /custom-fields), null when unset."
+    )
 
 
 SORTS = {
@@ -110,6 +120,21 @@ class ContactQuery(ListQuery):
     idle: int | None = Field(None, ge=1, description="No activity for this many days.")
     sort: SortName = "name"
     include_deleted: bool = Field(False, description="Also list contacts in the trash (sync).")
+    # cf_<key>=value and cf_<key>__<op>=value: the custom-field filters of the contact list
+    # (described on the operation: their names depend on the team's fields).
+    custom: SkipJsonSchema[dict[str, str]] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_filters(cls, data):
+        if isinstance(data, dict):
+            data = dict(data)
+            custom = {}
+            for name in [k for k in data if str(k).startswith("cf_")]:
+                value = data.pop(name)
+                custom[name] = value[-1] if isinstance(value, list) else value
+            data["custom"] = custom
+        return data
 
 
 def out(contact, parts: dict | None = None) -> dict:
@@ -183,12 +208,34 @@ def _parts(ids: list[int]) -> dict:
 
 def _data(body: ContactIn) -> dict:
     """The service's data dict: only the fields sent; a company name is found or created."""
-    data = body.model_dump(exclude_unset=True, mode="json")
+    data = body.model_dump(exclude_unset=True, exclude={"custom_fields"}, mode="json")
     if "company_name" in data:
         name = data.pop("company_name")
         company = kernel_companies.find_or_create(team_id(), actor_id(), name or "")
         data["company_id"] = company.id if company else None
     return data
+
+
+def _custom(query: ContactQuery) -> tuple[tuple[str, str], ...]:
+    """The query's custom-field filters; 422 naming one whose field or operator is unknown."""
+    if not query.custom:
+        return ()
+    by_key = {f.key: f for f in custom_fields.fields_for(team_id(), "contact")}
+    for name in query.custom:
+        key, _, op = name[3:].partition("__")
+        field = by_key.get(key)
+        if field is None or (op or "eq") not in custom_fields.OPERATORS.get(field.type, ()):
+            allowed = ", ".join(custom_fields.OPERATORS.get(field.type, ())) if field else ""
+            message = (
+                f"{field.label} filters by: {allowed}." if field else f"No custom field {key!r}."
+            )
+            raise ApiError(
+                422,
+                "Validation failed",
+                "Some query parameters are not valid.",
+                [{"field": name, "message": message, "code": "custom_filter"}],
+            )
+    return tuple(sorted(query.custom.items()))
 
 
 def _select(query: ContactQuery):
@@ -199,6 +246,7 @@ def _select(query: ContactQuery):
         stage=query.stage.value if query.stage else None,
         company=query.company,
         idle=query.idle,
+        custom=_custom(query),
     )
     stmt = contacts_query(team_id(), filters, with_deleted=query.include_deleted)
     # Plain rows, not Contact objects: a page is read, never changed, and building 100 ORM
@@ -219,6 +267,7 @@ register(
         name="contact",
         plural="contacts",
         tag="contacts",
+        custom="contact",
         out=out,
         response=ContactOut,
         get="Get a contact",
@@ -228,12 +277,14 @@ register(
             SORTS,
             summary="List contacts",
             description="The same filters as the contact list on the page; keyset pages "
-            "(`cursor`).",
+            "(`cursor`). Custom fields filter as on the page: `cf_<key>=value` (equals) or "
+            "`cf_<key>__<op>=value` with op `contains`, `min`, `max`, `any` (comma-separated "
+            "options) or `empty` (1 / 0), as the field's type allows (see GET /custom-fields).",
             plain=True,
             rows=_rows,
         ),
         create=Write(
-            lambda body: services.create_contact(team_id(), actor_id(), _data(body)),
+            lambda body: services.create_contact(team_id(), actor_id(), _data(body), commit=False),
             summary="Create a contact",
             description="Needs a name or an email address. Send `Idempotency-Key` to retry safely.",
             body=ContactIn,

@@ -4,7 +4,7 @@ through the deal services (the same audit and timeline entries as the board)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
@@ -40,6 +40,11 @@ class DealIn(Strict):
     status: Literal["open", "won", "lost"] | None = None
     lost_reason_id: int | None = None
     lost_note: str | None = Field(None, max_length=500)
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one.",
+    )
 
 
 class DealOut(BaseModel):
@@ -63,6 +68,9 @@ class DealOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    custom_fields: dict[str, Any] = Field(
+        description="The team's custom fields by key (GET /custom-fields), null when unset."
+    )
 
 
 SORTS = {
@@ -170,6 +178,7 @@ def _create(body: DealIn) -> Deal:
         expected_close=body.expected_close,
         tags=body.tags or (),
         actor_id=actor_id(),
+        commit=False,
     )
 
 
@@ -229,6 +238,7 @@ register(
         name="deal",
         plural="deals",
         tag="deals",
+        custom="deal",
         out=out,
         response=DealOut,
         get="Get a deal",
