@@ -206,7 +206,19 @@ def actor_id() -> int:
 
 
 def team_id() -> int:
-    return g.team.id
+    # Kept as a number: after a commit g.team is expired, and reading its id would reload it.
+    if "api_team_id" not in g:
+        g.api_team_id = g.team.id
+    return g.api_team_id
+
+
+def path_record(name: str, model, value: int, *, with_deleted: bool = False):
+    """The record of a path argument, as @operation already looked it up (404 for another
+    team's id)."""
+    found = (g.get("api_records") or {}).get(name)
+    if found is not None and found.id == value:
+        return found
+    return get_or_404(model, value, with_deleted=with_deleted)
 
 
 # --- ETags ----------------------------------------------------------------------------------
@@ -335,10 +347,13 @@ def operation(
 
         @wraps(view)
         def wrapped(**kwargs):
-            # Another team's id is a 404 before anything about the request is judged.
-            for name, value in kwargs.items():
-                if name in PATH_MODELS:
-                    get_or_404(PATH_MODELS[name], value, with_deleted=with_deleted)
+            # Another team's id is a 404 before anything about the request is judged. The
+            # records found are kept for the view (see path_record).
+            g.api_records = {
+                name: get_or_404(PATH_MODELS[name], value, with_deleted=with_deleted)
+                for name, value in kwargs.items()
+                if name in PATH_MODELS
+            }
             if query is not None:
                 kwargs["query"] = parse_query(query)
             if body is not None:

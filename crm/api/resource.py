@@ -27,12 +27,12 @@ from crm.api.core import (
     list_response,
     no_content,
     operation,
+    path_record,
     team_id,
 )
 from crm.api.schemas import page_of
 from crm.extensions import db
 from crm.kernel import custom_fields, custom_json
-from crm.security import get_or_404
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def register(resource: Resource) -> Resource:
     )(list_view)
 
     def get_view(**ids):
-        return item_response(out(get_or_404(model, ids[r.id_arg])))
+        return item_response(out(path_record(r.id_arg, model, ids[r.id_arg])))
 
     operation(r.item_rule, summary=r.get, tag=r.tag, response=r.response, endpoint=f"get_{r.name}")(
         get_view
@@ -177,7 +177,7 @@ def register(resource: Resource) -> Resource:
 
         def update_view(body, **ids):
             values = checked(body)
-            record = get_or_404(model, ids[r.id_arg])
+            record = path_record(r.id_arg, model, ids[r.id_arg])
             check_if_match(out(record))
             # Custom values first, uncommitted: the service's commit saves them with the rest.
             custom_json.write(record, values, actor_id())
@@ -201,7 +201,7 @@ def register(resource: Resource) -> Resource:
         delete = r.delete
 
         def delete_view(**ids):
-            record = get_or_404(model, ids[r.id_arg])
+            record = path_record(r.id_arg, model, ids[r.id_arg])
             check_if_match(out(record))
             delete.run(record)
             return no_content()
@@ -219,7 +219,7 @@ def register(resource: Resource) -> Resource:
         restore = r.restore
 
         def restore_view(**ids):
-            record = get_or_404(model, ids[r.id_arg], with_deleted=True)
+            record = path_record(r.id_arg, model, ids[r.id_arg], with_deleted=True)
             restore.run(record)
             db.session.refresh(record)
             return item_response(out(record))

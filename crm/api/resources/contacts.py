@@ -140,12 +140,9 @@ class ContactQuery(ListQuery):
 def out(contact, parts: dict | None = None) -> dict:
     """The API's view of a contact (a Contact, or a row of its columns with `parts`);
     `parts` holds emails, phones and tags fetched in bulk for a list (see _parts)."""
-    if parts is None:
-        emails = [(e.email, e.label) for e in contact.emails]
-        phones = [(p.e164, p.label) for p in contact.phones]
-        tags = [t.name for t in contact.tags]
-    else:
-        emails, phones, tags = (parts[k].get(contact.id, []) for k in ("emails", "phones", "tags"))
+    if parts is None:  # one query for the three, not one each
+        parts = _parts([contact.id])
+    emails, phones, tags = (parts[k].get(contact.id, []) for k in ("emails", "phones", "tags"))
     name = f"{contact.first_name} {contact.last_name}".strip()
     return {
         "id": contact.id,
