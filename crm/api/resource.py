@@ -92,10 +92,13 @@ def register(resource: Resource) -> Resource:
     model, base_out = r.model, r.out
 
     def fields():
-        """The team's custom fields of this entity, read once per request."""
+        """The team's custom fields of this entity, read once per request (and detached, so
+        the request's commit does not expire them into one reload per field)."""
         cache = g.setdefault("api_custom_fields", {})
         if r.custom not in cache:
             cache[r.custom] = custom_fields.fields_for(team_id(), r.custom)
+            for field in cache[r.custom]:
+                db.session.expunge(field)
         return cache[r.custom]
 
     def with_custom(data: list[dict]) -> list[dict]:
@@ -114,7 +117,7 @@ def register(resource: Resource) -> Resource:
         given = getattr(body, "custom_fields", None)
         if r.custom is None or not given:
             return []
-        return custom_json.check(team_id(), r.custom, given)
+        return custom_json.check(team_id(), r.custom, given, fields=fields())
 
     def list_view(query):
         stmt = r.listing.select(query)

@@ -63,10 +63,14 @@ def _raw(field: CustomField, value):
     return value
 
 
-def check(team_id: int, entity: str, given: dict) -> list[tuple[CustomField, object]]:
+def check(
+    team_id: int, entity: str, given: dict, *, fields=None
+) -> list[tuple[CustomField, object]]:
     """The (field, raw value) pairs to write, each already validated; Invalid on
-    `custom_fields.<key>` for the first bad one."""
-    by_key = {f.key: f for f in custom_fields.fields_for(team_id, entity)}
+    `custom_fields.<key>` for the first bad one. `fields`: the entity's, if already read."""
+    if fields is None:
+        fields = custom_fields.fields_for(team_id, entity)
+    by_key = {f.key: f for f in fields}
     checked = []
     for key, value in given.items():
         name = f"custom_fields.{key}"
