@@ -131,6 +131,15 @@ def on_events(events: Sequence[Event]) -> list[int]:
         ).all()
         if not rules:
             return []
+        # Told twice of an event (the events sweep after a crash): its runs exist already.
+        seen = set(
+            session.execute(
+                select(AutomationRun.rule_id, AutomationRun.fire_key).where(
+                    AutomationRun.rule_id.in_({rule.id for rule in rules}),
+                    AutomationRun.fire_key.in_({_event_key(ev) for ev in wanted}),
+                )
+            ).all()
+        )
         runs = []
         for ev in wanted:
             subject = _subject(session, ev)
@@ -146,6 +155,8 @@ def on_events(events: Sequence[Event]) -> list[int]:
                     continue
                 if not catalogue.all_hold(rule.conditions, record):
                     continue
+                if (rule.id, _event_key(ev)) in seen:
+                    continue
                 run = AutomationRun(
                     team_id=rule.team_id,
                     rule_id=rule.id,
@@ -154,6 +165,7 @@ def on_events(events: Sequence[Event]) -> list[int]:
                     trigger=ev.name,
                     depth=depth,
                     chain=chain,
+                    fire_key=_event_key(ev),
                     outcomes=[],
                 )
                 if rule.id in chain:
@@ -176,6 +188,12 @@ def on_events(events: Sequence[Event]) -> list[int]:
     for ident in ids:
         enqueue(ident)
     return ids
+
+
+def _event_key(ev: Event) -> str:
+    """The fire_key of an event's runs: one run per rule and event (time triggers use
+    "<record id>:<date>")."""
+    return f"event:{ev.id}"
 
 
 def enqueue(run_id: int, at: datetime | None = None) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit, normalize, paging
+from crm.kernel import audit, events, normalize, paging
 from crm.kernel import members as team_members
 from crm.kernel.fields import phone_region
 from crm.kernel.ids import parse_id
@@ -50,12 +50,16 @@ OPERATORS = {
 }
 
 
-def fields_for(team_id: int, entity: str, *, with_deleted: bool = False) -> list[CustomField]:
+def fields_for(
+    team_id: int, entity: str, *, with_deleted: bool = False, session=None
+) -> list[CustomField]:
     """The team's fields of one entity, in their order (trashed ones only if asked)."""
     stmt = select(CustomField).where(CustomField.team_id == team_id, CustomField.entity == entity)
     if not with_deleted:
         stmt = stmt.where(CustomField.deleted_at.is_(None))
-    return list(db.session.scalars(stmt.order_by(CustomField.position, CustomField.id)))
+    return list(
+        (session or db.session).scalars(stmt.order_by(CustomField.position, CustomField.id))
+    )
 
 
 def _money(raw: str, name: str) -> int:
@@ -256,15 +260,19 @@ def _rows_to_value(field: CustomField, rows: list[CustomValue]):
     return int(number) if field.type in ("money", "member") or number.is_integer() else number
 
 
-def read(team_id: int, entity: str, record_ids, fields=None) -> dict[int, dict[int, object]]:
+def read(
+    team_id: int, entity: str, record_ids, fields=None, *, session=None
+) -> dict[int, dict[int, object]]:
     """{record_id: {field_id: value}} for these records (one query)."""
     ids = list(record_ids)
     if not ids:
         return {}
-    fields = {f.id: f for f in (fields if fields is not None else fields_for(team_id, entity))}
+    if fields is None:
+        fields = fields_for(team_id, entity, session=session)
+    fields = {f.id: f for f in fields}
     if not fields:
         return {}
-    rows = db.session.scalars(
+    rows = (session or db.session).scalars(
         select(CustomValue).where(
             CustomValue.team_id == team_id,
             CustomValue.record_type == entity,
@@ -363,6 +371,13 @@ def write(record, field: CustomField, raw, actor_id: int | None) -> bool:
         timeline=target.entity != "deal",
         contact_ids=target.contact_ids,
         company_id=target.company_id,
+    )
+    events.changed(
+        target.entity,
+        team_id=target.team_id,
+        record_id=target.id,
+        actor_id=actor_id,
+        changes=changes,
     )
     if target.entity == "deal":
         timeline_record(

@@ -24,6 +24,7 @@ from crm.models.custom import ENTITIES as ENTITIES_CUSTOM
 from crm.models.custom import TYPES as TYPES_CUSTOM
 from crm.models.custom import CustomField, CustomValue, DefaultView, SavedView
 from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
+from crm.models.event import EventOutbox
 from crm.models.imports import (
     ContactMerge,
     DuplicatePolicy,
@@ -72,6 +73,7 @@ __all__ = [
     "AutomationRun",
     "RunStatus",
     "DeliveryStatus",
+    "EventOutbox",
     "Webhook",
     "WebhookDelivery",
     "BulkRecipient",
