@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 
 from crm import queue
 from crm.extensions import db
-from crm.kernel import work
+from crm.kernel import attachments, work
 from crm.models import OutboundEmail, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,11 @@ def queue_composed(
     html: str | None = None,
     headers: dict[str, str] | None = None,
     message_id: str | None = None,
+    attachments: list[dict] | None = None,
 ) -> OutboundEmail:
-    """Add a mail written in Rapport (crm/outbound): its own From, Reply-To, recipients and
-    headers; the caller commits, then enqueues."""
+    """Add a mail written in Rapport (crm/outbound): its own From, Reply-To, recipients,
+    headers and files (already in the attachment store: [{"sha256", "filename",
+    "content_type", "size"}]); the caller commits, then enqueues."""
     row = OutboundEmail(
         team_id=team_id,
         kind=kind,
@@ -78,6 +80,7 @@ def queue_composed(
         reply_to=(reply_to or "")[:300] or None,
         recipients={"to": list(to), "cc": list(cc)},
         headers=headers or None,
+        attachments=attachments or None,
     )
     db.session.add(row)
     return row
@@ -256,6 +259,12 @@ def _compose(row: OutboundEmail, config) -> EmailMessage:
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
+    for part in row.attachments or ():
+        data = attachments.read(row.team_id, part["sha256"])
+        if data is None:
+            raise LookupError(f"the attached file {part['filename']!r} is not in the store")
+        maintype, _, subtype = part["content_type"].partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=part["filename"])
     return message
 
 

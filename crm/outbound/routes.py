@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -111,6 +111,11 @@ def _compose(kind: str, record):
                 sender=form.sender.data,
                 company_id=record.id if kind == "company" else None,
                 deal_id=record.id if kind == "deal" else None,
+                files=[
+                    services.Upload(f.filename or "", f.mimetype, f.read())
+                    for f in request.files.getlist(form.attachments.name)
+                    if f and (f.filename or f.content_length)
+                ],
             )
         except Invalid as error:
             show_error(form, error)
@@ -120,6 +125,7 @@ def _compose(kind: str, record):
     else:
         status = 422
     back = url_for(SHOW_ENDPOINT[kind], **{f"{kind}_id": record.id})
+    config = current_app.config
     return render(
         "outbound/compose.html",
         "outbound/_compose_form.html",
@@ -131,6 +137,10 @@ def _compose(kind: str, record):
         back=back,
         templates=templates,
         has_people=bool(people),
+        file_limits=(
+            services.size_label(config["OUTBOUND_MAX_ATTACHMENT_BYTES"]),
+            services.size_label(config["OUTBOUND_MAX_ATTACHMENTS_BYTES"]),
+        ),
     )
 
 
