@@ -100,8 +100,11 @@ def _source_item(obj) -> tuple[int, str, int] | None:
 @event.listens_for(Session, "after_flush")
 def _collect(session, _flush_context) -> None:
     changed = session.info.setdefault(_INFO_KEY, set())
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if obj in session.dirty and not session.is_modified(obj):
+    # session.dirty is computed afresh on every access (a walk of the identity map): once here,
+    # or a flush of n objects costs n walks (a bulk send flushes thousands).
+    dirty = session.dirty
+    for obj in (*session.new, *dirty, *session.deleted):
+        if obj in dirty and not session.is_modified(obj):
             continue
         item = _source_item(obj)
         if item is not None and item[0] is not None:
