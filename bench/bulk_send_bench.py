@@ -12,6 +12,8 @@ threads. Prints the numbers; goals: queued in ≤ 5 s, delivered at ≥ 100 mail
 from __future__ import annotations
 
 import argparse
+import builtins
+import contextlib
 import os
 import shutil
 import socket
@@ -74,6 +76,44 @@ class Server:
         self.process.wait(10)
 
 
+class Counts:
+    """What a phase costs in work, not wall time: calls of the built-in compile() (Jinja turns
+    every template it compiles into Python code through it) and SQL statements sent (an
+    executemany counts once; its rows are counted apart)."""
+
+    def __init__(self):
+        self.compiles = self.statements = self.rows = 0
+
+    @contextlib.contextmanager
+    def watch(self, engine):
+        from sqlalchemy import event
+
+        real_compile = builtins.compile
+
+        def counting_compile(*args, **kwargs):
+            self.compiles += 1
+            return real_compile(*args, **kwargs)
+
+        def on_execute(conn, cursor, statement, parameters, context, executemany):
+            self.statements += 1
+            self.rows += len(parameters) if executemany else 1
+
+        builtins.compile = counting_compile
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield self
+        finally:
+            builtins.compile = real_compile
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    def per(self, n: int) -> str:
+        n = max(n, 1)
+        return (
+            f"{self.compiles / n:.2f} compile() calls, {self.statements / n:.3f} statements"
+            f" ({self.statements} in all, {self.rows} parameter rows) per mail"
+        )
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("n", nargs="?", type=int, default=2000)
@@ -125,7 +165,8 @@ def main(argv=None) -> None:
             db.session.commit()
             user = db.session.get(User, user.id)
 
-            with app.test_request_context():
+            queue_counts = Counts()
+            with app.test_request_context(), queue_counts.watch(db.engine):
                 started = time.perf_counter()
                 sent = bulk.start(
                     team=team,
@@ -139,19 +180,26 @@ def main(argv=None) -> None:
             bulk_id = sent.id
             rows = db.session.query(OutboundEmail).count()
         print(f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s)")
+        print(f"queued: {queue_counts.per(rows)}")
 
         def work():
             with app.app_context():
                 bulk.deliver(bulk_id)
                 db.session.remove()
 
+        with app.app_context():
+            engine = db.engine
+        deliver_counts = Counts()
         started = time.perf_counter()
+        watching = deliver_counts.watch(engine)
+        watching.__enter__()
         threads = [threading.Thread(target=work) for _ in range(args.workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         delivered_s = time.perf_counter() - started
+        watching.__exit__(None, None, None)
         with app.app_context():
             done = (
                 db.session.query(OutboundEmail)
@@ -164,6 +212,8 @@ def main(argv=None) -> None:
             f" = {received / delivered_s:.0f} mails/s with {args.workers} worker(s)"
             " (goal ≥ 100 mails/s)"
         )
+        print(f"delivered: {deliver_counts.per(received)}")
+        print(f"load average while running: {os.getloadavg()[0]:.1f} (2 shared cores)")
     finally:
         inbox.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
