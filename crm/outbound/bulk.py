@@ -1,4 +1,4 @@
-"""Bulk send: one mail, rendered per person, to a tag or a contact-list filter.
+"""Bulk send: one mail, rendered per person, to a saved list, a tag or a contact-list filter.
 
 start() writes, in one transaction, a BulkSend, one BulkRecipient per person (queued with its
 outbox row, or skipped and why: opted out, bouncing, no address), each queued person's
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email.utils import formataddr
+from urllib.parse import parse_qsl
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from crm import outbox, queue
 from crm.contacts.queries import ContactFilters, contacts_query
+from crm.custom_fields import views as saved_views
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel.timeline import record
@@ -30,6 +33,7 @@ from crm.models import (
     EmailMessage,
     OutboundEmail,
     OutboxStatus,
+    SavedView,
     Team,
     User,
     utcnow,
@@ -52,6 +56,17 @@ def audience(team_id: int, filters: ContactFilters) -> list[Contact]:
     if len(people) > MAX_RECIPIENTS:
         raise Invalid(f"Send to at most {MAX_RECIPIENTS:,} people at once.", field="audience")
     return list(people)
+
+
+def saved_lists(team_id: int, user_id: int) -> list[SavedView]:
+    """The contact-list views a member can open (their own and the team's shared ones)."""
+    return saved_views.visible(team_id, user_id, "contacts")
+
+
+def saved_list_filters(view: SavedView) -> ContactFilters:
+    """A saved list's audience: the contact list's own filters read from the view's query, so
+    `audience()` gives exactly the people the list shows with that view."""
+    return ContactFilters.from_args(MultiDict(parse_qsl(view.query or "")))
 
 
 def skip_reason(contact: Contact) -> str | None:

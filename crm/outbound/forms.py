@@ -52,7 +52,8 @@ class PreviewForm(FlaskForm):
 
 
 class BulkForm(FlaskForm):
-    tag = SelectField("Contacts tagged", coerce=int, choices=[], validators=[Optional()])
+    view = SelectField("A saved list", coerce=int, choices=[], validators=[Optional()])
+    tag = SelectField("Or contacts tagged", coerce=int, choices=[], validators=[Optional()])
     template = SelectField("Start from a template", coerce=int, choices=[], validators=[Optional()])
     subject = StringField("Subject", validators=[Length(max=300)])
     body = TextAreaField("Message", validators=[Length(max=100_000)], render_kw={"rows": 10})

@@ -312,13 +312,26 @@ def bulk_compose():
     form.tag.choices = [(0, "— the filter from the contact list —")] + [
         (t.id, t.name) for t in tags
     ]
+    lists = bulk.saved_lists(team.id, current_user.id)
+    form.view.choices = [(0, "—")] + [
+        (v.id, f"{v.name} (shared)" if v.shared else v.name) for v in lists
+    ]
     templates = services.templates_for(team.id, current_user)
     form.template.choices = [(0, "—")] + [(t.id, t.name) for t in templates]
-    filters = _filters()
-    if form.tag.data:
+    filters, label = _filters(), None
+    if request.method == "GET" and (view_id := request.args.get("view", type=parse_id)):
+        form.view.data = view_id
+    view = next((v for v in lists if v.id == form.view.data), None)
+    if form.view.data and view is None:
+        abort(404)  # not a list this member can see: another team's, a teammate's personal
+    if view is not None:
+        filters, label = bulk.saved_list_filters(view), f"Saved list “{view.name}”"
+        form.tag.data = 0
+    elif form.tag.data:
         filters = ContactFilters(tag=form.tag.data)
     elif request.method == "GET":
         form.tag.data = filters.tag if filters.args(sort=None).keys() == {"tag"} else 0
+    label = label or _audience_label(filters)
     chosen = next((t for t in templates if t.id == form.template.data), None)
     if request.method == "GET" and chosen is not None:
         form.subject.data, form.body.data = chosen.subject, chosen.body
@@ -330,7 +343,7 @@ def bulk_compose():
                     team=team,
                     author=current_user,
                     filters=filters,
-                    label=_audience_label(filters),
+                    label=label,
                     subject=form.subject.data,
                     body=form.body.data,
                 )
@@ -347,7 +360,8 @@ def bulk_compose():
         http_status=status,
         form=form,
         filters=filters,
-        label=_audience_label(filters),
+        form_args={"view": view.id} if view is not None else filters.args(),
+        label=label,
         result=result,
     )
 
