@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 
 from crm import queue
 from crm.extensions import db
@@ -86,9 +87,54 @@ def queue_composed(
     return row
 
 
-def new_message_id() -> str:
+def queue_composed_many(mails: list[dict]) -> list[int]:
+    """Many composed mails at once (a bulk send): each a dict of queue_composed()'s keyword
+    arguments plus `next_attempt_at`, written as batched INSERTs without ORM objects; fills in
+    each dict's "message_id" (fixed now, like queue_composed()) and returns the row ids in
+    order. The caller commits, then enqueues."""
+    if not mails:
+        return []
+    now = utcnow()
+    domain = _domain()
+    rows = []
+    for mail in mails:
+        mail.setdefault("message_id", make_msgid(domain=domain))
+        to = list(mail["to"])
+        rows.append(
+            {
+                "team_id": mail["team_id"],
+                "kind": mail["kind"],
+                "to_addr": (to[0] if to else "")[:254],
+                "subject": mail["subject"][:300],
+                "body_text": mail["text"],
+                "body_html": mail.get("html"),
+                "message_id": mail["message_id"],
+                "from_addr": mail["sender"][:300],
+                "reply_to": (mail.get("reply_to") or "")[:300] or None,
+                "recipients": {"to": to, "cc": list(mail.get("cc") or ())},
+                "headers": mail.get("headers") or None,
+                "attachments": mail.get("attachments") or None,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": mail.get("next_attempt_at"),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return list(
+        db.session.scalars(
+            insert(OutboundEmail).returning(OutboundEmail.id, sort_by_parameter_order=True), rows
+        )
+    )
+
+
+def _domain() -> str:
     domain = current_app.config["BASE_URL"].split("//", 1)[-1].split(":")[0].split("/")[0]
-    return make_msgid(domain=domain or "localhost")
+    return domain or "localhost"
+
+
+def new_message_id() -> str:
+    return make_msgid(domain=_domain())
 
 
 def enqueue(row: OutboundEmail) -> None:
@@ -160,7 +206,10 @@ def _failed(row: OutboundEmail, error: Exception, *, requeue: bool = True) -> Ou
 def deliver_batch(ids: list[int]) -> int:
     """Send the due, pending rows among `ids` over one SMTP connection; returns how many were
     handled. Each row is claimed (so a row is never sent by two workers) and committed as soon
-    as the server accepted it (so a crash re-sends at most the one mail in flight)."""
+    as the server accepted it (so a crash re-sends at most the one mail in flight).
+
+    Every message is built and serialized once, from the rows read in one SELECT, before the
+    first commit; marking a row sent is then one UPDATE by id (no ORM reload per row)."""
     now = utcnow()
     claimed = work.claim_batch(
         OutboundEmail,
@@ -181,38 +230,91 @@ def deliver_batch(ids: list[int]) -> int:
             row.status = OutboxStatus.KEPT
         db.session.commit()
         return len(rows)
+    ready, broken = [], []
+    for row in rows:
+        try:
+            ready.append(prepare(row, config))
+        except Unbuildable as error:
+            broken.append((row, error))
+    for row, error in broken:
+        _unbuildable(row, error)
+    pending = {mail.outbox_id for mail in ready}
     try:
         smtp = open_smtp(config)
     except (smtplib.SMTPException, OSError) as error:
-        for row in rows:
-            _failed(row, error)
+        _fail_ids(pending, error)
         return len(rows)
     try:
-        for row in rows:
+        for mail in ready:
             try:
-                message = build_message(row, config)
-            except Unbuildable as error:
-                _unbuildable(row, error)
-                continue
-            try:
-                smtp.send_message(message)
+                smtp.sendmail(mail.sender, mail.recipients, mail.data, mail.options)
             except smtplib.SMTPServerDisconnected as error:
-                _failed(row, error)
+                _fail_ids([mail.outbox_id], error)
                 smtp = open_smtp(config)
             except (smtplib.SMTPException, OSError) as error:
-                _failed(row, error)
+                _fail_ids([mail.outbox_id], error)
             else:
-                _sent(row)
+                _mark_sent(mail.outbox_id)
+            pending.discard(mail.outbox_id)
     except (smtplib.SMTPException, OSError) as error:  # reconnecting failed: try the rest later
-        for row in rows:
-            if row.status == OutboxStatus.SENDING:
-                _failed(row, error)
+        _fail_ids(pending, error)
     finally:
         try:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass
     return len(rows)
+
+
+def _mark_sent(outbox_id: int) -> None:
+    """_sent() by id: one UPDATE and the commit that records the server's acceptance."""
+    db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.id == outbox_id)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=utcnow(),
+            attempts=OutboundEmail.attempts + 1,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _fail_ids(ids, error: Exception) -> None:
+    for outbox_id in sorted(ids):
+        row = db.session.get(OutboundEmail, outbox_id)
+        if row is not None and row.status == OutboxStatus.SENDING:
+            _failed(row, error)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An outbox row ready for SMTP: the envelope and the message's bytes."""
+
+    outbox_id: int
+    sender: str
+    recipients: list[str]
+    data: bytes
+    options: tuple[str, ...] = ()
+
+
+def prepare(row: OutboundEmail, config) -> Prepared:
+    """build_message() serialized once, with its envelope (as smtplib's send_message() would
+    take it from the headers); Unbuildable with the reason."""
+    try:
+        message = _compose(row, config)
+        sender = getaddresses([str(message["Sender"] or message["From"])])[0][1]
+        headers = [str(h) for name in ("To", "Cc") for h in message.get_all(name, [])]
+        recipients = [address for _, address in getaddresses(headers) if address]
+        if not recipients:
+            raise ValueError("the mail has no recipient address")
+        international = not all(a.isascii() for a in (sender, *recipients))
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n", utf8=international))
+    except Exception as error:  # whatever the email package raises, the row is at fault
+        raise Unbuildable(f"{type(error).__name__}: {error}") from error
+    return Prepared(row.id, sender, recipients, data, ("SMTPUTF8",) if international else ())
 
 
 class Unbuildable(ValueError):

@@ -369,15 +369,27 @@ def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
 
 def unsubscribe_headers(team_id: int, contact_id: int) -> dict[str, str]:
     """RFC 8058 one-click headers for bulk and sequence mail: an https link and a mailto."""
-    token = unsubscribe_token(team_id, contact_id)
+    return unsubscribe_header_maker(team_id)(contact_id)
+
+
+def unsubscribe_header_maker(team_id: int):
+    """unsubscribe_headers() for many contacts of one team: the signer and the URL map are
+    set up once (a bulk send makes thousands)."""
+    signer = _signer()
     # Built from the URL map, not url_for: sweeps and jobs have no request.
-    path = current_app.url_map.bind("localhost").build("outbound.unsubscribe", {"token": token})
-    link = current_app.config["BASE_URL"] + path
+    urls = current_app.url_map.bind("localhost")
+    base = current_app.config["BASE_URL"]
     mailbox = parseaddr(current_app.config["MAIL_FROM"])[1] or "unsubscribe@localhost"
-    return {
-        "List-Unsubscribe": f"<{link}>, <mailto:{mailbox}?subject=unsubscribe-{token}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+
+    def headers(contact_id: int) -> dict[str, str]:
+        token = signer.dumps([team_id, contact_id])
+        link = base + urls.build("outbound.unsubscribe", {"token": token})
+        return {
+            "List-Unsubscribe": f"<{link}>, <mailto:{mailbox}?subject=unsubscribe-{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    return headers
 
 
 def unsubscribe(token: str) -> Contact | None:
