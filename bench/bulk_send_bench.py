@@ -47,7 +47,7 @@ c = Controller(Counter(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
 print("ready", flush=True)
 for line in sys.stdin:
-    print(Counter.count, flush=True)
+    print(Counter.count, time.process_time(), flush=True)
 c.stop()
 """
 
@@ -65,11 +65,16 @@ class Server:
         )
         assert self.process.stdout.readline().strip() == "ready"
 
-    @property
-    def count(self) -> int:
+    def read(self) -> tuple[int, float]:
+        """Messages received so far, and the CPU seconds the server process has used."""
         self.process.stdin.write("?\n")
         self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        count, cpu = self.process.stdout.readline().split()
+        return int(count), float(cpu)
+
+    @property
+    def count(self) -> int:
+        return self.read()[0]
 
     def stop(self) -> None:
         self.process.stdin.close()
@@ -167,7 +172,7 @@ def main(argv=None) -> None:
 
             queue_counts = Counts()
             with app.test_request_context(), queue_counts.watch(db.engine):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 sent = bulk.start(
                     team=team,
                     author=user,
@@ -177,19 +182,28 @@ def main(argv=None) -> None:
                     body='Hi {{ contact.first_name | default("there") }},\n\n**New** prices.',
                 )
                 queued_s = time.perf_counter() - started
+                queued_cpu = time.process_time() - cpu_started
             bulk_id = sent.id
             rows = db.session.query(OutboundEmail).count()
-        print(f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s)")
+        print(
+            f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s);"
+            f" {queued_cpu:.2f} s of CPU in this process"
+        )
         print(f"queued: {queue_counts.per(rows)}")
 
+        cpu = []
+
         def work():
+            started = time.thread_time()
             with app.app_context():
                 bulk.deliver(bulk_id)
                 db.session.remove()
+            cpu.append(time.thread_time() - started)
 
         with app.app_context():
             engine = db.engine
         deliver_counts = Counts()
+        server_cpu_before = inbox.read()[1]
         started = time.perf_counter()
         watching = deliver_counts.watch(engine)
         watching.__enter__()
@@ -206,13 +220,24 @@ def main(argv=None) -> None:
                 .filter(OutboundEmail.status == OutboxStatus.SENT)
                 .count()
             )
-        received = inbox.count
+        received, server_cpu = inbox.read()
+        server_cpu -= server_cpu_before
         print(
             f"delivered: {received} mails received ({done} marked sent) in {delivered_s:.2f} s"
             f" = {received / delivered_s:.0f} mails/s with {args.workers} worker(s)"
             " (goal ≥ 100 mails/s)"
         )
         print(f"delivered: {deliver_counts.per(received)}")
+        print(
+            f"delivered: the receiving server used {server_cpu:.2f} s of CPU"
+            f" ({1000 * server_cpu / max(received, 1):.2f} ms per mail)"
+        )
+        print(
+            f"delivered: {sum(cpu):.2f} s of CPU in the worker thread(s) ="
+            f" {1000 * sum(cpu) / max(received, 1):.2f} ms per mail"
+            f" ({received / max(sum(cpu), 1e-9):.0f} mails per CPU-second; the receiving server"
+            " runs in its own process)"
+        )
         print(f"load average while running: {os.getloadavg()[0]:.1f} (2 shared cores)")
     finally:
         inbox.stop()

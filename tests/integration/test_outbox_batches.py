@@ -137,3 +137,27 @@ def test_server_down_leaves_the_whole_batch_for_a_retry(app, owner):
     rows = _status(ids)
     assert {row.status for row in rows.values()} == {OutboxStatus.PENDING}
     assert all(row.attempts == 1 and row.last_error for row in rows.values())
+
+
+def test_plain_and_non_ascii_mails_arrive_the_same_way(owner, server):
+    """The cheap builder (ASCII headers) and the full one (anything else) give mails that
+    read the same: headers, both parts, the text as written."""
+    team = factories.team_of(owner)
+    ids = _rows(team, ["a@client.example"], subject="Plain news")
+    ids += _rows(team, ["b@client.example"], subject="Grüße aus Köln")
+    outbox.deliver_batch(ids)
+    received = {
+        e.rcpt_tos[0]: email.message_from_bytes(e.original_content, policy=policy.default)
+        for e in server.messages
+    }
+    for address, subject in [
+        ("a@client.example", "Plain news"),
+        ("b@client.example", "Grüße aus Köln"),
+    ]:
+        message = received[address]
+        assert message["Subject"] == subject
+        assert message["From"] == "Olive <olive@example.com>"
+        assert message["To"] == f"Person <{address}>"
+        assert message.get_body(("plain",)).get_content().strip() == f"Hi {address}"
+        assert message.get_body(("html",)).get_content().strip() == "<p>Hi</p>"
+        assert message["Date"] and message["Message-ID"]
