@@ -88,5 +88,13 @@ def load() -> dict:
         # Search pages stop scoring and counting after a few ms (crm.search.engine.Budgets);
         # the test suite turns this off so results never depend on the machine's load.
         "SEARCH_TIME_BUDGETS": True,
+        # Files attached to a composed mail (crm/outbound): each, and all of one mail together.
+        # The request itself is capped by MAX_CONTENT_LENGTH below (a 413 past that).
+        "OUTBOUND_MAX_ATTACHMENT_BYTES": int(
+            os.environ.get("OUTBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+        ),
+        "OUTBOUND_MAX_ATTACHMENTS_BYTES": int(
+            os.environ.get("OUTBOUND_MAX_ATTACHMENTS_BYTES", 20 * 1024 * 1024)
+        ),
         "MAX_CONTENT_LENGTH": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)) + 65536,
     }
