@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006e"
-down_revision = "0004h3"
+down_revision = "0006a"
 branch_labels = None
 depends_on = None
 
