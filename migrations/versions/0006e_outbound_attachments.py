@@ -1,7 +1,7 @@
 """email out: the files attached to a composed mail, referenced from its outbox row
 
 Revision ID: 0006e
-Revises: 0004h3
+Revises: 0006a
 Create Date: 2026-12-02 07:50:00
 
 """
