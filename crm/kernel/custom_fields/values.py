@@ -17,16 +17,15 @@ from sqlalchemy import delete, select
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel import audit
+from crm.kernel import audit, restore
+from crm.kernel.custom_fields import definitions
 from crm.kernel.custom_fields.definitions import (
     SEARCHED,
     TEXT_TYPES,
     fields_for,
     parse,
+    raw_for_input,
     show,
-)
-from crm.kernel.custom_fields.definitions import (
-    operand as read_operand,
 )
 from crm.kernel.timeline import record as timeline_record
 from crm.models import ActivityKind, CustomField, CustomValue, utcnow
@@ -196,7 +195,7 @@ def matches(record, field: CustomField, op: str, operand) -> bool:
         return (value is None or value == [] or value is False) == bool(operand)
     if value is None:
         return False
-    parsed = read_operand(field, op, operand if isinstance(operand, str) else str(operand))
+    parsed = definitions.operand(field, op, operand if isinstance(operand, str) else str(operand))
     if parsed is None:
         return False
     if field.type == "money":
@@ -216,3 +215,51 @@ def matches(record, field: CustomField, op: str, operand) -> bool:
     if op == "max":
         return value <= parsed
     return False
+
+
+# --- undo (import revert) -------------------------------------------------------------------------
+
+
+def plain(record, fields) -> dict[str, str]:
+    """{field id as text: the value as an input shows it ("" for none)} of these fields on a
+    record: JSON, compared and put back by revert()."""
+    target = target_of(record)
+    found = read(target.team_id, target.entity, [target.id], fields).get(target.id, {})
+    return {str(f.id): raw_for_input(f, found.get(f.id)) for f in fields}
+
+
+def revert(record, before: dict, wrote: dict, actor_id: int | None) -> list[str]:
+    """Put back the custom values a change wrote (`before`/`wrote` as plain() gave them) by the
+    kernel's restore rule: only a value that still holds what the change wrote goes back,
+    through write() (audited, on the timeline). Returns the labels of the fields kept as they
+    are: edited since, or no longer able to take the old value (an option removed since)."""
+    if not wrote:
+        return []
+    target = target_of(record)
+    found = db.session.scalars(
+        select(CustomField).where(
+            CustomField.team_id == target.team_id,
+            CustomField.entity == target.entity,
+            CustomField.id.in_([int(k) for k in wrote]),
+        )
+    )
+    by_id = {str(f.id): f for f in found}  # a field destroyed since has nothing to put back
+    undo = restore.undo(
+        before, {k: v for k, v in wrote.items() if k in by_id}, plain(record, list(by_id.values()))
+    )
+    kept = [by_id[k].label for k in undo.kept]
+    for key, value in undo.values.items():
+        try:
+            write(record, by_id[key], value, actor_id)  # parses before it stores anything
+        except Invalid:
+            kept.append(by_id[key].label)
+    return kept
+
+
+def drop(entity: str, record_id: int) -> None:
+    """Remove a record's value rows (the record itself is being deleted for good)."""
+    db.session.execute(
+        delete(CustomValue).where(
+            CustomValue.record_type == entity, CustomValue.record_id == record_id
+        )
+    )
