@@ -36,28 +36,29 @@ def _fields(team, entity):
     )
 
 
-def _companies(owner):
+def _records(owner, entity):
+    """Five companies or deals (Ann … Eve) with the ROWS' values, and a look-alike team."""
     team = factories.team_of(owner)
-    defined = _fields(team, "company")
+    defined = _fields(team, entity)
     for name, *values in ROWS:
-        company = factories.make_company(team, name=f"{name} Ltd")
+        record = (
+            factories.make_company(team, name=f"{name} Ltd")
+            if entity == "company"
+            else factories.make_deal(team, title=f"{name} deal")
+        )
         for field, value in zip(defined, values, strict=True):
             if value:
-                fields.set_value(company, field, value, owner.id)
-    _look_alike("company")
+                fields.set_value(record, field, value, owner.id)
+    _look_alike(entity)
     return team
+
+
+def _companies(owner):
+    return _records(owner, "company")
 
 
 def _deals(owner):
-    team = factories.team_of(owner)
-    defined = _fields(team, "deal")
-    for name, *values in ROWS:
-        deal = factories.make_deal(team, title=f"{name} deal")
-        for field, value in zip(defined, values, strict=True):
-            if value:
-                fields.set_value(deal, field, value, owner.id)
-    _look_alike("deal")
-    return team
+    return _records(owner, "deal")
 
 
 def _look_alike(entity):
