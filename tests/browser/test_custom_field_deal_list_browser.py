@@ -49,3 +49,26 @@ def test_filter_the_deal_list_by_a_custom_select_and_save_the_view(page, owner):
     page.get_by_role("link", name=re.compile("Pro deals")).click()
     expect(page.locator("#deal-list")).not_to_contain_text("Bolt pilot")
     expect(page.get_by_role("combobox", name="Plan", exact=True)).to_have_value(re.compile(".+"))
+
+
+def test_the_company_list_filters_and_sorts_by_custom_fields_on_a_phone_too(page, owner):
+    from crm.custom_fields import services as fields
+
+    team = factories.team_of(owner)
+    tier = factories.make_custom_field(team, label="Tier", type="select", entity="company")
+    seats = factories.make_custom_field(team, label="Seats", type="number", entity="company")
+    for name, level, count in (("Acme", "Pro", "40"), ("Bolt", "Basic", "5"), ("Core", "Pro", "9")):
+        company = factories.make_company(team, name=name)
+        fields.set_value(company, tier, level, owner.id)
+        fields.set_value(company, seats, count, owner.id)
+    _login(page, owner)
+
+    page.goto("/companies?view=all")
+    page.get_by_text("Custom fields").click()
+    page.get_by_role("combobox", name="Tier", exact=True).select_option(label="Pro")
+    expect(page.locator("#company-results")).not_to_contain_text("Bolt")
+    page.get_by_label("Sort by").select_option(label="Seats (descending)")
+    rows = page.locator("#company-results .row-title")
+    expect(rows).to_have_text(["Acme", "Core"])
+    expect(page).to_have_url(re.compile(r"sort=-cf_seats"))
+    assert_no_sideways_scroll(page)
