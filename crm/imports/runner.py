@@ -16,7 +16,7 @@ from crm.dedupe.services import find_duplicates
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.imports import writer
-from crm.kernel import csvio, custom_fields, normalize, tags, work
+from crm.kernel import csvio, custom_fields, normalize, restore, tags, work
 from crm.models import (
     Contact,
     ContactEmail,
@@ -297,15 +297,14 @@ def _write_row(
         data["company_id"] = company_id
     if existing is not None:
         before = writer.update(existing, job.user_id, data)  # what restore() needs to undo it
-        db.session.add(
-            ImportChange(
-                import_id=job.id,
-                row_number=number,
-                contact_id=existing.id,
-                action="updated",
-                before=before,
-            )
+        updated = ImportChange(
+            import_id=job.id,
+            row_number=number,
+            contact_id=existing.id,
+            action="updated",
+            before=before,
         )
+        db.session.add(updated)
     else:
         contact = writer.create(job.team_id, job.user_id, data)
         db.session.add(
@@ -314,8 +313,14 @@ def _write_row(
             )
         )
     db.session.flush()
+    record = existing if existing is not None else contact
+    touched = [field for field, _ in custom]
+    prior = custom_fields.plain(record, touched) if existing is not None and custom else None
     for field, cell in custom:
-        custom_fields.write(existing if existing is not None else contact, field, cell, job.user_id)
+        custom_fields.write(record, field, cell, job.user_id)
+    if prior is not None:  # the revert puts back what this row changed (crm.kernel.restore)
+        written = restore.written(prior, custom_fields.plain(record, touched))
+        updated.before = {**updated.before, "custom": prior, "custom_written": written}
     db.session.flush()
     return company_id
 
