@@ -175,8 +175,8 @@ def on_events(events: Sequence[Event]) -> list[int]:
         session.add_all(runs)
         session.commit()
         ids = [r.id for r in runs if r.status == RunStatus.PENDING]
-    for ident in ids:
-        enqueue(ident)
+    # One round trip for all of them (a batch of web-form leads fires one event each).
+    queue.enqueue_many(JOB, [((ident,), f"automation-run-{ident}") for ident in ids])
     return ids
 
 

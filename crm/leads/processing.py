@@ -113,8 +113,7 @@ def process_batch(ids: list[int]) -> None:
         log.warning("lead submission %s failed: %s", ids[0], error, exc_info=True)
         _fail(ids[0], error)
         return
-    for notice in notices:
-        outbox.enqueue(notice)
+    outbox.enqueue_many(notices)
 
 
 class _Batch:
