@@ -107,8 +107,9 @@ SETTABLE = {
 }
 
 
-def fields(record) -> dict:
-    """The record's comparable values (strings, numbers, lists of tag names)."""
+def fields(record, names=None) -> dict:
+    """The record's comparable values (strings, numbers, lists of tag names); `names` limits
+    the ones that cost a query (a contact's lead status) to those a rule compares."""
     if isinstance(record, Contact):
         return {
             "first_name": record.first_name,
@@ -119,7 +120,9 @@ def fields(record) -> dict:
             "city": record.city,
             "country": record.country,
             "lifecycle": str(record.lifecycle) if record.lifecycle else None,
-            "lead_status": _lead_status(record),
+            "lead_status": (
+                _lead_status(record) if names is None or "lead_status" in names else None
+            ),
             "owner_id": record.owner_id,
             "tags": [t.name for t in record.tags],
         }
@@ -186,8 +189,10 @@ def holds(condition: dict, values: dict) -> bool:
 
 
 def all_hold(conditions: list, record) -> bool:
-    values = fields(record)
-    return all(holds(c, values) for c in conditions or ())
+    if not conditions:
+        return True
+    values = fields(record, {c.get("field") for c in conditions})
+    return all(holds(c, values) for c in conditions)
 
 
 def business_days_from(day: date, n: int) -> date:
