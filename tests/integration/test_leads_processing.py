@@ -266,3 +266,34 @@ def test_a_status_change_fires_a_lead_status_rule(owner, run_jobs):
     run_jobs()
     db.session.expire_all()
     assert [t.name for t in db.session.get(Contact, contact.id).tags] == ["hot"]
+
+
+def test_two_job_workers_at_once_spread_100_leads_evenly_without_doubles(app, client, owner):
+    app.config["LEADS_RATE_PER_ADDRESS"] = "100000/minute"
+    app.config["LEADS_RATE_PER_FORM"] = "100000/minute"
+    team = factories.team_of(owner)
+    pool = [factories.make_member(team, name=f"Rep {i}").id for i in range(4)]
+    form = factories.make_lead_form(team)
+    services.save_rule(team.id, form.id, {"mode": "round_robin", "pool": pool})
+    for i in range(100):
+        assert _post(client, form, {"email": f"w{i}@example.com"}).status_code == 200
+    start, done = threading.Barrier(2), []
+
+    def worker():
+        with app.app_context():
+            start.wait()
+            done.append(processing.process_pending(limit=10))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert sum(done) == 100
+    assert _statuses() == [SubmissionStatus.PROCESSED] * 100
+    assert _count(Contact) == 100
+    counts = dict(
+        db.session.execute(select(Lead.assignee_id, func.count()).group_by(Lead.assignee_id)).all()
+    )
+    assert counts == {uid: 25 for uid in pool}
