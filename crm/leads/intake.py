@@ -10,6 +10,7 @@ job (crm/leads/processing.py) and its sweep start from the rows. Three statement
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import current_app
@@ -20,6 +21,8 @@ from crm.extensions import db
 from crm.leads import processing
 from crm.leads.fields import HONEYPOT, STAMP, clean_values, raw_fields
 from crm.models import LeadForm, LeadSubmission, SubmissionStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _signer() -> Signer:
@@ -66,8 +69,17 @@ def receive(form: LeadForm, data: dict, remote_addr: str | None = None) -> LeadS
     db.session.add(submission)
     db.session.commit()
     if not reason:
-        processing.wake()
+        _wake()
     return submission
+
+
+def _wake() -> None:
+    # The row is committed: if the queue is unreachable the visitor still gets the thank-you
+    # page, and the minute sweep wakes a job for every pending row.
+    try:
+        processing.wake()
+    except Exception:  # noqa: BLE001 - logged; nothing is lost, only delayed
+        log.exception("could not wake the web-form job; the sweep will")
 
 
 def release(submission: LeadSubmission, actor_id: int | None) -> LeadSubmission:
@@ -85,5 +97,5 @@ def release(submission: LeadSubmission, actor_id: int | None) -> LeadSubmission:
     submission.error = None
     submission.attempts = 0
     db.session.commit()
-    processing.wake()
+    _wake()
     return submission

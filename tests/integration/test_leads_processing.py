@@ -297,3 +297,21 @@ def test_two_job_workers_at_once_spread_100_leads_evenly_without_doubles(app, cl
         db.session.execute(select(Lead.assignee_id, func.count()).group_by(Lead.assignee_id)).all()
     )
     assert counts == {uid: 25 for uid in pool}
+
+
+def test_an_unreachable_queue_still_thanks_the_visitor_and_the_sweep_catches_up(
+    client, owner, run_jobs, monkeypatch
+):
+    form = factories.make_lead_form(factories.team_of(owner))
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(processing.queue, "enqueue_once", down)
+    response = _post(client, form, {"email": "later@example.com"})
+    assert response.status_code == 200 and "Thank you" in response.get_data(as_text=True)
+    assert run_jobs() == 0 and _statuses() == [SubmissionStatus.PENDING]
+    monkeypatch.undo()
+    assert processing.sweep() == 1
+    run_jobs()
+    assert _statuses() == [SubmissionStatus.PROCESSED]
