@@ -33,6 +33,7 @@ from crm.inbound.processing import sweep_received
 from crm.kernel import events
 from crm.kernel.features import EVERYONE, Feature
 from crm.leads import bp as leads_bp
+from crm.leads import processing as lead_processing
 from crm.leads import settings_bp as leads_settings_bp
 from crm.outbound import bp as outbound_bp
 from crm.outbound.bounces import mark_bounces
@@ -142,7 +143,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "leads",
         blueprints=(leads_bp, leads_settings_bp),
+        jobs=(lead_processing.JOB,),
+        sweeps=(lead_processing.sweep,),
         settings_tabs=((35, "settings_leads.forms", "Web forms"),),
+        # The record of each is the contact; their `changes` name the lead, form, submission.
+        events=("form.submitted", "lead.created", "lead.status_changed"),
     ),
     Feature(
         "api",

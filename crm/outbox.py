@@ -147,6 +147,11 @@ def enqueue(row: OutboundEmail) -> None:
     queue.enqueue("jobs.email.send_email", row.id, job_id=f"send-email-{row.id}")
 
 
+def enqueue_many(rows) -> None:
+    """Hand many committed outbox rows to the worker in one round trip (a batch's notices)."""
+    queue.enqueue_many("jobs.email.send_email", [((r.id,), f"send-email-{r.id}") for r in rows])
+
+
 def deliver(outbox_id: int) -> OutboxStatus | None:
     """Send one outbox row if it is still pending and due; returns its new status."""
     now = utcnow()

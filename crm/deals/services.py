@@ -151,7 +151,8 @@ def create_deal(
     commit: bool = True,
 ) -> Deal:
     """A new open deal at the top of its stage; commit=False leaves the commit to the caller
-    (the API writes the deal's custom fields in the same transaction)."""
+    (the API writes the deal's custom fields, a batch of web-form leads its other rows, in the
+    same transaction)."""
     title = (title or "").strip()
     if not title:
         raise Invalid("A deal needs a title.", "title")
