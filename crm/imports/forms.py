@@ -14,7 +14,11 @@ POLICIES = [
 
 
 class UploadForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+    file = FileField(
+        "CSV or vCard file",
+        validators=[FileRequired("Choose a CSV or vCard file.")],
+        render_kw={"accept": ".csv,.tsv,.txt,.vcf,.vcard,text/csv,text/vcard"},
+    )
 
 
 class MappingForm(FlaskForm):

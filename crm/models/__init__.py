@@ -29,6 +29,7 @@ from crm.models.imports import (
     DuplicatePolicy,
     ImportChange,
     ImportJob,
+    ImportMapping,
     ImportStatus,
 )
 from crm.models.lead import (
@@ -92,6 +93,7 @@ __all__ = [
     "DuplicatePolicy",
     "ImportChange",
     "ImportJob",
+    "ImportMapping",
     "ImportStatus",
     "ENTITIES_CUSTOM",
     "TYPES_CUSTOM",

@@ -1,0 +1,371 @@
+"""Moving in from another product: each product's export, as it writes it, imported end to end
+without mapping a column by hand (fixtures in tests/fixtures/imports/, made-up people)."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.imports import columns, profiles, services, vcards
+from crm.models import Contact, ContactEmail, ImportJob, ImportStatus
+from tests import factories
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
+
+
+@pytest.fixture
+def team(owner):
+    team = factories.team_of(owner)
+    team.default_country = "GB"  # national numbers in the files are British
+    db.session.commit()
+    return team
+
+
+@pytest.fixture
+def seller(team):
+    return factories.make_member(team, name="Sam Seller", email="sam@example.com")
+
+
+def _import(team, owner, run_jobs, name: str, raw: bytes | None = None) -> ImportJob:
+    raw = raw if raw is not None else (FIXTURES / name).read_bytes()
+    job = services.create_import(team.id, owner.id, name, raw)
+    services.start(job, job.mapping, "skip", False)
+    run_jobs()
+    db.session.expire_all()
+    return db.session.get(ImportJob, job.id)
+
+
+def _contact(team, email: str) -> Contact:
+    return db.session.scalars(
+        select(Contact)
+        .join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.team_id == team.id, ContactEmail.email == email)
+    ).one()
+
+
+def _phones(contact) -> set[tuple[str, str]]:
+    return {(p.e164, p.label) for p in contact.phones}
+
+
+def _emails(contact) -> set[tuple[str, str]]:
+    return {(e.email, e.label) for e in contact.emails}
+
+
+# Each file: the product the importer names, the contacts it creates, and one contact checked.
+CASES = {
+    "hubspot-contacts.csv": (
+        "HubSpot",
+        3,
+        "zoe@example.com",
+        {
+            "first_name": "Zoë",
+            "last_name": "Ångström",
+            "title": "Buyer",
+            "company": "Bäckerei Müller GmbH",
+            "owner": "sam@example.com",
+            "city": "London",
+            "country": "United Kingdom",
+            "website": "https://www.baeckerei.example",
+            "lifecycle": "customer",
+            "phones": {("+442079460958", "work"), ("+447700900123", "mobile")},
+        },
+    ),
+    "pipedrive-people.csv": (
+        "Pipedrive",
+        2,
+        "eleni@acropolis.example",
+        {
+            "first_name": "Ελένη",
+            "last_name": "Παπαδοπούλου",
+            "title": "Chef",
+            "company": "Acropolis Foods",
+            "owner": "sam@example.com",
+            "tags": ["Hot lead"],
+            "emails": {("eleni@acropolis.example", "work"), ("eleni.p@home.example", "personal")},
+            "phones": {("+442079460000", "work"), ("+447700900456", "mobile")},
+        },
+    ),
+    "salesforce-contacts.csv": (
+        "Salesforce",
+        2,
+        "juergen@example.de",
+        {
+            "first_name": "Jürgen",
+            "last_name": "Weiß",
+            "title": "Einkauf",
+            "company": "Bäckerei Müller GmbH",
+            "owner": "sam@example.com",
+            "street": "Hauptstraße 5",
+            "city": "Berlin",
+            "country": "Germany",
+            "source": "Trade Show",
+            "phones": {("+49301234567", "work"), ("+447700900987", "mobile")},
+        },
+    ),
+    "zoho-contacts.csv": (
+        "Zoho CRM",
+        2,
+        "priya@ganga.example",
+        {
+            "first_name": "प्रिया",
+            "last_name": "शर्मा",
+            "title": "Director",
+            "company": "Ganga Textiles",
+            "owner": "sam@example.com",
+            "region": "Maharashtra",
+            "postal_code": "400001",
+            "notes": "Prefers email",
+            "tags": ["textiles", "vip"],
+            "emails": {("priya@ganga.example", "work"), ("priya.s@example.in", "other")},
+            "phones": {("+442079460222", "work"), ("+447700900444", "mobile")},
+        },
+    ),
+    "capsule-people.csv": (
+        "Capsule",
+        2,
+        "mohammed@desert.example",
+        {
+            "first_name": "محمد",
+            "last_name": "العلي",
+            "title": "Engineer",  # not "Mr": Capsule's Title is the salutation
+            "company": "Desert Tech",
+            "owner": "sam@example.com",
+            "postal_code": "SW1A 1AA",
+            "website": "https://desert.example",
+            "notes": "Met at Expo",
+            "tags": ["arabic", "vip"],
+            "phones": {("+442079460333", "work"), ("+447700900789", "mobile")},
+        },
+    ),
+    "google-contacts.csv": (
+        "Google Contacts",
+        2,
+        "minjun@example.kr",
+        {
+            "first_name": "민준",
+            "last_name": "김",
+            "title": "Designer",
+            "company": "Hanbit Co",
+            "city": "Seoul",
+            "country": "South Korea",
+            "notes": "Met at the Seoul fair",
+            "tags": ["Clients"],
+            "emails": {
+                ("minjun@example.kr", "work"),
+                ("minjun@home.example", "personal"),
+                ("mj2@home.example", "personal"),
+            },
+            "phones": {("+447700900321", "mobile"), ("+8223123456", "work")},
+        },
+    ),
+    "outlook-contacts.csv": (
+        "Outlook",
+        2,
+        "soren@example.dk",
+        {
+            "first_name": "Søren",
+            "last_name": "Kierkegaard",
+            "title": "Philosopher",  # not "Mr.": Outlook's Title is the salutation
+            "company": "Københavns Filosofi",
+            "city": "København",
+            "country": "Denmark",
+            "notes": "Prefers letters",
+            "tags": ["Philosophers"],
+            "emails": {("soren@example.dk", "work"), ("s.k@home.example", "other")},
+            "phones": {("+447700900654", "mobile"), ("+442079460444", "work")},
+        },
+    ),
+    "apple-contacts.vcf": (
+        "vCard",
+        2,
+        "yuki@kaisha.example",
+        {
+            "first_name": "由紀",
+            "last_name": "中村",
+            "title": "CTO",
+            "company": "Kaisha Ltd",
+            "street": "1-1 Marunouchi",
+            "city": "Tokyo",
+            "postal_code": "100-0001",
+            "country": "Japan",
+            "notes": "Met in Tokyo, twice.\nLikes tea.",
+            "tags": ["Partners"],
+            "phones": {("+447700900111", "mobile"), ("+442079460555", "work")},
+        },
+    ),
+    "google-contacts.vcf": (
+        "vCard",
+        2,
+        "ana@souza.example",
+        {
+            "first_name": "Ana",
+            "last_name": "Souza",
+            "title": "Owner",
+            "company": "Souza & Filhos",
+            "city": "São Paulo",
+            "tags": ["Clients"],
+            "emails": {("ana@souza.example", "work"), ("ana@home.example", "personal")},
+            "phones": {("+447700900222", "mobile")},
+        },
+    ),
+    "outlook-contacts.vcf": (
+        "vCard",
+        1,
+        "charlie@peanuts.example",
+        {
+            "first_name": "Charlie",
+            "last_name": "Brown",
+            "company": "Peanuts Ltd",
+            "postal_code": "AB1 2CD",
+            "notes": "Likes kites\nAnd café",
+            "phones": {("+442079460666", "work"), ("+447700900333", "mobile")},
+        },
+    ),
+    "contacts-v4.vcf": (
+        "vCard",
+        1,
+        "leila@example.lb",
+        {
+            "first_name": "ليلى",
+            "last_name": "حداد",
+            "company": "Cedar Org",
+            "website": "https://cedar.example",
+            "phones": {("+9613123456", "mobile")},
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_products_export_is_imported_without_mapping_by_hand(
+    team, owner, seller, run_jobs, name
+):
+    product, created, email, expected = CASES[name]
+    job = _import(team, owner, run_jobs, name)
+
+    assert job.profile == product
+    assert job.status == ImportStatus.DONE
+    assert (job.created_count, job.error_count) == (created, 0), job.errors
+    contact = _contact(team, email)
+    for key, value in expected.items():
+        if key == "company":
+            assert contact.company.name == value
+        elif key == "owner":
+            assert contact.owner_id == seller.id
+        elif key == "lifecycle":
+            assert contact.lifecycle.value == value
+        elif key == "tags":
+            assert sorted(t.name for t in contact.tags) == sorted(v.lower() for v in value)
+        elif key == "phones":
+            assert _phones(contact) == value
+        elif key == "emails":
+            assert _emails(contact) == value
+        else:
+            assert getattr(contact, key) == value, key
+
+
+def test_an_owner_who_is_not_a_member_is_said_and_the_importer_owns_the_contact(
+    team, owner, seller, run_jobs
+):
+    job = _import(team, owner, run_jobs, "hubspot-contacts.csv")
+    dmitri = _contact(team, "dmitri@example.ru")
+    assert (dmitri.first_name, dmitri.last_name, dmitri.city) == ("Дмитрий", "Иванов", "Москва")
+    assert dmitri.owner_id == owner.id
+    row = next(s for s in job.sample if s["name"] == "Дмитрий Иванов")
+    assert "Nobody Here" in row["note"]
+    # The two rows naming the same company share it; the first one created it.
+    assert dmitri.company_id == _contact(team, "zoe@example.com").company_id
+
+
+def test_the_mapping_page_names_the_product_and_what_it_left_out(logged_in, team):
+    raw = (FIXTURES / "hubspot-contacts.csv").read_bytes()
+    job = services.create_import(team.id, None, "hubspot.csv", raw)
+    page = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
+    assert "Looks like a HubSpot export — 13 of 14 columns mapped." in page
+    assert "Left out: Record ID." in page
+    assert '<option value="owner" selected>' in page
+    assert '<option value="company" selected>' in page
+
+
+def test_google_type_columns_label_their_values_and_stay_editable(logged_in, team):
+    raw = (FIXTURES / "google-contacts.csv").read_bytes()
+    job = services.create_import(team.id, None, "google.csv", raw)
+    header, _ = services.preview(job)
+    value = header.index("Phone 1 - Value")
+    assert job.mapping[str(header.index("Phone 1 - Type"))] == f"type_of:{value}"
+    page = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
+    assert "Looks like a Google Contacts export" in page
+    assert f'<option value="type_of:{value}" selected>Type of “Phone 1 - Value”</option>' in page
+
+
+def test_a_teams_own_mapping_is_remembered_for_the_next_file_with_the_same_headers(
+    logged_in, team, owner
+):
+    raw = b"Vorname;Nachname;Mail;Handy\nAnna;Schmidt;anna@example.de;0151 23456789\n"
+    first = services.create_import(team.id, owner.id, "a.csv", raw)
+    assert first.profile is None and "3" not in first.mapping  # "Handy": no word for it
+    chosen = {"0": "first_name", "1": "last_name", "2": "email", "3": "phone2"}
+    services.start(first, chosen, "skip", True)
+
+    again = raw.replace(b"Anna;Schmidt", b"Ben;Bauer").replace(b"anna@", b"ben@")
+    second = services.create_import(team.id, owner.id, "b.csv", again)
+    assert second.mapping == chosen
+    page = logged_in.get(f"/contacts/import/{second.id}").get_data(as_text=True)
+    assert "4 of 4 columns mapped, as you mapped them last time." in page
+
+    # Another team's files are not mapped by this team's choices.
+    other = factories.team_of(factories.make_user())
+    assert services.create_import(other.id, None, "c.csv", again).mapping != chosen
+
+
+def test_national_numbers_are_read_in_the_teams_default_country(team, owner, run_jobs):
+    team.default_country = "DE"
+    db.session.commit()
+    raw = "First name,Last name,Email,Phone\nAnna,Schmidt,anna@example.de,030 1234567\n"
+    job = _import(team, owner, run_jobs, "de.csv", raw.encode())
+    assert job.created_count == 1
+    assert _phones(_contact(team, "anna@example.de")) == {("+49301234567", "work")}
+
+
+def test_utf16_big_endian_export_is_read(team, owner, seller, run_jobs):
+    text = (FIXTURES / "hubspot-contacts.csv").read_bytes().decode("utf-8-sig")
+    job = _import(
+        team, owner, run_jobs, "hubspot.csv", codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    )
+    assert (job.profile, job.created_count) == ("HubSpot", 3)
+    assert _contact(team, "taro@example.jp").company.name == "株式会社サンプル"
+
+
+def test_a_vcard_import_reverts_like_a_csv_one(team, owner, seller, run_jobs):
+    from crm.imports import revert
+
+    job = _import(team, owner, run_jobs, "apple-contacts.vcf")
+    assert job.created_count == 2
+    revert.revert(job, owner.id)
+    assert db.session.scalars(select(Contact).where(Contact.team_id == team.id)).all() == []
+
+
+def test_a_file_without_cards_is_refused():
+    with pytest.raises(vcards.Unreadable):
+        vcards.to_csv("BEGIN:VCALENDAR\nEND:VCALENDAR\n")
+
+
+def test_a_card_vobject_cannot_read_still_shows_its_name():
+    text = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Broken Card\nN:Card;Broken\nBDAY;VALUE=date:\x00\nEND:VCARD\n"
+    )
+    assert "Broken Card" in vcards.to_csv(text)
+
+
+def test_every_known_column_is_either_a_field_or_left_out_on_purpose():
+    for product, table in profiles.PRODUCTS.items():
+        for name, target in table.items():
+            assert target is None or target in columns.FIELDS or target.startswith("type_of:"), (
+                product,
+                name,
+                target,
+            )
