@@ -210,7 +210,7 @@ def run(job_id: int) -> str:
 
 def region(team_id: int) -> str:
     """The team's default country (settings), else the app's PHONE_REGION."""
-    return db.session.get(Team, team_id).default_country or phone_region()
+    return phone_region(db.session.get(Team, team_id))
 
 
 def _claim(job_id: int) -> bool:

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.imports import columns, profiles, services, vcards
-from crm.models import Contact, ContactEmail, ImportJob, ImportStatus
+from crm.models import Contact, ContactEmail, ImportJob, ImportStatus, Team
 from tests import factories
+from tests.conftest import TEST_PASSWORD
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 
@@ -369,3 +370,31 @@ def test_every_known_column_is_either_a_field_or_left_out_on_purpose():
                 name,
                 target,
             )
+
+
+def test_the_default_country_is_a_team_setting(logged_in, owner):
+    page = logged_in.get("/settings/team").get_data(as_text=True)
+    assert '<label for="default_country">Default country for phone numbers</label>' in page
+    assert '<option value="GB">United Kingdom</option>' in page
+    data = {"name": "Acme Sales", "currency": "EUR", "default_country": "DE"}
+    assert logged_in.post("/settings/team", data=data).status_code == 303
+    db.session.expire_all()
+    assert factories.team_of(owner).default_country == "DE"
+    bad = logged_in.post("/settings/team", data=data | {"default_country": "XX"})
+    assert bad.status_code == 422 and 'id="default_country-error"' in bad.text
+
+
+def test_sign_up_guesses_the_default_country_from_the_browser(client):
+    response = client.post(
+        "/signup",
+        data={
+            "name": "Ines Garcia",
+            "team_name": "Garcia SL",
+            "email": "ines@example.es",
+            "password": TEST_PASSWORD,
+        },
+        headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.8"},
+    )
+    assert response.status_code == 303
+    team = db.session.scalars(select(Team).where(Team.name == "Garcia SL")).one()
+    assert team.default_country == "ES"
