@@ -35,7 +35,26 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "postal_code": ("Postal code", ("postal code", "zip", "zip code", "postcode")),
     "country": ("Country", ("country",)),
     "notes": ("Notes", ("notes", "note", "comments", "description")),
+    "external_id": ("Its id in the other product", ("record id", "contact id", "external id")),
+    "company_external_id": ("Its company's id in the other product", ("account id",)),
 }
+# Company fields (an import of companies, organizations or accounts).
+COMPANY_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("Name", ("name", "company", "company name", "organization", "account name")),
+    "domain": ("Domain", ("domain", "company domain", "company domain name")),
+    "website": ("Website", ("website", "web", "url", "homepage")),
+    "phone": ("Phone", ("phone", "telephone", "phone number")),
+    "industry": ("Industry", ("industry", "sector")),
+    "size": ("Size (employees)", ("size", "employees", "number of employees")),
+    "owner": ("Owner (a member, by email or name)", ("owner", "company owner", "account owner")),
+    "street": ("Street", ("street", "address", "street address")),
+    "city": ("City", ("city", "town")),
+    "region": ("Region / state", ("region", "state", "province", "county")),
+    "postal_code": ("Postal code", ("postal code", "zip", "zip code", "postcode")),
+    "country": ("Country", ("country",)),
+    "external_id": ("Its id in the other product", ("record id", "id", "external id")),
+}
+KINDS = {"contacts": FIELDS, "companies": COMPANY_FIELDS}
 # Fields a file may fill from several columns (Google's "Phone 1 - Value", "Phone 2 - Value"):
 # each is (kind, label the value gets unless its type column says otherwise).
 MULTI: dict[str, tuple[str, str]] = {
@@ -83,20 +102,20 @@ def label(kind: str, given: str | None, default: str) -> str:
     return "other" if words else default
 
 
-def fingerprint(header: list[str]) -> str:
-    """The same for two files with the same columns in the same order (case and punctuation
-    aside): the key a team's remembered mapping is kept under."""
-    text = "\x1f".join(header_key(h) for h in header)
+def fingerprint(header: list[str], kind: str = "contacts") -> str:
+    """The same for two files of one kind with the same columns in the same order (case and
+    punctuation aside): the key a team's remembered mapping is kept under."""
+    text = "\x1f".join([kind] + [header_key(h) for h in header])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def guess_mapping(header: list[str]) -> dict[str, str]:
+def guess_mapping(header: list[str], kind: str = "contacts") -> dict[str, str]:
     """{column index (as str): field} from the header words; each field used once."""
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for index, name in enumerate(header):
         key = _key(name)
-        for field, (_, words) in FIELDS.items():
+        for field, (_, words) in KINDS[kind].items():
             if field not in used and key in words:
                 mapping[str(index)] = field
                 used.add(field)

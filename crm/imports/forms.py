@@ -13,7 +13,14 @@ POLICIES = [
 ]
 
 
+KINDS = [
+    ("contacts", "People (contacts)"),
+    ("companies", "Companies (organizations, accounts)"),
+]
+
+
 class UploadForm(FlaskForm):
+    kind = RadioField("What the file holds", choices=KINDS, default="contacts")
     file = FileField(
         "CSV or vCard file",
         validators=[FileRequired("Choose a CSV or vCard file.")],

@@ -1,5 +1,6 @@
-"""The exports Rapport recognises: each product's contact column names, as the product writes
-them, and the field each one fills (None: a column we know that has no place in Rapport).
+"""The exports Rapport recognises: each product's contact (and company) column names, as the
+product writes them, and the field each one fills (None: a column we know that has no place in
+Rapport).
 
 detect() names the product a header row comes from and maps its columns; columns the table
 does not know fall back to the header-word guess of `columns`. Data only, plus the matcher:
@@ -16,7 +17,7 @@ from crm.imports import columns
 # --- The tables -------------------------------------------------------------------------------
 
 HUBSPOT = {
-    "Record ID": None,
+    "Record ID": "external_id",
     "First Name": "first_name",
     "Last Name": "last_name",
     "Email": "email",
@@ -36,7 +37,7 @@ HUBSPOT = {
     "Original Source": "source",
     "LinkedIn URL": "linkedin",
     "Associated Company": None,  # the same company as "Company Name", by its HubSpot record
-    "Associated Company IDs": None,
+    "Associated Company IDs": "company_external_id",
     "Create Date": None,
     "Last Activity Date": None,
     "Last Modified Date": None,
@@ -46,7 +47,7 @@ HUBSPOT = {
 }
 
 _PIPEDRIVE_PERSON = {
-    "ID": None,
+    "ID": "external_id",
     "Name": "full_name",
     "First name": "first_name",
     "Last name": "last_name",
@@ -93,13 +94,13 @@ PIPEDRIVE = {f"Person - {name}": target for name, target in _PIPEDRIVE_PERSON.it
 }
 
 SALESFORCE = {
-    "Contact ID": None,
+    "Contact ID": "external_id",
     "Salutation": None,
     "First Name": "first_name",
     "Last Name": "last_name",
     "Title": "title",
     "Account Name": "company",
-    "Account ID": None,
+    "Account ID": "company_external_id",
     "Email": "email",
     "Phone": "phone",
     "Mobile": "phone2",
@@ -122,7 +123,7 @@ SALESFORCE = {
 }
 
 ZOHO = {
-    "Record Id": None,
+    "Record Id": "external_id",
     "Contact Owner": "owner",
     "Contact Owner.id": None,
     "Lead Source": "source",
@@ -131,7 +132,7 @@ ZOHO = {
     "Last Name": "last_name",
     "Full Name": "full_name",
     "Account Name": "company",
-    "Account Name.id": None,
+    "Account Name.id": "company_external_id",
     "Vendor Name": None,
     "Email": "email",
     "Secondary Email": "email2",
@@ -169,7 +170,7 @@ ZOHO = {
 }
 
 CAPSULE = {
-    "ID": None,
+    "ID": "external_id",
     "Type": None,
     "Title": None,  # Mr, Ms, Dr: Capsule's "Title" is the salutation; the job is "Job Title"
     "First Name": "first_name",
@@ -399,6 +400,98 @@ for _n in range(1, VCARD_SLOTS + 1):
     VCARD |= {f"Email {_n}": "email", f"Email {_n} type": f"type_of:Email {_n}"}
     VCARD |= {f"Phone {_n}": "phone", f"Phone {_n} type": f"type_of:Phone {_n}"}
 
+# Companies: HubSpot's companies, Pipedrive's organizations, Salesforce's and Zoho's accounts.
+HUBSPOT_COMPANIES = {
+    "Record ID": "external_id",
+    "Company name": "name",
+    "Company Domain Name": "domain",
+    "Company owner": "owner",
+    "Phone Number": "phone",
+    "Industry": "industry",
+    "Number of Employees": "size",
+    "Street Address": "street",
+    "City": "city",
+    "State/Region": "region",
+    "Postal Code": "postal_code",
+    "Country/Region": "country",
+    "Website URL": "website",
+    "Create Date": None,
+    "Last Activity Date": None,
+    "Lifecycle Stage": None,
+    "Annual Revenue": None,
+    "Type": None,
+}
+_PIPEDRIVE_ORGANIZATION = {
+    "ID": "external_id",
+    "Name": "name",
+    "Owner": "owner",
+    "Address": "street",
+    "Address - City/town/village/locality": "city",
+    "Address - State/county": "region",
+    "Address - ZIP/Postal code": "postal_code",
+    "Address - Country": "country",
+    "Website": "website",
+    "Industry": "industry",
+    "Number of employees": "size",
+    "Label": None,
+    "People": None,
+    "Open deals": None,
+    "Closed deals": None,
+    "Won deals": None,
+    "Lost deals": None,
+    "Visible to": None,
+    "Update time": None,
+    "Organization created": None,
+}
+PIPEDRIVE_ORGANIZATIONS = {
+    f"Organization - {name}": target for name, target in _PIPEDRIVE_ORGANIZATION.items()
+}
+SALESFORCE_ACCOUNTS = {
+    "Account ID": "external_id",
+    "Account Name": "name",
+    "Account Owner": "owner",
+    "Type": None,
+    "Industry": "industry",
+    "Employees": "size",
+    "Phone": "phone",
+    "Website": "website",
+    "Billing Street": "street",
+    "Billing City": "city",
+    "Billing State/Province": "region",
+    "Billing Zip/Postal Code": "postal_code",
+    "Billing Country": "country",
+    "Annual Revenue": None,
+    "Description": None,
+    "Created Date": None,
+    "Last Activity": None,
+}
+ZOHO_ACCOUNTS = {
+    "Record Id": "external_id",
+    "Account Owner": "owner",
+    "Account Owner.id": None,
+    "Account Name": "name",
+    "Phone": "phone",
+    "Website": "website",
+    "Industry": "industry",
+    "Employees": "size",
+    "Account Type": None,
+    "Billing Street": "street",
+    "Billing City": "city",
+    "Billing State": "region",
+    "Billing Code": "postal_code",
+    "Billing Country": "country",
+    "Description": None,
+    "Created Time": None,
+    "Modified Time": None,
+}
+
+COMPANY_PRODUCTS: dict[str, dict[str, str | None]] = {
+    "HubSpot": HUBSPOT_COMPANIES,
+    "Pipedrive": PIPEDRIVE_ORGANIZATIONS,
+    "Salesforce": SALESFORCE_ACCOUNTS,
+    "Zoho CRM": ZOHO_ACCOUNTS,
+}
+
 PRODUCTS: dict[str, dict[str, str | None]] = {
     "vCard": VCARD,
     "HubSpot": HUBSPOT,
@@ -417,8 +510,11 @@ MIN_SHARE = 0.6  # … and the share of the file's named columns, to be named as
 
 key = columns.header_key
 _TABLES = {
-    product: {key(name): target for name, target in table.items()}
-    for product, table in PRODUCTS.items()
+    kind: {
+        product: {key(name): target for name, target in table.items()}
+        for product, table in products.items()
+    }
+    for kind, products in (("contacts", PRODUCTS), ("companies", COMPANY_PRODUCTS))
 }
 _MISSING = object()
 
@@ -429,10 +525,10 @@ class Detection:
     mapping: dict[str, str] = field(default_factory=dict)  # {column index: field}
 
 
-def _lookup(product: str, header_key: str, keys: list[str]):
+def _lookup(tables: dict, product: str, header_key: str, keys: list[str]):
     """The target of one column in a product's table, or _MISSING when it does not know it.
     A "type_of:<header>" target becomes "type_of:<index of that column>"."""
-    target = _TABLES[product].get(header_key, _MISSING)
+    target = tables[product].get(header_key, _MISSING)
     if target is _MISSING and product == "Google Contacts":
         target = _google_numbered(header_key, keys)
     if isinstance(target, str) and target.startswith("type_of:"):
@@ -455,7 +551,7 @@ def _google_numbered(header_key: str, keys: list[str]):
     return target
 
 
-def detect(header: list[str]) -> Detection:
+def detect(header: list[str], kind: str = "contacts") -> Detection:
     """The product whose export this header row is, and the mapping of its columns.
 
     A product is named when it knows at least MIN_KNOWN columns and MIN_SHARE of the named
@@ -463,26 +559,29 @@ def detect(header: list[str]) -> Detection:
     once; emails and phones as often as they come); the others, and every column when no
     product fits, are guessed from their words by `columns.guess_mapping`.
     """
+    tables = _TABLES[kind]
     keys = [key(name) for name in header]
     named = [k for k in keys if k]
     best, best_known = None, 0
-    for product in PRODUCTS:
-        known = sum(1 for k in named if _lookup(product, k, keys) is not _MISSING)
+    for product in tables:
+        known = sum(1 for k in named if _lookup(tables, product, k, keys) is not _MISSING)
         if known > best_known and known >= MIN_KNOWN and known >= MIN_SHARE * len(named):
             best, best_known = product, known
     if best is None:
-        return Detection(None, columns.guess_mapping(header))
+        return Detection(None, columns.guess_mapping(header, kind))
     mapping: dict[str, str] = {}
     used: set[str] = set()
     unknown: list[int] = []
     for index, header_key in enumerate(keys):
-        target = _lookup(best, header_key, keys) if header_key else _MISSING
+        target = _lookup(tables, best, header_key, keys) if header_key else _MISSING
         if target is _MISSING:
             unknown.append(index)
         elif target and (target not in used or target in columns.MULTI):
             mapping[str(index)] = target
             used.add(target)
-    guessed = columns.guess_mapping([header[i] if i in unknown else "" for i in range(len(keys))])
+    guessed = columns.guess_mapping(
+        [header[i] if i in unknown else "" for i in range(len(keys))], kind
+    )
     for index, target in guessed.items():
         if target not in used:
             mapping[index] = target

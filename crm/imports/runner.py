@@ -15,10 +15,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from crm.dedupe.services import find_duplicates
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.imports import columns, writer
-from crm.kernel import csvio, custom_fields, members, normalize, tags, work
+from crm.imports import columns, links, writer
+from crm.imports import companies as company_rows
+from crm.kernel import csvio, custom_fields, normalize, tags, work
 from crm.kernel.fields import phone_region
 from crm.models import (
+    Company,
     Contact,
     ContactEmail,
     DuplicatePolicy,
@@ -85,8 +87,9 @@ def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
     data["phones"] = phones
     if raw.get("company"):
         data["company"] = raw["company"]
-    if raw.get("owner"):
-        data["owner"] = raw["owner"]
+    for key in ("owner", "external_id", "company_external_id"):
+        if raw.get(key):
+            data[key] = raw[key]
     if raw.get("tags"):
         # Google's groups: "* myContacts ::: Friends" (the starred system groups are not tags).
         names = [t.strip() for t in raw["tags"].replace(MULTI_VALUE, ",").split(",")]
@@ -253,9 +256,13 @@ def _row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict
 
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
+    if job.kind == "companies":
+        return company_rows.one_row(job, number, cells, memory)
     raw = row_data(cells, job.mapping)
     custom = raw.pop("custom", {})
     owner = raw.pop("owner", None)
+    external_id = raw.pop("external_id", None)
+    company_external_id = raw.pop("company_external_id", None)
     try:
         data = writer.clean(raw, memory.region)
         data["custom"] = _custom_values(job.team_id, custom) if custom else []
@@ -266,13 +273,26 @@ def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> 
     name = _display_name(data)
     note = None
     if owner:
-        if (owner_id := _owner_id(job.team_id, owner, memory)) is not None:
+        if (owner_id := links.owner_id(job.team_id, owner, memory.owners)) is not None:
             data["owner_id"] = owner_id
         else:
             note = f"Owner “{owner}” is not a member of this team: the importer owns it."
-    company_id = _company_id(job.team_id, data.get("company"), memory)
+    source = links.external_source(job)
+    company_id = None
+    if company_external_id:  # the company's id in the same product: a companies file before
+        linked = links.external_record(Company, job.team_id, source, company_external_id)
+        company_id = linked.id if linked is not None and not linked.deleted_at else None
+    company_id = company_id or _company_id(job.team_id, data.get("company"), memory)
     probe = data | ({"company_id": company_id} if company_id else {})
-    dupes = find_duplicates(job.team_id, probe, limit=1)
+    known = (
+        links.external_record(Contact, job.team_id, source, external_id) if external_id else None
+    )
+    if known is not None and known.deleted_at is None:
+        dupes = [known]  # imported before from the same product: the same person
+    else:
+        dupes = find_duplicates(job.team_id, probe, limit=1)
+        if known is None and external_id:
+            data["external"] = (source, external_id)
     match = dupes[0].name if dupes else (memory.match(data) if job.dry_run else None)
     outcome = {
         "row": number,
@@ -308,14 +328,6 @@ def _company_id(team_id: int, name: str | None, memory: _Memory) -> int | None:
     return memory.companies[key]
 
 
-def _owner_id(team_id: int, text: str, memory: _Memory) -> int | None:
-    key = text.strip().lower()
-    if key not in memory.owners:
-        user = members.find(team_id, text)
-        memory.owners[key] = user.id if user else None
-    return memory.owners[key]
-
-
 def _email_clash(job: ImportJob, data: dict) -> str | None:
     emails = [e["email"] for e in data.get("emails", [])]
     if not emails:
@@ -343,6 +355,7 @@ def _write_row(
         )
     data.pop("company", None)
     custom = data.pop("custom", [])
+    external = data.pop("external", None)
     if company_id:
         data["company_id"] = company_id
     if existing is not None:
@@ -358,6 +371,8 @@ def _write_row(
         )
     else:
         contact = writer.create(job.team_id, job.user_id, data)
+        if external:
+            contact.external_source, contact.external_id = external[0], external[1][:100]
         db.session.add(
             ImportChange(
                 import_id=job.id, row_number=number, contact_id=contact.id, action="created"

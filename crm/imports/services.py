@@ -22,8 +22,13 @@ MAX_ROWS = 200_000
 NAME_FIELDS = {"first_name", "last_name", "full_name", "email", "email2", "email_home"}
 
 
-def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) -> ImportJob:
-    """Store an upload with its sniffed encoding, delimiter and a guessed mapping. Commits."""
+def create_import(
+    team_id: int, user_id: int | None, filename: str, raw: bytes, kind: str = "contacts"
+) -> ImportJob:
+    """Store an upload with its sniffed encoding, delimiter and a guessed mapping. Commits.
+    `kind`: what each row is, "contacts" or "companies" (an address book is contacts)."""
+    if kind not in columns.KINDS:
+        raise Invalid("Choose what the file holds.", field="kind")
     if not raw.strip():
         raise Invalid("That file is empty.", field="file")
     if len(raw) > MAX_BYTES:
@@ -32,7 +37,7 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
         text, encoding = csvio.decode(raw)
         if vcards.is_vcard(filename, text):
             # An address book becomes a CSV of one row per card: the same pipeline from here.
-            text, delimiter = vcards.to_csv(text), ","
+            text, delimiter, kind = vcards.to_csv(text), ",", "contacts"
         else:
             delimiter = csvio.sniff_delimiter(text)
         header, rows = csvio.read(text, delimiter)
@@ -40,8 +45,8 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
         raise Invalid(str(error), field="file") from None
     if len(rows) > MAX_ROWS:
         raise Invalid(f"Up to {MAX_ROWS:,} rows per file; split it and import each part.", "file")
-    detection = profiles.detect(header)
-    remembered = remembered_mapping(team_id, header)
+    detection = profiles.detect(header, kind)
+    remembered = remembered_mapping(team_id, header, kind)
     job = ImportJob(
         team_id=team_id,
         user_id=user_id,
@@ -51,6 +56,7 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
         content=text,
         mapping=remembered if remembered is not None else detection.mapping,
         profile=detection.product,
+        kind=kind,
         total_rows=len(rows),
         errors=[],
         sample=[],
@@ -60,18 +66,18 @@ def create_import(team_id: int, user_id: int | None, filename: str, raw: bytes) 
     return job
 
 
-def remembered_mapping(team_id: int, header: list[str]) -> dict | None:
-    """The mapping this team confirmed last for a file with this header row, if any."""
+def remembered_mapping(team_id: int, header: list[str], kind: str = "contacts") -> dict | None:
+    """The mapping this team confirmed last for a file of this kind with this header row."""
     return db.session.scalar(
         select(ImportMapping.mapping).where(
             ImportMapping.team_id == team_id,
-            ImportMapping.fingerprint == columns.fingerprint(header),
+            ImportMapping.fingerprint == columns.fingerprint(header, kind),
         )
     )
 
 
 def _remember(job: ImportJob, header: list[str], mapping: dict) -> None:
-    key = columns.fingerprint(header)
+    key = columns.fingerprint(header, job.kind)
     row = db.session.scalar(
         select(ImportMapping).where(
             ImportMapping.team_id == job.team_id, ImportMapping.fingerprint == key
@@ -83,9 +89,11 @@ def _remember(job: ImportJob, header: list[str], mapping: dict) -> None:
         row.mapping = mapping
 
 
-def valid_target(target: str, width: int) -> bool:
-    """A column may fill a field, a custom field (cf_<key>, checked per row by the runner), or
-    be the type column of another column of the file."""
+def valid_target(target: str, width: int, kind: str = "contacts") -> bool:
+    """A column may fill a field, a contact custom field (cf_<key>, checked per row by the
+    runner), or be the type column of another column of the file."""
+    if kind == "companies":
+        return target in columns.COMPANY_FIELDS
     if target in columns.FIELDS or target.startswith("cf_"):
         return True
     match = columns.TYPE_OF.match(target)
@@ -105,12 +113,14 @@ def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -
     ):
         raise Conflict("This import has run already.")
     header, _ = preview(job, 0)
-    mapping = {k: v for k, v in mapping.items() if valid_target(v, len(header))}
+    mapping = {k: v for k, v in mapping.items() if valid_target(v, len(header), job.kind)}
     fields = list(mapping.values())
     once = [f for f in fields if f not in columns.MULTI and not columns.TYPE_OF.match(f)]
     if duplicates := {f for f in once if once.count(f) > 1}:
         raise Invalid(f"Map each field once ({', '.join(sorted(duplicates))} is used twice).")
-    if not NAME_FIELDS & set(fields):
+    if job.kind == "companies" and "name" not in fields:
+        raise Invalid("Map the column with the company's name.")
+    if job.kind == "contacts" and not NAME_FIELDS & set(fields):
         raise Invalid("Map at least a name or an email column.")
     _remember(job, header, mapping)
     job.mapping = mapping

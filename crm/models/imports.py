@@ -76,6 +76,8 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     # Where the mapping came from: a product's export ("HubSpot"), "vCard", or "remembered"
     # (this team's own mapping for the same headers); None for a guess from the header words.
     profile: Mapped[str | None] = mapped_column(String(40))
+    # What each row is: "contacts" or "companies" (crm.imports.columns.KINDS).
+    kind: Mapped[str] = mapped_column(String(20), default="contacts", server_default="contacts")
 
     user = relationship("User")
 

@@ -4,6 +4,7 @@ without mapping a column by hand (fixtures in tests/fixtures/imports/, made-up p
 from __future__ import annotations
 
 import codecs
+import io
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.imports import columns, profiles, services, vcards
-from crm.models import Contact, ContactEmail, ImportJob, ImportStatus, Team
+from crm.models import Company, Contact, ContactEmail, ImportJob, ImportStatus, Team
 from tests import factories
 from tests.conftest import TEST_PASSWORD
 
@@ -286,8 +287,9 @@ def test_the_mapping_page_names_the_product_and_what_it_left_out(logged_in, team
     raw = (FIXTURES / "hubspot-contacts.csv").read_bytes()
     job = services.create_import(team.id, None, "hubspot.csv", raw)
     page = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
-    assert "Looks like a HubSpot export — 13 of 14 columns mapped." in page
-    assert "Left out: Record ID." in page
+    assert "Looks like a HubSpot export — 14 of 14 columns mapped." in page
+    assert "Left out" not in page
+    assert '<option value="external_id" selected>' in page  # "Record ID" links later files
     assert '<option value="owner" selected>' in page
     assert '<option value="company" selected>' in page
 
@@ -398,3 +400,82 @@ def test_sign_up_guesses_the_default_country_from_the_browser(client):
     assert response.status_code == 303
     team = db.session.scalars(select(Team).where(Team.name == "Garcia SL")).one()
     assert team.default_country == "ES"
+
+
+def _company(team, name: str) -> Company:
+    return db.session.scalars(
+        select(Company).where(Company.team_id == team.id, Company.name == name)
+    ).one()
+
+
+def _import_kind(team, owner, run_jobs, name: str, kind: str, policy="skip") -> ImportJob:
+    job = services.create_import(team.id, owner.id, name, (FIXTURES / name).read_bytes(), kind)
+    services.start(job, job.mapping, policy, False)
+    run_jobs()
+    db.session.expire_all()
+    return db.session.get(ImportJob, job.id)
+
+
+def test_a_companies_export_is_imported_with_owner_domain_and_its_id(team, owner, seller, run_jobs):
+    job = _import_kind(team, owner, run_jobs, "hubspot-companies.csv", "companies")
+    assert (job.profile, job.kind) == ("HubSpot", "companies")
+    assert (job.created_count, job.error_count) == (2, 0), job.errors
+    sample = _company(team, "株式会社サンプル")
+    assert (sample.domain, sample.phone, sample.city) == (
+        "sample.example.jp",
+        "+81312345678",
+        "東京",
+    )
+    assert (sample.industry, sample.size, sample.owner_id) == ("Retail", "250", seller.id)
+    assert (sample.external_source, sample.external_id) == ("HubSpot", "9001")
+    assert _company(team, "Bäckerei Müller GmbH").phone == "+442079460100"
+
+    # The same file again finds them (by their HubSpot ids): nothing twice.
+    again = _import_kind(team, owner, run_jobs, "hubspot-companies.csv", "companies")
+    assert (again.created_count, again.skipped_count) == (0, 2)
+
+    # Reverting the first import removes the companies it created.
+    from crm.imports import revert
+
+    revert.revert(db.session.get(ImportJob, job.id), owner.id)
+    db.session.expire_all()
+    left = db.session.scalars(select(Company).where(Company.team_id == team.id)).all()
+    assert left == []
+
+
+def test_a_contacts_file_links_to_the_companies_file_before_it_by_id(team, owner, seller, run_jobs):
+    accounts = _import_kind(team, owner, run_jobs, "salesforce-accounts.csv", "companies")
+    assert (accounts.profile, accounts.created_count) == ("Salesforce", 2)
+    people = _import_kind(
+        team, owner, run_jobs, "salesforce-contacts-with-accounts.csv", "contacts"
+    )
+    assert (people.profile, people.created_count, people.error_count) == ("Salesforce", 2, 0)
+    renee = _contact(team, "renee@example.fr")
+    # Linked by "Account ID", not by the differently written "Account Name".
+    assert renee.company.name == "Café Crème"
+    assert _contact(team, "asa@nordlicht.example").company.name == "Nordlicht AB"
+    assert (renee.external_source, renee.external_id) == ("Salesforce", "003A000001")
+    names = db.session.scalars(select(Company.name).where(Company.team_id == team.id)).all()
+    assert sorted(names) == ["Café Crème", "Nordlicht AB"]
+
+    # Importing the contacts again with "update" updates the same people, by their ids.
+    again = _import_kind(
+        team, owner, run_jobs, "salesforce-contacts-with-accounts.csv", "contacts", "update"
+    )
+    assert (again.created_count, again.updated_count) == (0, 2)
+
+
+def test_the_upload_page_asks_what_the_file_holds(logged_in, team):
+    page = logged_in.get("/contacts/import").get_data(as_text=True)
+    assert "<legend>What the file holds</legend>" in page
+    raw = (FIXTURES / "hubspot-companies.csv").read_bytes()
+    response = logged_in.post(
+        "/contacts/import",
+        data={"kind": "companies", "file": (io.BytesIO(raw), "companies.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    job = db.session.scalars(select(ImportJob)).one()
+    page = logged_in.get(f"/contacts/import/{job.id}").get_data(as_text=True)
+    assert "Looks like a HubSpot export — 10 of 11 columns mapped." in page
+    assert '<option value="domain" selected>Domain</option>' in page
