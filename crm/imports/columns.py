@@ -54,7 +54,19 @@ COMPANY_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "country": ("Country", ("country",)),
     "external_id": ("Its id in the other product", ("record id", "id", "external id")),
 }
-KINDS = {"contacts": FIELDS, "companies": COMPANY_FIELDS}
+# Notes (past notes and activities), linked to a contact and/or a company already in Rapport.
+NOTE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "body": ("Note text", ("note", "notes", "content", "body", "note body", "text")),
+    "subject": ("Subject", ("subject", "title")),
+    "occurred_at": ("Date", ("date", "created", "created at", "activity date", "add time")),
+    "contact_email": ("Contact's email", ("email", "contact email", "person email")),
+    "contact_name": ("Contact's name", ("contact", "person", "contact name", "person name")),
+    "contact_external_id": ("Contact's id in the other product", ("contact id", "person id")),
+    "company": ("Company", ("company", "organization", "organisation", "account")),
+    "company_external_id": ("Company's id in the other product", ("company id", "account id")),
+    "author": ("Written by (a member, by email or name)", ("author", "user", "created by")),
+}
+KINDS = {"contacts": FIELDS, "companies": COMPANY_FIELDS, "notes": NOTE_FIELDS}
 # Fields a file may fill from several columns (Google's "Phone 1 - Value", "Phone 2 - Value"):
 # each is (kind, label the value gets unless its type column says otherwise).
 MULTI: dict[str, tuple[str, str]] = {

@@ -16,6 +16,7 @@ POLICIES = [
 KINDS = [
     ("contacts", "People (contacts)"),
     ("companies", "Companies (organizations, accounts)"),
+    ("notes", "Notes (past notes and activities, for people and companies imported before)"),
 ]
 
 

@@ -492,6 +492,46 @@ COMPANY_PRODUCTS: dict[str, dict[str, str | None]] = {
     "Zoho CRM": ZOHO_ACCOUNTS,
 }
 
+# Notes: Pipedrive's notes export, HubSpot's notes (activities) export.
+PIPEDRIVE_NOTES = {
+    f"Note - {name}": target
+    for name, target in {
+        "ID": None,
+        "Content": "body",
+        "Add time": "occurred_at",
+        "Update time": None,
+        "User": "author",
+        "Person": "contact_name",
+        "Person ID": "contact_external_id",
+        "Organization": "company",
+        "Organization ID": "company_external_id",
+        "Deal": None,
+        "Deal ID": None,
+        "Lead": None,
+        "Pinned to deal": None,
+        "Pinned to person": None,
+        "Pinned to organization": None,
+    }.items()
+}
+HUBSPOT_NOTES = {
+    "Record ID": None,
+    "Note body": "body",
+    "Activity date": "occurred_at",
+    "Activity assigned to": "author",
+    "Created by": "author",
+    "Associated Contact IDs": "contact_external_id",
+    "Associated Contact": "contact_name",
+    "Associated Company IDs": "company_external_id",
+    "Associated Company": "company",
+    "Associated Deal IDs": None,
+    "Create Date": None,
+    "Last Modified Date": None,
+}
+NOTE_PRODUCTS: dict[str, dict[str, str | None]] = {
+    "Pipedrive": PIPEDRIVE_NOTES,
+    "HubSpot": HUBSPOT_NOTES,
+}
+
 PRODUCTS: dict[str, dict[str, str | None]] = {
     "vCard": VCARD,
     "HubSpot": HUBSPOT,
@@ -514,7 +554,11 @@ _TABLES = {
         product: {key(name): target for name, target in table.items()}
         for product, table in products.items()
     }
-    for kind, products in (("contacts", PRODUCTS), ("companies", COMPANY_PRODUCTS))
+    for kind, products in (
+        ("contacts", PRODUCTS),
+        ("companies", COMPANY_PRODUCTS),
+        ("notes", NOTE_PRODUCTS),
+    )
 }
 _MISSING = object()
 

@@ -48,7 +48,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
     header, rows = services.preview(job)
     if form is None:
         form = MappingForm(policy=job.policy.value, dry_run=not job.dry_run)
-    companies = job.kind == "companies"
+    companies = job.kind != "contacts"  # companies or notes: no custom fields, no types
     custom = [] if companies else custom_fields.fields_for(job.team_id, "contact")
     mapping = dict(job.mapping or {})
     remembered = False
@@ -67,7 +67,7 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
         if not companies
         and (mapping.get(str(i)) in columns.MULTI or name.lower().endswith("value"))
     }
-    fields = columns.COMPANY_FIELDS if companies else columns.FIELDS
+    fields = columns.KINDS[job.kind]
     left_out = [name or f"#{i + 1}" for i, name in enumerate(header) if str(i) not in mapping]
     return {
         "job": job,

@@ -17,6 +17,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.imports import columns, links, writer
 from crm.imports import companies as company_rows
+from crm.imports import notes as note_rows
 from crm.kernel import csvio, custom_fields, normalize, tags, work
 from crm.kernel.fields import phone_region
 from crm.models import (
@@ -258,6 +259,8 @@ def _row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
     if job.kind == "companies":
         return company_rows.one_row(job, number, cells, memory)
+    if job.kind == "notes":
+        return note_rows.one_row(job, number, cells, memory)
     raw = row_data(cells, job.mapping)
     custom = raw.pop("custom", {})
     owner = raw.pop("owner", None)

@@ -92,8 +92,8 @@ def _remember(job: ImportJob, header: list[str], mapping: dict) -> None:
 def valid_target(target: str, width: int, kind: str = "contacts") -> bool:
     """A column may fill a field, a contact custom field (cf_<key>, checked per row by the
     runner), or be the type column of another column of the file."""
-    if kind == "companies":
-        return target in columns.COMPANY_FIELDS
+    if kind != "contacts":
+        return target in columns.KINDS[kind]
     if target in columns.FIELDS or target.startswith("cf_"):
         return True
     match = columns.TYPE_OF.match(target)
@@ -120,6 +120,10 @@ def start(job: ImportJob, mapping: dict[str, str], policy: str, dry_run: bool) -
         raise Invalid(f"Map each field once ({', '.join(sorted(duplicates))} is used twice).")
     if job.kind == "companies" and "name" not in fields:
         raise Invalid("Map the column with the company's name.")
+    if job.kind == "notes" and "body" not in fields:
+        raise Invalid("Map the column with the note's text.")
+    if job.kind == "notes" and not {f for f in fields if f.startswith(("contact", "company"))}:
+        raise Invalid("Map a column that names the note's contact or company.")
     if job.kind == "contacts" and not NAME_FIELDS & set(fields):
         raise Invalid("Map at least a name or an email column.")
     _remember(job, header, mapping)
