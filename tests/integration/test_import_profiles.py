@@ -527,3 +527,15 @@ def test_notes_land_on_the_timeline_in_date_order_and_revert_as_a_step(
     ).all()
     assert left == []
     assert _contact(team, "eleni@acropolis.example").id == eleni.id  # people stay
+
+
+def test_an_imported_note_without_a_member_author_shows_as_imported(
+    logged_in, team, owner, seller, run_jobs
+):
+    _import(team, owner, run_jobs, "pipedrive-people.csv")
+    _import_kind(team, owner, run_jobs, "pipedrive-notes.csv", "notes")
+    eleni = _contact(team, "eleni@acropolis.example")
+    page = logged_in.get(f"/contacts/{eleni.id}").get_data(as_text=True)
+    assert "Angebot geschickt." in page
+    assert '<span class="entry-who">Imported</span>' in page
+    assert '<span class="entry-who">Sam Seller</span>' in page
