@@ -43,7 +43,13 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
     counts |= {"companies_removed": 0, "companies_trashed": 0, "kept": []}
     now = utcnow()
     for change in changes:
-        if change.action in ("company", "error"):
+        if change.action == "note":  # a note a notes import wrote: removed with it
+            activity = db.session.get(Activity, change.before["activity_id"])
+            if activity is not None and activity.team_id == job.team_id:
+                db.session.delete(activity)
+                counts["notes_removed"] = counts.get("notes_removed", 0) + 1
+    for change in changes:
+        if change.action in ("company", "error", "note"):
             continue
         contact = db.session.get(Contact, change.contact_id) if change.contact_id else None
         if contact is None or contact.team_id != job.team_id:

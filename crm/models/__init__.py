@@ -30,6 +30,7 @@ from crm.models.imports import (
     DuplicatePolicy,
     ImportChange,
     ImportJob,
+    ImportMapping,
     ImportStatus,
 )
 from crm.models.lead import (
@@ -94,6 +95,7 @@ __all__ = [
     "DuplicatePolicy",
     "ImportChange",
     "ImportJob",
+    "ImportMapping",
     "ImportStatus",
     "ENTITIES_CUSTOM",
     "TYPES_CUSTOM",

@@ -38,6 +38,9 @@ class Team(Timestamps, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # ISO 3166 region a phone number without a country code is read in (imports, forms);
+    # None: the app's PHONE_REGION.
+    default_country: Mapped[str | None] = mapped_column(String(2))
     # Email-in creates contacts for unknown external people when this is on.
     auto_create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
     # …and only from mail whose sender passed DKIM or DMARC when this is on (held otherwise).
