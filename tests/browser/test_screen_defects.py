@@ -11,12 +11,25 @@ from tests import factories
 from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
 
 
-def _log_in(page, owner) -> None:
+def _log_in(page, owner, team_name: str = "Acme Sales") -> None:
     page.goto("/login")
     page.get_by_label("Email").fill(owner.email)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Acme Sales")).to_be_visible()
+    expect(page.get_by_role("heading", name=team_name)).to_be_visible()
+
+
+def _one_line_with_ellipsis_when_needed(locator) -> None:
+    """The element keeps its text on one line: whole if it fits, cut with an ellipsis if not."""
+    box = locator.evaluate(
+        """el => {
+          const style = getComputedStyle(el);
+          return {lines: el.getClientRects().length, overflows: el.scrollWidth > el.clientWidth,
+                  ellipsis: style.textOverflow, wrap: style.whiteSpace};
+        }"""
+    )
+    assert box["lines"] == 1, box
+    assert box["wrap"] == "nowrap" and box["ellipsis"] == "ellipsis", box
 
 
 def _wait_indexed(team_id: int, q: str) -> None:
@@ -44,3 +57,36 @@ def test_a_highlighted_search_hit_keeps_the_spaces_between_its_words(page, app, 
     card, link = page.locator(".search-hits").bounding_box(), title.bounding_box()
     assert link["x"] - card["x"] >= 8
     assert_no_sideways_scroll(page)
+
+
+LONG_EMAIL = "bartholomew.featherstonehaugh-smythe@international-procurement-department.example"
+LONG_TEAM = "Northwestern Regional Enterprise Accounts"
+
+
+def test_a_long_email_is_cut_with_an_ellipsis_never_broken_mid_word(page, app, owner):
+    team = factories.team_of(owner)
+    team.name = LONG_TEAM
+    from crm.extensions import db
+
+    db.session.commit()
+    contact = factories.make_contact(team, first_name="Bart", last_name="Smythe", email=LONG_EMAIL)
+    _log_in(page, owner, LONG_TEAM)
+
+    page.goto("/contacts")
+    in_list = page.locator(f"#contact-row-{contact.id} a[href^='mailto:']")
+    expect(in_list).to_have_attribute("title", LONG_EMAIL)
+    _one_line_with_ellipsis_when_needed(in_list)
+    assert in_list.bounding_box()["height"] >= 44
+    assert_no_sideways_scroll(page)
+
+    page.goto(f"/contacts/{contact.id}")
+    in_card = page.locator(".record-details a[href^='mailto:']")
+    expect(in_card).to_have_attribute("title", LONG_EMAIL)
+    _one_line_with_ellipsis_when_needed(in_card)
+    assert_no_sideways_scroll(page)
+
+    # The team name in the top bar: whole on a desktop, cut with an ellipsis on a phone.
+    name = page.locator(".team-menu > summary .menu-name")
+    _one_line_with_ellipsis_when_needed(name)
+    cut = name.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert cut == page.is_phone
