@@ -90,3 +90,40 @@ def test_a_long_email_is_cut_with_an_ellipsis_never_broken_mid_word(page, app, o
     _one_line_with_ellipsis_when_needed(name)
     cut = name.evaluate("el => el.scrollWidth > el.clientWidth")
     assert cut == page.is_phone
+
+
+def _tap_heights(page, selector: str) -> list[tuple[str, float]]:
+    links = page.locator(selector)
+    expect(links.first).to_be_visible()
+    return [(link.inner_text(), link.bounding_box()["height"]) for link in links.all()]
+
+
+def test_row_links_are_a_full_tap_tall_on_a_phone(page, app, owner):
+    team = factories.team_of(owner)
+    company = factories.make_company(team, name="Kestrel Analytics", phone="+14155550100")
+    person = factories.make_contact(
+        team, first_name="Priya", last_name="Natarajan", company_id=company.id, phone="+14155550134"
+    )
+    deal = factories.make_deal(
+        team, title="Kestrel renewal", contacts=[person], company_id=company.id
+    )
+    factories.make_task(
+        team, title="Call Priya back", contact_id=person.id, deal_id=deal.id, assignee_id=owner.id
+    )
+    _log_in(page, owner)
+
+    checks = [
+        ("/tasks", ".task-row .row-link"),
+        (f"/companies/{company.id}", ".row-main .row-link, .meta .row-link"),
+        (f"/deals/{deal.id}", ".meta .row-link"),
+        ("/deals/list", "td .row-link"),
+        (f"/contacts/{person.id}", ".meta .row-link, .deals-for .row-link"),
+    ]
+    for url, selector in checks:
+        page.goto(url)
+        heights = _tap_heights(page, selector)
+        assert len(heights) >= 1, url
+        if page.is_phone:
+            short = [(text, h) for text, h in heights if h < 44]
+            assert not short, (url, short)
+        assert_no_sideways_scroll(page)
