@@ -127,3 +127,68 @@ def test_row_links_are_a_full_tap_tall_on_a_phone(page, app, owner):
             short = [(text, h) for text, h in heights if h < 44]
             assert not short, (url, short)
         assert_no_sideways_scroll(page)
+
+
+# Landmarks of one role need distinct names (axe landmark-unique); a control's visible words
+# are part of its accessible name (axe label-content-name-mismatch); a link has a name.
+LANDMARK_NAMES = """() => {
+  const roleOf = el => el.getAttribute("role") || {NAV: "navigation", ASIDE: "complementary",
+    MAIN: "main", SECTION: "region", FORM: "form"}[el.tagName];
+  const nameOf = el => el.getAttribute("aria-label") || (el.getAttribute("aria-labelledby") || "")
+    .split(" ").map(id => document.getElementById(id)?.textContent.trim() || "").join(" ").trim();
+  const seen = {};
+  const landmarks =
+    "nav, aside, main, [role=search], section[aria-label], section[aria-labelledby]";
+  for (const el of document.querySelectorAll(landmarks)) {
+    if (!el.checkVisibility()) continue;
+    const key = roleOf(el) + ":" + nameOf(el);
+    seen[key] = (seen[key] || 0) + 1;
+  }
+  return seen;
+}"""
+
+VISIBLE_TEXT_IN_NAME = """el => {
+  const curate = s => s.toLowerCase().replace(/[^\\p{L}\\p{N} ]/gu, " ")
+    .replace(/\\s+/g, " ").trim();
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let visible = "";
+  while (walker.nextNode()) {
+    if (walker.currentNode.parentElement.checkVisibility()) visible += walker.currentNode.nodeValue;
+  }
+  return {visible: curate(visible), name: curate(el.getAttribute("aria-label") || "")};
+}"""
+
+
+def _assert_label_holds_visible_text(locator) -> None:
+    text = locator.evaluate(VISIBLE_TEXT_IN_NAME)
+    if text["name"] and len(text["visible"]) > 1:  # a lone character is not read as a label
+        assert text["visible"] in text["name"], text
+
+
+def test_menus_landmarks_and_the_logo_have_names_a_screen_reader_can_use(page, app, owner):
+    for url in ("/login", "/signup"):
+        page.goto(url)
+        logo = page.locator("a.brand")
+        name = logo.evaluate(
+            "el => el.getAttribute('aria-label') || el.innerText.trim()"
+            " || [...el.querySelectorAll('img')].map(i => i.alt).join('').trim()"
+        )
+        assert name == "Rapport", url
+        _assert_label_holds_visible_text(logo)
+
+    team = factories.team_of(owner)
+    factories.make_contact(team, first_name="Olga", last_name="Kim")
+    factories.make_company(team, name="Kestrel Analytics")
+    _log_in(page, owner)
+    for url in ("/contacts", "/companies", "/search?q=olga"):
+        page.goto(url)
+        counts = page.evaluate(LANDMARK_NAMES)
+        repeated = {key: n for key, n in counts.items() if n > 1}
+        assert not repeated, (url, counts)
+        assert "search:" not in counts, (url, counts)  # every search landmark is named
+        _assert_label_holds_visible_text(page.locator(".team-menu > summary"))
+        _assert_label_holds_visible_text(page.locator(".user-menu > summary"))
+    expect(page.locator(".team-menu > summary")).to_have_attribute(
+        "aria-label", "Switch team: Acme Sales"
+    )
+    expect(page.locator(".user-menu .avatar")).to_be_visible()
