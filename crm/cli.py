@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from crm.extensions import db
-from crm.kernel import features
+from crm.kernel import features, statistics
 
 log = logging.getLogger(__name__)
 crm = AppGroup("crm", help="Rapport commands.")
@@ -51,6 +51,7 @@ def serve(host: str, port: int | None, threads: int) -> None:
     port = port or app.config["PORT"]
     with app.app_context():
         upgrade()  # an up-to-date schema before anything reads it (no-op when current)
+        statistics.optimize()  # a new index has no statistics; a restored file may have none
     features.on_serve(app)
     with app.app_context():
         run_sweeps()  # work left over from the last run is picked up at start-up
