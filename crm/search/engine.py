@@ -120,6 +120,14 @@ class SearchEngine(IndexStore):
         # (segment id, team_id) -> that team's document numbers in the segment
         self._team_docs: dict[tuple[str, int], frozenset[int]] = {}
 
+    def warm(self, team_ids: Iterable[int] = ()) -> None:
+        """Open the searcher and read what a first search would (each web process at start)."""
+        with self._lock:
+            searcher = self._current_searcher()
+            self._kinds_column(searcher)
+            for team_id in team_ids:
+                self._team_filter(searcher, team_id)
+
     # -- searching -------------------------------------------------------------------
 
     def search(
