@@ -65,6 +65,8 @@ def load() -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Rapport <rapport@localhost>"),
         "PORT": int(os.environ.get("PORT", 5000)),
+        # `crm serve`'s web processes (gunicorn); 0 or unset: one per core.
+        "WEB_WORKERS": int(os.environ.get("WEB_WORKERS") or 0),
         # Secure cookies need HTTPS; a laptop on http://127.0.0.1 would never log in.
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),

@@ -30,7 +30,7 @@ from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
-from crm.kernel import events
+from crm.kernel import events, statistics
 from crm.kernel.features import EVERYONE, Feature
 from crm.leads import bp as leads_bp
 from crm.leads import processing as lead_processing
@@ -53,7 +53,10 @@ from crm.webhooks import delivery as webhook_delivery
 from crm.webhooks.fanout import on_events as webhooks_on_events
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
+    # Planner statistics checked once a day (and analyzed where missing or stale).
+    Feature(
+        "core", blueprints=(core_bp,), commands=(seed_cli.register,), sweeps=(statistics.sweep,)
+    ),
     # Domain events committed by a process that died before telling the subscribers.
     Feature("events", sweeps=(events.sweep,)),
     Feature("auth", blueprints=(auth_bp,)),

@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.imports import columns, links, writer
 from crm.imports import companies as company_rows
 from crm.imports import notes as note_rows
-from crm.kernel import csvio, custom_fields, normalize, restore, tags, work
+from crm.kernel import csvio, custom_fields, normalize, restore, statistics, tags, work
 from crm.kernel.fields import phone_region
 from crm.models import (
     Company,
@@ -36,6 +36,8 @@ from crm.queue import enqueue
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 50  # rows between progress commits (also the unit of resumption)
+# An import this large may have moved a table's size enough to mislead the planner.
+LARGE_IMPORT_ROWS = 1000
 SAMPLE_ROWS = 100
 STALE = timedelta(minutes=5)  # a running import silent this long lost its worker
 # Failures that say nothing about the row or the file: the job ran out of time, the worker is
@@ -209,6 +211,8 @@ def run(job_id: int) -> str:
     job.status = ImportStatus.DONE
     job.finished_at = utcnow()
     db.session.commit()
+    if job.created_count + job.updated_count >= LARGE_IMPORT_ROWS:
+        statistics.optimize()  # only the tables that grew by more than a tenth
     return f"{job.created_count} created, {job.updated_count} updated, {job.skipped_count} skipped"
 
 

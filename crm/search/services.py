@@ -165,9 +165,9 @@ def reindex(progress: Callable[[int], None] | None = None) -> int:
 
     Records changed while it ran are indexed again afterwards, so none are lost.
     """
-    # A freshly seeded or restored database may have no planner statistics: the indexer's
-    # queries would then walk every contact per batch.
-    statistics.ensure()
+    # A freshly seeded or restored database may have no (or stale) planner statistics; the
+    # indexer's own queries do without, but the rebuild reads every table once anyway.
+    statistics.optimize()
     engine = get_engine()
     started = utcnow() - timedelta(seconds=1)
     count = 0
