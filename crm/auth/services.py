@@ -10,14 +10,13 @@ from functools import cache
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from crm import outbox
 from crm.auth import sessions
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
-from crm.models.team import password_hash_method
+from crm.models.team import hash_password, password_hash_method
 
 RESET_MAX_AGE = 3600
 SIGNUP_MAX_AGE = 24 * 3600
@@ -53,7 +52,7 @@ def signup(*, name: str, email: str, password: str, team_name: str) -> User:
     """Create an account and its team at once (no mail server to confirm the address with)."""
     if user_by_email(email):
         raise Invalid("An account with this email exists already. Log in instead.", "email")
-    return _create_account(name, email, generate_password_hash(password), team_name)
+    return _create_account(name, email, hash_password(password), team_name)
 
 
 def _create_account(name: str, email: str, password_hash: str, team_name: str) -> User:
@@ -89,7 +88,7 @@ def request_signup(*, name: str, email: str, password: str, team_name: str) -> N
     else:
         # Signed, not stored: nothing is written until the address is confirmed. The link
         # carries the password's hash (never the password), and only to that address.
-        data = {"n": name, "e": email, "p": generate_password_hash(password), "t": team_name}
+        data = {"n": name, "e": email, "p": hash_password(password), "t": team_name}
         row = outbox.queue_email(
             to=email,
             subject="Finish signing up to Rapport",
