@@ -319,6 +319,45 @@ def page(request, browser, live_server):
     context.close()
 
 
+def log_in(page, email: str, *, then: str = "/") -> None:
+    """Sign the page's browser in as `email` and open `then` (the dashboard, where the log-in
+    form lands), without driving the form: the session is started by the same service the form
+    calls (crm.auth.sessions.log_in, a UserSession row) for this browser's address and
+    User-Agent, and its signed cookie handed to the browser. Saves two page loads a test; the
+    form itself is driven by tests/browser/test_onboarding.py and test_hardening_browser.py."""
+    from flask import current_app, g, session
+
+    from crm.auth import sessions
+    from crm.auth.services import user_by_email
+
+    app = current_app._get_current_object()
+    base_url = app.config["BASE_URL"]  # the live server's (live_server sets it)
+    agent = page.evaluate("navigator.userAgent")
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": agent}
+    with app.test_request_context("/login", method="POST", base_url=base_url, environ_base=environ):
+        user = user_by_email(email)
+        assert user is not None, f"no account for {email}"
+        sessions.log_in(user)  # what the form's view does on success (crm/auth/routes.py)
+        session["team_id"] = user.last_team_id
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        g.pop("_login_user", None)  # the test's own app context must not stay signed in
+    page.context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": cookie,
+                "url": base_url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
+    # A set-up step, not the behaviour under test: the first page of a new context also starts
+    # its renderer process, which took over 10 s on a 2-core machine at load 26.
+    page.goto(then, timeout=30_000)
+    assert "/login" not in page.url, "the injected session cookie did not sign the browser in"
+
+
 def assert_no_sideways_scroll(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.evaluate("window.innerWidth")
