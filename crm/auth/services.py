@@ -10,14 +10,13 @@ from functools import cache
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from crm import outbox
 from crm.auth import sessions
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
-from crm.models.team import password_hash_method
+from crm.models.team import hash_password, password_hash_method
 
 RESET_MAX_AGE = 3600
 SIGNUP_MAX_AGE = 24 * 3600
@@ -56,7 +55,7 @@ def signup(
     `country`: the team's default country (phone numbers), guessed from the browser."""
     if user_by_email(email):
         raise Invalid("An account with this email exists already. Log in instead.", "email")
-    return _create_account(name, email, generate_password_hash(password), team_name, country)
+    return _create_account(name, email, hash_password(password), team_name, country)
 
 
 def _create_account(
@@ -96,7 +95,7 @@ def request_signup(
     else:
         # Signed, not stored: nothing is written until the address is confirmed. The link
         # carries the password's hash (never the password), and only to that address.
-        data = {"n": name, "e": email, "p": generate_password_hash(password), "t": team_name}
+        data = {"n": name, "e": email, "p": hash_password(password), "t": team_name}
         data["c"] = country
         row = outbox.queue_email(
             to=email,

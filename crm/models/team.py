@@ -24,6 +24,12 @@ def password_hash_method() -> str:
     return "scrypt"
 
 
+def hash_password(password: str) -> str:
+    """The stored hash of a new password, made with password_hash_method(). Every place that
+    hashes a password calls this (sign-up, its confirmation link, set_password)."""
+    return generate_password_hash(password, method=password_hash_method())
+
+
 class Role(enum.StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
@@ -90,7 +96,7 @@ class User(UserMixin, Timestamps, db.Model):
         return (memberships.get(self.last_team_id) or memberships[min(memberships)]).inbound_token
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=password_hash_method())
+        self.password_hash = hash_password(password)
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:

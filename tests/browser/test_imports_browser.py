@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from crm.extensions import db
 from tests import factories
-from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+from tests.conftest import assert_no_sideways_scroll, log_in
 
 CSV = (
     "First name;Last name;E-mail;Phone;Company;A very long column header that could overflow\n"
@@ -20,11 +20,7 @@ CSV = (
 
 
 def _log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, email)
 
 
 def test_import_a_csv_with_a_dry_run_then_revert_it(page, owner, tmp_path):
