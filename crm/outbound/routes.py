@@ -328,6 +328,8 @@ def bulk_compose():
         filters, label = bulk.saved_list_filters(view), f"Saved list “{view.name}”"
         form.tag.data = 0
     elif form.tag.data:
+        if form.tag.data not in {t.id for t in tags}:
+            abort(404)  # not one of this team's tags (or not an id at all)
         filters = ContactFilters(tag=form.tag.data)
     elif request.method == "GET":
         form.tag.data = filters.tag if filters.args(sort=None).keys() == {"tag"} else 0

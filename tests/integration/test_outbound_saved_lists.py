@@ -112,3 +112,11 @@ def test_another_teams_list_is_404(client, auth, view):
     assert client.get(f"/email/bulk?view={view.id}").status_code == 404
     response = client.post("/email/bulk", data=FORM | {"view": view.id, "action": "preview"})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("tag", ["99999999999999999999", "2147483648"])
+def test_a_tag_that_is_not_the_teams_is_404_not_an_error(logged_in, tag):
+    """Found by the route fuzzer: an id too large for the database used to answer 500."""
+    response = logged_in.post("/email/bulk", data=FORM | {"tag": tag, "action": "preview"})
+    assert response.status_code == 404
+    assert db.session.scalars(select(OutboundEmail)).first() is None
