@@ -3,6 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask --app app
+# The suite runs in parallel, one pytest-xdist worker per core (docs/development.md). Arguments in
+# PYTEST_ARGS come last and win: `make test PYTEST_ARGS="-n 0 tests/unit/test_money.py"`.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .PHONY: run test bench lint clean-venv
@@ -24,8 +27,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 run: $(VENV)/.runtime-installed
 	exec $(FLASK) crm serve
 
+# Bytecode is cached even where the environment turns it off: each xdist worker would
+# otherwise compile the whole app and suite again (7 s of CPU per worker).
 test: $(VENV)/.dev-installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench

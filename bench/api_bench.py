@@ -9,6 +9,13 @@ after 20 warm-up requests: the first page, pages deep in the list (a cursor take
 a filtered page (`q=` prefix), a `sort=-updated` page and a sync page (`updated_since`).
 Prints wall and CPU time per request (p50/p95): on a shared machine wall time includes
 waiting for a CPU, CPU time is what a request costs.
+
+First it counts the SQL statements each kind of request runs (lists at 10 and at 100 records,
+which must be the same number: nothing is loaded per row, custom fields included — the bench
+adds three custom fields with values on every contact it lists — and the writes), which does
+not depend on the machine's load:
+
+    python -m bench.api_bench --contacts 5000 --runs 50
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ def main() -> None:
     from crm.api import tokens
     from crm.extensions import db
     from crm.models import Contact
-    from crm.seed import ensure_team, seed
+    from crm.seed.generate import ensure_team, seed
 
     app = create_app(
         {
@@ -78,9 +85,10 @@ def main() -> None:
             print(f"seeded in {time.perf_counter() - started:.1f} s")
         total = db.session.scalar(select(func.count(Contact.id)).where(Contact.team_id == team.id))
         _, secret = tokens.create_token(team.id, users[0].id, name="bench", scope="read")
-        team_id = team.id
+        team_id, user_id = team.id, users[0].id
     headers = {"Authorization": f"Bearer {secret}"}
     client = app.test_client()
+    count_statements(app, client, team_id, user_id)
 
     def get(url):
         response = client.get(url, headers=headers)
@@ -125,6 +133,93 @@ def main() -> None:
             f"{pct(cpu, 50):7.1f} | {pct(cpu, 95):7.1f} |"
         )
     print(f"(mean wall of the last case: {statistics.mean(wall):.1f} ms)")
+
+
+def count_statements(app, client, team_id: int, user_id: int) -> None:
+    """SQL statements per request, for lists at two sizes and for each kind of write."""
+    from sqlalchemy import event, select
+
+    from crm.api import tokens
+    from crm.custom_fields.services import create_field
+    from crm.extensions import db
+    from crm.kernel import custom_fields
+    from crm.models import Contact, CustomField
+
+    with app.app_context():
+        fields = db.session.scalars(
+            select(CustomField).where(CustomField.team_id == team_id, CustomField.key == "plan")
+        ).all()
+        if not fields:
+            create_field(
+                team_id,
+                {"label": "Plan", "type": "select", "entity": "contact", "options": "A\nB\nC"},
+                None,
+            )
+            create_field(team_id, {"label": "Seats", "type": "number", "entity": "contact"}, None)
+            create_field(team_id, {"label": "Renewal", "type": "date", "entity": "contact"}, None)
+            plan, seats, renewal = custom_fields.fields_for(team_id, "contact")[:3]
+            ids = db.session.scalars(
+                select(Contact.id).where(Contact.team_id == team_id).order_by(Contact.sort_name)
+            ).all()[:1000]
+            for i, contact_id in enumerate(ids):
+                custom_fields.store(plan, "contact", contact_id, plan.options[i % 3]["id"])
+                custom_fields.store(seats, "contact", contact_id, i % 50)
+            db.session.commit()
+            del renewal
+        _, secret = tokens.create_token(team_id, user_id, name="bench-write", scope="write")
+        seen = {"n": 0}
+
+        def tick(*_args, **_kwargs):
+            seen["n"] += 1
+
+        event.listen(db.engine, "before_cursor_execute", tick)
+    write = {"Authorization": f"Bearer {secret}"}
+
+    def n(method, url, **kwargs):
+        seen["n"] = 0
+        response = client.open(url, method=method, headers=write, **kwargs)
+        assert response.status_code < 300, (url, response.status_code, response.data[:300])
+        return seen["n"], response
+
+    print("| request | statements at limit=10 | at limit=100 |")
+    print("| --- | ---: | ---: |")
+    for path in ("contacts", "companies", "activities"):
+        n("GET", f"/api/v1/{path}?limit=10")  # warm caches (token lookup, etc.) alike
+        small, _ = n("GET", f"/api/v1/{path}?limit=10")
+        big, _ = n("GET", f"/api/v1/{path}?limit=100")
+        print(f"| GET /api/v1/{path} | {small} | {big} |")
+    small, _ = n("GET", "/api/v1/contacts?limit=10&cf_plan=A")
+    big, _ = n("GET", "/api/v1/contacts?limit=100&cf_plan=A")
+    print(f"| GET /api/v1/contacts?cf_plan=A | {small} | {big} |")
+    print()
+    print("| write | statements |")
+    print("| --- | ---: |")
+    made, response = n(
+        "POST",
+        "/api/v1/contacts",
+        json={"first_name": "Bench", "emails": [{"email": "bench@example.com"}]},
+    )
+    print(f"| POST /api/v1/contacts | {made} |")
+    contact_id = response.get_json()["id"]
+    with_custom, _ = n(
+        "POST", "/api/v1/contacts", json={"first_name": "Bench2", "custom_fields": {"plan": "B"}}
+    )
+    print(f"| POST /api/v1/contacts with one custom value | {with_custom} |")
+    for label, method, url, body in (
+        ("PATCH a field", "PATCH", f"/api/v1/contacts/{contact_id}", {"title": "CTO"}),
+        (
+            "PATCH a custom value",
+            "PATCH",
+            f"/api/v1/contacts/{contact_id}",
+            {"custom_fields": {"plan": "C"}},
+        ),
+        ("GET one", "GET", f"/api/v1/contacts/{contact_id}", None),
+        ("DELETE", "DELETE", f"/api/v1/contacts/{contact_id}", None),
+        ("POST …/restore", "POST", f"/api/v1/contacts/{contact_id}/restore", None),
+    ):
+        count, _ = n(method, url, json=body) if body else n(method, url)
+        print(f"| {label} | {count} |")
+    print()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ threads. Prints the numbers; goals: queued in ≤ 5 s, delivered at ≥ 100 mail
 from __future__ import annotations
 
 import argparse
+import builtins
+import contextlib
 import os
 import shutil
 import socket
@@ -45,7 +47,7 @@ c = Controller(Counter(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
 print("ready", flush=True)
 for line in sys.stdin:
-    print(Counter.count, flush=True)
+    print(Counter.count, time.process_time(), flush=True)
 c.stop()
 """
 
@@ -63,15 +65,58 @@ class Server:
         )
         assert self.process.stdout.readline().strip() == "ready"
 
-    @property
-    def count(self) -> int:
+    def read(self) -> tuple[int, float]:
+        """Messages received so far, and the CPU seconds the server process has used."""
         self.process.stdin.write("?\n")
         self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        count, cpu = self.process.stdout.readline().split()
+        return int(count), float(cpu)
+
+    @property
+    def count(self) -> int:
+        return self.read()[0]
 
     def stop(self) -> None:
         self.process.stdin.close()
         self.process.wait(10)
+
+
+class Counts:
+    """What a phase costs in work, not wall time: calls of the built-in compile() (Jinja turns
+    every template it compiles into Python code through it) and SQL statements sent (an
+    executemany counts once; its rows are counted apart)."""
+
+    def __init__(self):
+        self.compiles = self.statements = self.rows = 0
+
+    @contextlib.contextmanager
+    def watch(self, engine):
+        from sqlalchemy import event
+
+        real_compile = builtins.compile
+
+        def counting_compile(*args, **kwargs):
+            self.compiles += 1
+            return real_compile(*args, **kwargs)
+
+        def on_execute(conn, cursor, statement, parameters, context, executemany):
+            self.statements += 1
+            self.rows += len(parameters) if executemany else 1
+
+        builtins.compile = counting_compile
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield self
+        finally:
+            builtins.compile = real_compile
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    def per(self, n: int) -> str:
+        n = max(n, 1)
+        return (
+            f"{self.compiles / n:.2f} compile() calls, {self.statements / n:.3f} statements"
+            f" ({self.statements} in all, {self.rows} parameter rows) per mail"
+        )
 
 
 def main(argv=None) -> None:
@@ -125,8 +170,9 @@ def main(argv=None) -> None:
             db.session.commit()
             user = db.session.get(User, user.id)
 
-            with app.test_request_context():
-                started = time.perf_counter()
+            queue_counts = Counts()
+            with app.test_request_context(), queue_counts.watch(db.engine):
+                started, cpu_started = time.perf_counter(), time.process_time()
                 sent = bulk.start(
                     team=team,
                     author=user,
@@ -136,34 +182,63 @@ def main(argv=None) -> None:
                     body='Hi {{ contact.first_name | default("there") }},\n\n**New** prices.',
                 )
                 queued_s = time.perf_counter() - started
+                queued_cpu = time.process_time() - cpu_started
             bulk_id = sent.id
             rows = db.session.query(OutboundEmail).count()
-        print(f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s)")
+        print(
+            f"queued: {rows} mails in {queued_s:.2f} s (goal ≤ 5 s);"
+            f" {queued_cpu:.2f} s of CPU in this process"
+        )
+        print(f"queued: {queue_counts.per(rows)}")
+
+        cpu = []
 
         def work():
+            started = time.thread_time()
             with app.app_context():
                 bulk.deliver(bulk_id)
                 db.session.remove()
+            cpu.append(time.thread_time() - started)
 
+        with app.app_context():
+            engine = db.engine
+        deliver_counts = Counts()
+        server_cpu_before = inbox.read()[1]
         started = time.perf_counter()
+        watching = deliver_counts.watch(engine)
+        watching.__enter__()
         threads = [threading.Thread(target=work) for _ in range(args.workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         delivered_s = time.perf_counter() - started
+        watching.__exit__(None, None, None)
         with app.app_context():
             done = (
                 db.session.query(OutboundEmail)
                 .filter(OutboundEmail.status == OutboxStatus.SENT)
                 .count()
             )
-        received = inbox.count
+        received, server_cpu = inbox.read()
+        server_cpu -= server_cpu_before
         print(
             f"delivered: {received} mails received ({done} marked sent) in {delivered_s:.2f} s"
             f" = {received / delivered_s:.0f} mails/s with {args.workers} worker(s)"
             " (goal ≥ 100 mails/s)"
         )
+        print(f"delivered: {deliver_counts.per(received)}")
+        print(
+            f"delivered: the receiving server used {server_cpu:.2f} s of CPU"
+            f" ({1000 * server_cpu / max(received, 1):.2f} ms per mail)"
+        )
+        print(
+            f"delivered: {sum(cpu):.2f} s of CPU in the worker thread(s) ="
+            f" {1000 * sum(cpu) / max(received, 1):.2f} ms per mail"
+            f" ({received / max(sum(cpu), 1e-9):.0f} mails per CPU-second; the receiving server"
+            " runs in its own process)"
+        )
+        print(f"load average while running: {os.getloadavg()[0]:.1f} (2 shared cores)")
     finally:
         inbox.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

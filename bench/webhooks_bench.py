@@ -8,7 +8,12 @@ change do: one UPDATE … RETURNING to claim, one commit for the outcomes). Both
 keep-alive connection per host. The receiver runs in its own process, as a real one would.
 Goal: >= 200 deliveries/s.
 
-    python bench/webhooks_bench.py                 # 1,000 deliveries, temporary SQLite
+It also counts the SQL statements a change runs: in its own transaction (the change, its
+audit and timeline rows, the event_outbox row) and after its commit (the fan-out: webhooks and
+automation rules of the team, the record for the payload, the delivery rows, marking the event
+published) — a count that does not depend on how loaded the machine is.
+
+    python -m bench.webhooks_bench                 # 1,000 deliveries, temporary SQLite
     python bench/webhooks_bench.py -n 2000 --database-url postgresql+psycopg://…
 """
 
@@ -79,11 +84,12 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     os.environ["CRM_DATA_DIR"] = str(tmp)
     from flask_migrate import upgrade
-    from sqlalchemy import func, select, text, update
+    from sqlalchemy import event, func, select, text, update
 
     from crm import create_app
     from crm.contacts import services as contacts
     from crm.extensions import db
+    from crm.kernel import events
     from crm.models import DeliveryStatus, WebhookDelivery
     from crm.seed.generate import ensure_team
     from crm.webhooks import delivery, services
@@ -112,10 +118,31 @@ def main() -> None:
                 url=f"http://127.0.0.1:{port}/hook",
                 events=["contact.created"],
             )
+            seen = {"all": 0, "after": 0}
+            event.listen(
+                db.engine,
+                "before_cursor_execute",
+                lambda *a, **k: seen.__setitem__("all", seen["all"] + 1),
+            )
+            real_publish = events.publish_committed
+
+            def counted_publish(evs):
+                before = seen["all"]
+                try:
+                    return real_publish(evs)
+                finally:
+                    seen["after"] += seen["all"] - before
+
+            events.publish_committed = counted_publish
             started = time.perf_counter()
             for i in range(args.n):
                 contacts.create_contact(team.id, users[0].id, {"first_name": f"Person {i}"})
             with_rows = time.perf_counter() - started
+            events.publish_committed = real_publish
+            print(
+                f"statements per change: {(seen['all'] - seen['after']) / args.n:.1f} in its "
+                f"transaction, {seen['after'] / args.n:.1f} after its commit (fan-out)"
+            )
             db.session.remove()
             ids = db.session.scalars(select(WebhookDelivery.id).order_by(WebhookDelivery.id)).all()
             assert len(ids) == args.n, f"{len(ids)} delivery rows for {args.n} changes"

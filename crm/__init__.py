@@ -37,7 +37,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config_module.load())
     app.config.update(overrides or {})
     # Rate limits are shared by every web process through Redis in the scaled mode.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    from crm import ratelimit  # noqa: F401  (registers rapport-memory://, see its docstring)
+
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "rapport-memory://"
+    )
     from crm.kernel import files
 
     files.make_private(app)  # before anything is written: database, attachments, index

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from crm.extensions import db
-from crm.kernel import features
+from crm.kernel import features, statistics
 
 log = logging.getLogger(__name__)
 crm = AppGroup("crm", help="Rapport commands.")
@@ -37,20 +37,44 @@ def _wait_for_stop() -> threading.Event:
 @crm.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: $PORT or 5000.")
-@click.option("--threads", type=int, default=8, show_default=True)
-def serve(host: str, port: int | None, threads: int) -> None:
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Web processes (gunicorn). Default: $WEB_WORKERS or one per core.",
+)
+@click.option("--threads", type=int, default=8, show_default=True, help="Waitress only.")
+@click.option(
+    "--single-process", is_flag=True, help="One waitress process (what Windows always gets)."
+)
+def serve(
+    host: str, port: int | None, workers: int | None, threads: int, single_process: bool
+) -> None:
     """The embedded all-in-one: web server, job worker, scheduler tick and SMTP listener."""
     from flask_migrate import upgrade
+
+    from crm import serving
+
+    app = current_app._get_current_object()
+    port = port or app.config["PORT"]
+    with app.app_context():
+        upgrade()  # an up-to-date schema before anything reads it (no-op when current)
+        statistics.optimize()  # a new index has no statistics; a restored file may have none
+    db.engine.dispose()  # no connection of this process may leak into its children
+    if not single_process and serving.available():
+        workers = workers or serving.web_workers(app)
+        raise SystemExit(serving.Supervisor(app, host, port, workers).run(echo=click.echo))
+    _serve_waitress(app, host, port, threads)
+
+
+def _serve_waitress(app: Flask, host: str, port: int, threads: int) -> None:
+    """One process: waitress threads, the worker thread, the tick and the SMTP listener."""
     from waitress.server import create_server
 
     from crm.inbound.smtp import start_listener
     from crm.queue import EmbeddedRunner
     from crm.sweeps import run_sweeps
 
-    app = current_app._get_current_object()
-    port = port or app.config["PORT"]
-    with app.app_context():
-        upgrade()  # an up-to-date schema before anything reads it (no-op when current)
     features.on_serve(app)
     with app.app_context():
         run_sweeps()  # work left over from the last run is picked up at start-up

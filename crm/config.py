@@ -65,6 +65,8 @@ def load() -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Rapport <rapport@localhost>"),
         "PORT": int(os.environ.get("PORT", 5000)),
+        # `crm serve`'s web processes (gunicorn); 0 or unset: one per core.
+        "WEB_WORKERS": int(os.environ.get("WEB_WORKERS") or 0),
         # Secure cookies need HTTPS; a laptop on http://127.0.0.1 would never log in.
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),
@@ -88,5 +90,13 @@ def load() -> dict:
         # Search pages stop scoring and counting after a few ms (crm.search.engine.Budgets);
         # the test suite turns this off so results never depend on the machine's load.
         "SEARCH_TIME_BUDGETS": True,
+        # Files attached to a composed mail (crm/outbound): each, and all of one mail together.
+        # The request itself is capped by MAX_CONTENT_LENGTH below (a 413 past that).
+        "OUTBOUND_MAX_ATTACHMENT_BYTES": int(
+            os.environ.get("OUTBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+        ),
+        "OUTBOUND_MAX_ATTACHMENTS_BYTES": int(
+            os.environ.get("OUTBOUND_MAX_ATTACHMENTS_BYTES", 20 * 1024 * 1024)
+        ),
         "MAX_CONTENT_LENGTH": int(os.environ.get("INBOUND_MAX_BYTES", 25 * 1024 * 1024)) + 65536,
     }

@@ -30,8 +30,10 @@ from crm.imports.runner import requeue_imports
 from crm.inbound import bp as inbound_bp
 from crm.inbound import settings_bp as inbound_settings_bp
 from crm.inbound.processing import sweep_received
+from crm.kernel import events, statistics
 from crm.kernel.features import EVERYONE, Feature
 from crm.leads import bp as leads_bp
+from crm.leads import processing as lead_processing
 from crm.leads import settings_bp as leads_settings_bp
 from crm.outbound import bp as outbound_bp
 from crm.outbound.bounces import mark_bounces
@@ -51,7 +53,12 @@ from crm.webhooks import delivery as webhook_delivery
 from crm.webhooks.fanout import on_events as webhooks_on_events
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("core", blueprints=(core_bp,), commands=(seed_cli.register,)),
+    # Planner statistics checked once a day (and analyzed where missing or stale).
+    Feature(
+        "core", blueprints=(core_bp,), commands=(seed_cli.register,), sweeps=(statistics.sweep,)
+    ),
+    # Domain events committed by a process that died before telling the subscribers.
+    Feature("events", sweeps=(events.sweep,)),
     Feature("auth", blueprints=(auth_bp,)),
     Feature(
         "settings",
@@ -139,7 +146,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "leads",
         blueprints=(leads_bp, leads_settings_bp),
+        jobs=(lead_processing.JOB,),
+        sweeps=(lead_processing.sweep,),
         settings_tabs=((35, "settings_leads.forms", "Web forms"),),
+        # The record of each is the contact; their `changes` name the lead, form, submission.
+        events=("form.submitted", "lead.created", "lead.status_changed"),
     ),
     Feature(
         "api",

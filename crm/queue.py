@@ -56,6 +56,45 @@ def enqueue(
     return q.enqueue(func, *args, job_id=job_id, **kwargs)
 
 
+def enqueue_many(func: str, calls, queue_name: str = "default") -> int:
+    """Enqueue `func` once per (args tuple, job id) in `calls`, in one Redis round trip (a
+    pipeline) instead of one per job: what a batch that made many rows hands to the worker."""
+    q = queue(queue_name)
+    seen: dict[str | None, tuple] = {}
+    for args, job_id in calls:
+        seen.setdefault(job_id if job_id is not None else f"#{len(seen)}", (tuple(args), job_id))
+    if not seen:
+        return 0
+    if not q.is_async:  # tests and JOBS_SYNC: run each now, as enqueue() would
+        for args, job_id in seen.values():
+            q.enqueue(func, *args, job_id=job_id)
+        return len(seen)
+    q.enqueue_many([Queue.prepare_data(func, args=a, job_id=j) for a, j in seen.values()])
+    return len(seen)
+
+
+def enqueue_once(func: str, flag: str, ttl: int = 60) -> None:
+    """Make sure one drain job (`func`, no arguments: it takes every waiting row) is queued,
+    however many rows arrive: a burst of 1,000 posts enqueues one job, not 1,000.
+
+    The job calls `drain_started(flag)` before it claims anything, so rows committed after
+    that wake another job and none is left without one; the flag expires after `ttl` seconds
+    in case a queued job was lost (the feature's sweep also re-enqueues what waits).
+    """
+    conn = connection()
+    if not conn.set(flag, 1, nx=True, ex=ttl):
+        return
+    try:
+        enqueue(func)
+    except Exception:
+        conn.delete(flag)
+        raise
+
+
+def drain_started(flag: str) -> None:
+    connection().delete(flag)
+
+
 class AppWorker(SimpleWorker):
     """A SimpleWorker that runs each job in its own app context (fresh DB session)."""
 

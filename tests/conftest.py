@@ -3,6 +3,11 @@
 The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set (CI
 runs the suite on both). System services (Chromium, redis-server, PostgreSQL) are optional on a
 laptop, where their tests skip with a reason, and required when CI=true, where they fail.
+
+`make test` runs the suite in parallel (pytest-xdist): each worker is its own process with its own
+app, data folder (SQLite file, search index, attachments) and in-memory queue, and on PostgreSQL
+its own schema in the one test database (CI's role may not create databases). docs/development.md
+explains why each fixture is shaped the way it is.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from crm import create_app
 from crm.extensions import db, limiter
@@ -42,26 +47,64 @@ def data_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+# "gw0", "gw1", … under pytest-xdist; None in a plain `pytest` run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def worker_schema() -> str:
+    """The PostgreSQL schema this process's tables live in: one per xdist worker."""
+    return f"rapport_{WORKER}" if WORKER else "public"
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """`url` with every connection's search_path set to `schema` (a libpq startup option), so
+    the migrations, the app, second apps and raw SQL all see this worker's tables only."""
+    parsed = make_url(url)
+    options = " ".join(filter(None, [parsed.query.get("options"), f"-csearch_path={schema}"]))
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(data_dir):
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{data_dir / 'test.db'}"
+        return
+    schema = worker_schema()
+    if schema != "public":
+        url = _with_search_path(url, schema)
+    _reset_schema(url, schema)
+    yield url
+    if schema != "public":  # leave the database as tidy as it was found
+        _drop_schema(url, schema)
 
 
-def _reset_schema(url: str) -> None:
-    if url.startswith("postgresql"):
-        from sqlalchemy import create_engine
+def _reset_schema(url: str, schema: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
 
-        engine = create_engine(url)
+
+def _drop_schema(url: str, schema: str) -> None:
+    """Drop this worker's schema at the end; a connection still open somewhere (a thread a test
+    left behind) must not hang the run, so give up after a few seconds: the next run's
+    _reset_schema drops it anyway."""
+    engine = create_engine(url)
+    try:
         with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    except Exception as error:  # noqa: BLE001 - tidying up must not fail a green run
+        logging.getLogger(__name__).warning("could not drop schema %s: %s", schema, error)
+    finally:
         engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def app(data_dir, database_url):
     os.environ["CRM_DATA_DIR"] = str(data_dir)
-    _reset_schema(database_url)
     app = create_app(
         {
             "TESTING": True,
@@ -88,7 +131,10 @@ def app(data_dir, database_url):
     # Tests keep an app context pushed (for factories and db.session), and Flask reuses it for
     # requests; start every request with an empty `g` as a real request would.
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()  # no idle connection may hold the schema that is dropped next
 
 
 def _fresh_g() -> None:
@@ -123,10 +169,23 @@ def _clean(request, app):
     app.config.clear()
     app.config.update(saved)
     with app.app_context():
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+        _empty_database()
         app.extensions["rq_connection"].flushall()
+
+
+def _empty_database() -> None:
+    """Delete every row the test wrote: one query names the tables that have rows (a test
+    writes to a handful of the ~60), then one DELETE each, children before parents. A DELETE
+    per table per test cost ~30 ms of client CPU and ~60 round trips on PostgreSQL."""
+    tables = list(reversed(db.metadata.sorted_tables))  # children first: foreign keys hold
+    quote = db.engine.dialect.identifier_preparer.quote
+    probe = " UNION ALL ".join(
+        f"SELECT {i} AS n FROM (SELECT 1 FROM {quote(table.name)} LIMIT 1) AS t{i}"
+        for i, table in enumerate(tables)
+    )
+    with db.engine.begin() as conn:
+        for i in sorted(conn.scalars(text(probe))):
+            conn.execute(tables[i].delete())
 
 
 @pytest.fixture
@@ -258,6 +317,45 @@ def page(request, browser, live_server):
     page.is_phone = phone
     yield page
     context.close()
+
+
+def log_in(page, email: str, *, then: str = "/") -> None:
+    """Sign the page's browser in as `email` and open `then` (the dashboard, where the log-in
+    form lands), without driving the form: the session is started by the same service the form
+    calls (crm.auth.sessions.log_in, a UserSession row) for this browser's address and
+    User-Agent, and its signed cookie handed to the browser. Saves two page loads a test; the
+    form itself is driven by tests/browser/test_onboarding.py and test_hardening_browser.py."""
+    from flask import current_app, g, session
+
+    from crm.auth import sessions
+    from crm.auth.services import user_by_email
+
+    app = current_app._get_current_object()
+    base_url = app.config["BASE_URL"]  # the live server's (live_server sets it)
+    agent = page.evaluate("navigator.userAgent")
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": agent}
+    with app.test_request_context("/login", method="POST", base_url=base_url, environ_base=environ):
+        user = user_by_email(email)
+        assert user is not None, f"no account for {email}"
+        sessions.log_in(user)  # what the form's view does on success (crm/auth/routes.py)
+        session["team_id"] = user.last_team_id
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        g.pop("_login_user", None)  # the test's own app context must not stay signed in
+    page.context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": cookie,
+                "url": base_url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
+    # A set-up step, not the behaviour under test: the first page of a new context also starts
+    # its renderer process, which took over 10 s on a 2-core machine at load 26.
+    page.goto(then, timeout=30_000)
+    assert "/login" not in page.url, "the injected session cookie did not sign the browser in"
 
 
 def assert_no_sideways_scroll(page) -> None:

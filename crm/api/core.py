@@ -206,7 +206,19 @@ def actor_id() -> int:
 
 
 def team_id() -> int:
-    return g.team.id
+    # Kept as a number: after a commit g.team is expired, and reading its id would reload it.
+    if "api_team_id" not in g:
+        g.api_team_id = g.team.id
+    return g.api_team_id
+
+
+def path_record(name: str, model, value: int, *, with_deleted: bool = False):
+    """The record of a path argument, as @operation already looked it up (404 for another
+    team's id)."""
+    found = (g.get("api_records") or {}).get(name)
+    if found is not None and found.id == value:
+        return found
+    return get_or_404(model, value, with_deleted=with_deleted)
 
 
 # --- ETags ----------------------------------------------------------------------------------
@@ -322,20 +334,26 @@ def operation(
     many: bool = False,
     status: int = 200,
     description: str = "",
+    endpoint: str | None = None,
+    with_deleted: bool = False,
 ) -> Callable:
     """Register a view under /api/v1: validates the query string and the JSON body with the
     given models (422 naming each field), passes them as `query=` and `body=`, and records the
-    operation for the OpenAPI document. POSTs honour Idempotency-Key."""
+    operation for the OpenAPI document. POSTs honour Idempotency-Key. `with_deleted`: the
+    path's record may be in the trash (restore)."""
 
     def decorator(view):
-        endpoint = view.__name__
+        name_of = endpoint or view.__name__
 
         @wraps(view)
         def wrapped(**kwargs):
-            # Another team's id is a 404 before anything about the request is judged.
-            for name, value in kwargs.items():
-                if name in PATH_MODELS:
-                    get_or_404(PATH_MODELS[name], value)
+            # Another team's id is a 404 before anything about the request is judged. The
+            # records found are kept for the view (see path_record).
+            g.api_records = {
+                name: get_or_404(PATH_MODELS[name], value, with_deleted=with_deleted)
+                for name, value in kwargs.items()
+                if name in PATH_MODELS
+            }
             if query is not None:
                 kwargs["query"] = parse_query(query)
             if body is not None:
@@ -345,12 +363,12 @@ def operation(
             return view(**kwargs)
 
         wrapped.is_public = True  # no login session: the bearer token is checked instead
-        bp.add_url_rule(rule, endpoint, wrapped, methods=[method])
+        bp.add_url_rule(rule, name_of, wrapped, methods=[method])
         OPERATIONS.append(
             Operation(
                 rule=rule,
                 method=method,
-                endpoint=f"api.{endpoint}",
+                endpoint=f"api.{name_of}",
                 summary=summary,
                 tag=tag,
                 query=query,
@@ -359,7 +377,7 @@ def operation(
                 many=many,
                 status=status,
                 idempotent=method == "POST",
-                public=f"api.{endpoint}" in UNAUTHENTICATED,
+                public=f"api.{name_of}" in UNAUTHENTICATED,
                 description=description or (view.__doc__ or "").strip(),
             )
         )

@@ -9,6 +9,7 @@ from crm.auth import bp, services, sessions
 from crm.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from crm.errors import Invalid
 from crm.extensions import limiter
+from crm.kernel.fields import region_from_locale
 from crm.kernel.forms import show_error
 from crm.kernel.urls import safe_url
 from crm.security import public
@@ -37,6 +38,7 @@ def signup():
             email=form.email.data,
             password=form.password.data,
             team_name=form.team_name.data,
+            country=region_from_locale(request.accept_languages.values()),
         )
         return render_template("auth/signup_sent.html", email=form.email.data)
     if valid:
@@ -46,6 +48,7 @@ def signup():
                 email=form.email.data,
                 password=form.password.data,
                 team_name=form.team_name.data,
+                country=region_from_locale(request.accept_languages.values()),
             )
         except Invalid as error:
             show_error(form, error)

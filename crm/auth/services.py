@@ -10,14 +10,13 @@ from functools import cache
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from crm import outbox
 from crm.auth import sessions
 from crm.errors import Conflict, Forbidden, Invalid
 from crm.extensions import db
 from crm.models import Invitation, Membership, Role, Team, User, utcnow
-from crm.models.team import password_hash_method
+from crm.models.team import hash_password, password_hash_method
 
 RESET_MAX_AGE = 3600
 SIGNUP_MAX_AGE = 24 * 3600
@@ -37,8 +36,8 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
 
 
-def create_team(name: str, owner: User) -> Team:
-    team = Team(name=name.strip())
+def create_team(name: str, owner: User, country: str | None = None) -> Team:
+    team = Team(name=name.strip(), default_country=country)
     db.session.add(team)
     db.session.add(Membership(team=team, user=owner, role=Role.OWNER))
     db.session.flush()
@@ -49,18 +48,23 @@ def create_team(name: str, owner: User) -> Team:
     return team
 
 
-def signup(*, name: str, email: str, password: str, team_name: str) -> User:
-    """Create an account and its team at once (no mail server to confirm the address with)."""
+def signup(
+    *, name: str, email: str, password: str, team_name: str, country: str | None = None
+) -> User:
+    """Create an account and its team at once (no mail server to confirm the address with).
+    `country`: the team's default country (phone numbers), guessed from the browser."""
     if user_by_email(email):
         raise Invalid("An account with this email exists already. Log in instead.", "email")
-    return _create_account(name, email, generate_password_hash(password), team_name)
+    return _create_account(name, email, hash_password(password), team_name, country)
 
 
-def _create_account(name: str, email: str, password_hash: str, team_name: str) -> User:
+def _create_account(
+    name: str, email: str, password_hash: str, team_name: str, country: str | None = None
+) -> User:
     user = User(name=name.strip(), email=email.strip().lower(), password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
-    create_team(team_name, user)
+    create_team(team_name, user, country)
     db.session.commit()
     return user
 
@@ -69,7 +73,9 @@ def _signup_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="signup")
 
 
-def request_signup(*, name: str, email: str, password: str, team_name: str) -> None:
+def request_signup(
+    *, name: str, email: str, password: str, team_name: str, country: str | None = None
+) -> None:
     """Sign-up when mail can be sent: the answer is the same whether or not the address has an
     account. A new address gets a link that creates the account; an address with an account
     gets a note saying so (with links to log in and to reset the password)."""
@@ -89,7 +95,8 @@ def request_signup(*, name: str, email: str, password: str, team_name: str) -> N
     else:
         # Signed, not stored: nothing is written until the address is confirmed. The link
         # carries the password's hash (never the password), and only to that address.
-        data = {"n": name, "e": email, "p": generate_password_hash(password), "t": team_name}
+        data = {"n": name, "e": email, "p": hash_password(password), "t": team_name}
+        data["c"] = country
         row = outbox.queue_email(
             to=email,
             subject="Finish signing up to Rapport",
@@ -108,7 +115,7 @@ def confirm_signup(token: str) -> User:
     data = _signed_data(_signup_serializer(), token, SIGNUP_MAX_AGE, "sign-up", "Sign up again.")
     if user_by_email(data["e"]):
         raise Invalid("This account exists already. Log in to continue.")
-    return _create_account(data["n"], data["e"], data["p"], data["t"])
+    return _create_account(data["n"], data["e"], data["p"], data["t"], data.get("c"))
 
 
 def authenticate(email: str, password: str) -> User | None:

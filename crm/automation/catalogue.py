@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from crm.models import Contact, Deal, Task
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from crm.models import Contact, Deal, Lead, Task
 
 MAX_DEPTH = 3  # a chain of rules triggering rules stops after this many
 
@@ -52,6 +55,7 @@ FIELDS = {
         "city": "City",
         "country": "Country",
         "lifecycle": "Stage (lifecycle)",
+        "lead_status": "Lead status",
         "owner_id": "Owner",
         "tags": "Tags",
     },
@@ -85,13 +89,17 @@ OPS = {
 
 ACTIONS = {
     "assign_owner": "Assign owner",
+    "round_robin": "Assign owner by round robin",
     "add_tag": "Add tag",
     "remove_tag": "Remove tag",
     "create_task": "Create task",
     "move_stage": "Move deal to stage",
     "set_field": "Set field",
     "send_email": "Send email",
+    "call_webhook": "Call a webhook",
 }
+# What a "call a webhook" action sends: the record, with the rule and run in `changes`.
+WEBHOOK_EVENT = "automation.rule_ran"
 # Fields a "set field" action can write, per record type.
 SETTABLE = {
     "contact": ("title", "source", "city", "region", "country", "lifecycle"),
@@ -99,8 +107,9 @@ SETTABLE = {
 }
 
 
-def fields(record) -> dict:
-    """The record's comparable values (strings, numbers, lists of tag names)."""
+def fields(record, names=None) -> dict:
+    """The record's comparable values (strings, numbers, lists of tag names); `names` limits
+    the ones that cost a query (a contact's lead status) to those a rule compares."""
     if isinstance(record, Contact):
         return {
             "first_name": record.first_name,
@@ -111,6 +120,9 @@ def fields(record) -> dict:
             "city": record.city,
             "country": record.country,
             "lifecycle": str(record.lifecycle) if record.lifecycle else None,
+            "lead_status": (
+                _lead_status(record) if names is None or "lead_status" in names else None
+            ),
             "owner_id": record.owner_id,
             "tags": [t.name for t in record.tags],
         }
@@ -132,6 +144,14 @@ def fields(record) -> dict:
             "owner_id": record.assignee_id,
         }
     return {}
+
+
+def _lead_status(contact: Contact) -> str | None:
+    session = object_session(contact)
+    if session is None or contact.id is None:
+        return None
+    status = session.scalar(select(Lead.status).where(Lead.contact_id == contact.id))
+    return str(status) if status else None
 
 
 def _number(value):
@@ -169,8 +189,10 @@ def holds(condition: dict, values: dict) -> bool:
 
 
 def all_hold(conditions: list, record) -> bool:
-    values = fields(record)
-    return all(holds(c, values) for c in conditions or ())
+    if not conditions:
+        return True
+    values = fields(record, {c.get("field") for c in conditions})
+    return all(holds(c, values) for c in conditions)
 
 
 def business_days_from(day: date, n: int) -> date:

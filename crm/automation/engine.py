@@ -33,7 +33,7 @@ from crm.contacts import services as contacts
 from crm.deals import services as deals
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.kernel import members, tags, work
+from crm.kernel import members, rotation, tags, work
 from crm.kernel.events import Event
 from crm.models import (
     ActivityContact,
@@ -47,9 +47,11 @@ from crm.models import (
     Stage,
     Task,
     User,
+    Webhook,
     utcnow,
 )
 from crm.tasks import services as tasks
+from crm.webhooks import services as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,15 @@ def on_events(events: Sequence[Event]) -> list[int]:
         ).all()
         if not rules:
             return []
+        # Told twice of an event (the events sweep after a crash): its runs exist already.
+        seen = set(
+            session.execute(
+                select(AutomationRun.rule_id, AutomationRun.fire_key).where(
+                    AutomationRun.rule_id.in_({rule.id for rule in rules}),
+                    AutomationRun.fire_key.in_({_event_key(ev) for ev in wanted}),
+                )
+            ).all()
+        )
         runs = []
         for ev in wanted:
             subject = _subject(session, ev)
@@ -146,6 +157,8 @@ def on_events(events: Sequence[Event]) -> list[int]:
                     continue
                 if not catalogue.all_hold(rule.conditions, record):
                     continue
+                if (rule.id, _event_key(ev)) in seen:
+                    continue
                 run = AutomationRun(
                     team_id=rule.team_id,
                     rule_id=rule.id,
@@ -154,6 +167,7 @@ def on_events(events: Sequence[Event]) -> list[int]:
                     trigger=ev.name,
                     depth=depth,
                     chain=chain,
+                    fire_key=_event_key(ev),
                     outcomes=[],
                 )
                 if rule.id in chain:
@@ -173,9 +187,15 @@ def on_events(events: Sequence[Event]) -> list[int]:
         session.add_all(runs)
         session.commit()
         ids = [r.id for r in runs if r.status == RunStatus.PENDING]
-    for ident in ids:
-        enqueue(ident)
+    # One round trip for all of them (a batch of web-form leads fires one event each).
+    queue.enqueue_many(JOB, [((ident,), f"automation-run-{ident}") for ident in ids])
     return ids
+
+
+def _event_key(ev: Event) -> str:
+    """The fire_key of an event's runs: one run per rule and event (time triggers use
+    "<record id>:<date>")."""
+    return f"event:{ev.id}"
 
 
 def enqueue(run_id: int, at: datetime | None = None) -> None:
@@ -211,6 +231,13 @@ def describe(action: dict, record, session=None) -> str:
 
     if kind == "assign_owner":
         return f"Assign the owner: {who(action.get('user_id'))}"
+    if kind == "round_robin":
+        names = ", ".join(who(uid) for uid in action.get("pool") or [])
+        return f"Assign the owner by round robin among {names}"
+    if kind == "call_webhook":
+        hook = session.get(Webhook, int(action.get("webhook_id") or 0))
+        target = hook.url if hook is not None and hook.team_id == team_id else "a missing webhook"
+        return f"Call the webhook {target}"
     if kind == "add_tag":
         return f"Add tag “{tags.normalize(value)}”"
     if kind == "remove_tag":
@@ -248,15 +275,23 @@ def perform(run: AutomationRun, index: int, action: dict, record, rule: Automati
     outcome = describe(action, record)
     value = (action.get("value") or "").strip()
     is_contact, is_deal = isinstance(record, Contact), isinstance(record, Deal)
-    if kind in ("assign_owner", "add_tag", "remove_tag", "set_field") and not (
+    if kind in ("assign_owner", "round_robin", "add_tag", "remove_tag", "set_field") and not (
         is_contact or is_deal
     ):
         raise Invalid(f"“{catalogue.ACTIONS.get(kind, kind)}” needs a contact or a deal.")
     if kind == "move_stage" and not is_deal:
         raise Invalid("“Move deal to stage” needs a deal.")
+    user_id = action.get("user_id")
+    if kind == "round_robin":
+        # The kernel's turn (the one leads take): its counter row stays locked, and its new
+        # value commits with this action's effect and the owner change, or none of them does.
+        user_id = rotation.next_member(record.team_id, action.get("pool") or [])
+        if user_id is None:
+            raise Invalid("Everyone in the round robin is away or has left the team.")
+        outcome = f"{outcome}: {members.user_name(user_id)}"
     _record_effect(run, index, outcome)
-    if kind == "assign_owner":
-        user = _user(record.team_id, action.get("user_id"))
+    if kind in ("assign_owner", "round_robin"):
+        user = _user(record.team_id, user_id)
         if user is None:
             raise Invalid("The owner to assign is not a member of the team.")
         if is_contact:
@@ -327,6 +362,24 @@ def perform(run: AutomationRun, index: int, action: dict, record, rule: Automati
         )
         db.session.commit()
         outbox.enqueue(row)
+    elif kind == "call_webhook":
+        # A delivery row (signed, SSRF-checked and retried by the webhooks feature) committed
+        # with this action's effect; the worker sends it, never this job or a request.
+        row = webhooks.queue_call(
+            record.team_id,
+            action.get("webhook_id"),
+            event=catalogue.WEBHOOK_EVENT,
+            record_type=run.record_type,
+            record_id=record.id,
+            changes={
+                "rule_id": rule.id,
+                "rule": rule.name,
+                "run_id": run.id,
+                "trigger": run.trigger,
+            },
+        )
+        db.session.commit()
+        webhooks.send([row.id])
     else:
         raise Invalid(f"Unknown action “{kind}”.")
     return outcome

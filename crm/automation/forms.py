@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectField, SelectMultipleField, StringField
 
 from crm.automation import catalogue
 from crm.automation.rules import ACTION_ROWS, CONDITION_ROWS
@@ -57,6 +57,14 @@ for _i in range(ACTION_ROWS):
     setattr(RuleForm, f"act_user_{_i}", _select(f"Action {_i + 1}: teammate"))
     setattr(RuleForm, f"act_stage_{_i}", _select(f"Action {_i + 1}: stage"))
     setattr(RuleForm, f"act_field_{_i}", _select(f"Action {_i + 1}: field to set", SET_CHOICES))
+    setattr(
+        RuleForm,
+        f"act_pool_{_i}",
+        SelectMultipleField(
+            f"Action {_i + 1}: teammates who take turns", choices=[], validate_choice=False
+        ),
+    )
+    setattr(RuleForm, f"act_webhook_{_i}", _select(f"Action {_i + 1}: webhook to call"))
 
 
 class TryForm(FlaskForm):

@@ -16,6 +16,7 @@ from crm.kernel import members
 from crm.kernel.forms import show_error
 from crm.models import AutomationRule, Pipeline, Stage
 from crm.security import admin_required, current_team, get_or_404, scoped
+from crm.webhooks import services as webhooks
 
 
 def _form(rule: AutomationRule | None = None) -> RuleForm:
@@ -34,11 +35,22 @@ def _form(rule: AutomationRule | None = None) -> RuleForm:
     ).all()
     stage_choices = [(str(i), f"{p} · {s}") for i, s, p in stages]
     people = [(str(i), n) for i, n in members.choices(team_id)]
+    hooks = [(str(i), label) for i, label in webhooks.choices(team_id)]
     form.trigger_stage.choices = [("", "Any stage")] + stage_choices
     for i in range(rules.ACTION_ROWS):
         getattr(form, f"act_stage_{i}").choices = [("", "—")] + stage_choices
         getattr(form, f"act_user_{i}").choices = [("", "The record's owner")] + people
+        getattr(form, f"act_pool_{i}").choices = people
+        getattr(form, f"act_webhook_{i}").choices = [("", "—")] + hooks
     return form
+
+
+def _posted() -> dict:
+    """The form's fields as plain values; the round-robin pickers keep every member chosen."""
+    data = request.form.to_dict()
+    for i in range(rules.ACTION_ROWS):
+        data[f"act_pool_{i}"] = request.form.getlist(f"act_pool_{i}")
+    return data
 
 
 def _index(form: RuleForm, http_status: int = 200):
@@ -65,7 +77,7 @@ def create():
     form = _form()
     if form.validate_on_submit():
         try:
-            rule = rules.create_rule(current_team().id, current_user.id, request.form.to_dict())
+            rule = rules.create_rule(current_team().id, current_user.id, _posted())
         except Invalid as error:
             show_error(form, error)
         else:
@@ -103,7 +115,7 @@ def update(rule_id: int):
     form = _form(rule)
     if form.validate_on_submit():
         try:
-            rules.update_rule(rule, request.form.to_dict())
+            rules.update_rule(rule, _posted())
         except Invalid as error:
             db.session.rollback()
             show_error(form, error)

@@ -14,7 +14,7 @@ from crm.automation import catalogue, engine
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import members
-from crm.models import AutomationRule, AutomationRun, Stage
+from crm.models import AutomationRule, AutomationRun, Stage, Webhook
 from crm.security import scoped
 
 CONDITION_ROWS = 3
@@ -49,6 +49,17 @@ def _member(team_id: int, value, field: str, *, optional: bool) -> int | None:
         raise Invalid("Choose a teammate.", field=field)
     user = members.check_member(team_id, value, field=field)
     return user.id if user else None
+
+
+def _webhook(team_id: int, value, i: int) -> int:
+    field = f"act_webhook_{i}"
+    ident = _int(value, field, minimum=1, maximum=2**31) if value not in (None, "") else None
+    found = ident and db.session.scalar(
+        select(Webhook.id).where(Webhook.team_id == team_id, Webhook.id == ident)
+    )
+    if not found:
+        raise Invalid("Choose one of your webhooks (add it in Settings → Webhooks).", field=field)
+    return found
 
 
 def parse(team_id: int, data: dict) -> dict:
@@ -108,6 +119,17 @@ def parse(team_id: int, data: dict) -> dict:
             action["user_id"] = _member(
                 team_id, data.get(f"act_user_{i}"), f"act_user_{i}", optional=False
             )
+        if kind == "round_robin":
+            pool = []
+            for uid in data.get(f"act_pool_{i}") or []:
+                uid = _member(team_id, uid, f"act_pool_{i}", optional=False)
+                if uid not in pool:
+                    pool.append(uid)
+            if not pool:
+                raise Invalid("Choose the teammates who take turns.", field=f"act_pool_{i}")
+            action["pool"] = pool
+        if kind == "call_webhook":
+            action["webhook_id"] = _webhook(team_id, data.get(f"act_webhook_{i}"), i)
         if kind in ("create_task", "send_email"):
             action["user_id"] = _member(
                 team_id, data.get(f"act_user_{i}"), f"act_user_{i}", optional=True
@@ -129,7 +151,10 @@ def parse(team_id: int, data: dict) -> dict:
             if field not in catalogue.SETTABLE.get(record_type, ()):
                 raise Invalid("Choose a field this record can have set.", field=f"act_field_{i}")
             action["field"] = field
-        if kind in ("assign_owner", "add_tag", "remove_tag", "set_field") and record_type == "task":
+        if (
+            kind in ("assign_owner", "round_robin", "add_tag", "remove_tag", "set_field")
+            and record_type == "task"
+        ):
             raise Invalid("A task's rule can create tasks and send emails.", field=f"act_type_{i}")
         actions.append(action)
     if not actions:
@@ -195,6 +220,8 @@ def as_form_data(rule: AutomationRule) -> dict:
             f"act_user_{i}": action.get("user_id") or "",
             f"act_stage_{i}": action.get("stage_id") or "",
             f"act_field_{i}": action.get("field") or "",
+            f"act_pool_{i}": [str(u) for u in action.get("pool") or []],
+            f"act_webhook_{i}": action.get("webhook_id") or "",
         }
     return data
 

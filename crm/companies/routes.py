@@ -13,6 +13,7 @@ from crm.companies.queries import CompanyFilters, company_page
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import render, trigger, wants_partial
+from crm.kernel import custom_fields
 from crm.kernel import members as team_members
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
@@ -45,6 +46,8 @@ def index():
         tags=tags,
         deleted=deleted,
         people=team_members.members(current_team().id),
+        sorts=[("name", "Name")]
+        + custom_fields.sort_choices(custom_fields.fields_for(current_team().id, "company")),
         # The results region brings the Export link along: the file follows the filters.
         export_oob=region == "company-results",
         **context,
@@ -57,7 +60,8 @@ def index():
 def export():
     """The list as a CSV file: the same filters give the same companies, in the same order."""
     filters = CompanyFilters.from_args(request.args)
-    return csv_response("companies.csv", queries.EXPORT_HEADER, queries.export_rows(filters))
+    header = queries.export_header(current_team().id)
+    return csv_response("companies.csv", header, queries.export_rows(filters))
 
 
 def _save(form: CompanyForm, company: Company | None):

@@ -134,17 +134,8 @@ def export_rows(team_id: int, filters: ContactFilters, batch: int = 1000) -> Ite
                 owner or "",
                 notes,
                 created.strftime("%Y-%m-%d %H:%M") if created else "",
-                *(_custom_cell(f, custom.get(cid, {}).get(f.id)) for f in defined),
+                *(custom_fields.export_cell(f, custom.get(cid, {}).get(f.id)) for f in defined),
             ]
-
-
-def _custom_cell(field, value) -> str:
-    """A custom value as the import reads it back (options by label, dates ISO, amounts plain)."""
-    if value is None or value == []:
-        return ""
-    if field.type in ("select", "multi_select", "checkbox", "member"):
-        return custom_fields.show(field, value)
-    return custom_fields.raw_for_input(field, value)
 
 
 def _grouped(stmt) -> dict[int, list[str]]:

@@ -55,15 +55,9 @@ class ContactFilters:
             stage=stage if stage in {s.value for s in Lifecycle} else None,
             company=number("company"),
             idle=int(idle) if idle.isascii() and idle.isdigit() and len(idle) <= 5 else None,
-            sort=sort if sort in SORTS or sort.lstrip("-").startswith("cf_") else "name",
-            custom=tuple(
-                sorted(
-                    (k, str(args.get(k))[:100])
-                    for k in args
-                    if k.startswith("cf_") and str(args.get(k) or "").strip()
-                )
-            ),
-            columns=_columns(args),
+            sort=sort if sort in SORTS or custom_fields.is_sort(sort) else "name",
+            custom=custom_fields.custom_args(args),
+            columns=custom_fields.column_keys(args),
         )
 
     def args(self, **override) -> dict:
@@ -85,13 +79,6 @@ class ContactFilters:
     @property
     def active(self) -> bool:
         return bool(self.args(sort=None, cols=None))
-
-
-def _columns(args) -> tuple[str, ...]:
-    """cols=a,b or the form's cols=a&cols=b: the custom columns to show, in order."""
-    given = args.getlist("cols") if hasattr(args, "getlist") else [args.get("cols") or ""]
-    keys = [k.strip() for part in given for k in str(part).split(",") if k.strip()]
-    return tuple(dict.fromkeys(keys))[:12]
 
 
 # A prefix matched by at least this many contacts (in one of name, last name, email) is common.
@@ -223,11 +210,7 @@ def _filtered(stmt, team_id: int, filters: ContactFilters):
     if filters.idle:
         since = utcnow() - timedelta(days=filters.idle)
         stmt = stmt.where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < since))
-    if filters.custom:
-        defined = custom_fields.fields_for(team_id, "contact")
-        conditions = custom_fields.conditions_from_args(dict(filters.custom), defined)
-        stmt = stmt.where(*custom_fields.where(Contact.id, "contact", defined, conditions))
-    return stmt
+    return custom_fields.filtered(stmt, team_id, "contact", Contact.id, filters.custom)
 
 
 def _unsorted(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
@@ -239,9 +222,7 @@ def _unsorted(team_id: int, filters: ContactFilters, *, with_deleted: bool = Fal
 
 def _custom_sort(team_id: int, filters: ContactFilters):
     """The custom field the list is sorted by (cf_<key> / -cf_<key>), or None."""
-    if not filters.sort.lstrip("-").startswith("cf_"):
-        return None
-    return custom_fields.sort_for(filters.sort, custom_fields.fields_for(team_id, "contact"))
+    return custom_fields.sort_of(team_id, "contact", filters.sort)
 
 
 def contacts_query(team_id: int, filters: ContactFilters, *, with_deleted: bool = False) -> Select:
@@ -267,7 +248,8 @@ def contact_page(
     limit = limit or PAGE_SIZE
     custom_sort = _custom_sort(team_id, filters)
     if custom_sort is not None:
-        return _custom_sorted(_unsorted(team_id, filters), custom_sort, cursor, limit)
+        stmt = _unsorted(team_id, filters)
+        return custom_fields.page(stmt, Contact.id, custom_sort, cursor, limit, _ROW_LOADS)
     stmt = contacts_query(team_id, filters)
     if cursor:
         stmt = _after(stmt, filters.sort, cursor)
@@ -283,13 +265,6 @@ _ROW_LOADS = (
     selectinload(Contact.company),
     selectinload(Contact.owner),
 )
-
-
-def _custom_sorted(stmt, sort, cursor: str | None, limit: int) -> paging.Page[Contact]:
-    """A page sorted by a custom field's value (empty values last), keyset-paged on it."""
-    rows = custom_fields.sorted_rows(stmt, Contact.id, sort, cursor, limit + 1, _ROW_LOADS)
-    page = paging.take(rows, limit, lambda row: paging.encode(row[1], row[0].id))
-    return paging.Page([row[0] for row in page.items], page.next_cursor)
 
 
 def contact_count(team_id: int, args) -> int:

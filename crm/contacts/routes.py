@@ -34,12 +34,9 @@ def _filter_form(filters: ContactFilters, people: list[User]) -> FilterForm:
     form.tag.data = str(filters.tag or "")
     form.stage.data = filters.stage or ""
     form.idle.data = str(filters.idle or "")
-    form.sort.choices = list(SORTS.items()) + [
-        (f"{direction}cf_{f.key}", f"{f.label} {label}")
-        for f in custom_fields.fields_for(current_team().id, "contact")
-        if f.type in custom_fields.SORTABLE
-        for direction, label in (("", "(ascending)"), ("-", "(descending)"))
-    ]
+    form.sort.choices = list(SORTS.items()) + custom_fields.sort_choices(
+        custom_fields.fields_for(current_team().id, "contact")
+    )
     form.sort.data = filters.sort
     return form
 

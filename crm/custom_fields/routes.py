@@ -186,13 +186,19 @@ def _record_fields():
         """The fields a list of `entity` can filter, sort and show as columns."""
         return values.fields_for(current_team().id, entity)
 
-    def custom_cells(entity: str, records, keys):
-        """{record_id: [(label, shown)]} of the custom columns chosen for a list page."""
+    def custom_columns(entity: str, keys):
+        """The custom fields chosen as a list's columns (`cols=`), in the chosen order."""
         keys = list(keys or ())
+        if not keys:
+            return []
+        chosen = [f for f in values.fields_for(current_team().id, entity) if f.key in keys]
+        return sorted(chosen, key=lambda f: keys.index(f.key))
+
+    def custom_cells(entity: str, records, keys):
+        """{record_id: [(field, shown)]} of the custom columns chosen for a list page."""
         if not keys or not records:
             return {}
-        chosen = [f for f in values.fields_for(current_team().id, entity) if f.key in keys]
-        chosen.sort(key=lambda f: keys.index(f.key))
+        chosen = custom_columns(entity, keys)
         found = values.read(current_team().id, entity, [r.id for r in records], chosen)
         return {
             r.id: [(f, values.show(f, found.get(r.id, {}).get(f.id))) for f in chosen]
@@ -203,6 +209,7 @@ def _record_fields():
         "custom_fields_for": custom_fields_for,
         "custom_list_fields": custom_list_fields,
         "custom_cells": custom_cells,
+        "custom_columns": custom_columns,
         "custom_operators": values.OPERATORS,
         "custom_sortable": values.SORTABLE,
     }

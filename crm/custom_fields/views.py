@@ -20,7 +20,7 @@ LISTS = {
     "tasks": "tasks.index",
 }
 # Arguments that are the state of a page, not of its query.
-TRANSIENT = {"view", "after", "deleted", "page"}
+TRANSIENT = {"view", "after", "cursor", "deleted", "page"}
 
 
 def clean_query(query: str) -> str:

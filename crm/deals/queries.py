@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.extensions import db
-from crm.kernel import paging
+from crm.kernel import custom_fields, paging
 from crm.kernel.ids import parse_id
 from crm.models import (
     Company,
@@ -52,6 +52,10 @@ class Filters:
     no_reason: bool = False  # lost without a reason given
     rotting: bool = False  # open and quiet for longer than its stage allows
     no_task: bool = False  # no open task linked to it
+    # Custom field filters as their URL arguments and the list's custom columns, kept as the
+    # contact list keeps them (crm.kernel.custom_fields reads them with the team's fields).
+    custom: tuple[tuple[str, str], ...] = ()
+    columns: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -87,6 +91,8 @@ class Filters:
             no_task=args.get("no_task") == "1",
             stage_id=args.get("stage", type=parse_id),
             reached_id=args.get("reached", type=parse_id),
+            custom=custom_fields.custom_args(args),
+            columns=custom_fields.column_keys(args),
         )
 
     def report_args(self) -> dict:
@@ -115,14 +121,19 @@ class Filters:
             "q": self.q or None,
             "close_from": self.close_from and self.close_from.isoformat(),
             "close_to": self.close_to and self.close_to.isoformat(),
+            "cols": ",".join(self.columns),
+            **dict(self.custom),
         }
         return {k: v for k, v in out.items() if v} | self.report_args()
 
     @property
     def active(self) -> bool:
-        return bool(self.as_args())
+        return bool({k: v for k, v in self.as_args().items() if k != "cols"})
 
-    def apply(self, stmt: Select) -> Select:
+    def apply(self, stmt: Select, team_id: int | None = None) -> Select:
+        """The filters on a SELECT of deals; the custom ones need the team (`team_id`)."""
+        if self.custom and team_id is not None:
+            stmt = custom_fields.filtered(stmt, team_id, "deal", Deal.id, self.custom)
         if self.owner_id:
             stmt = stmt.where(Deal.owner_id == self.owner_id)
         if self.tag_id:
@@ -215,7 +226,8 @@ def open_in_stage(team_id: int, stage: Stage, filters: Filters) -> Select:
             Deal.pipeline_id == stage.pipeline_id,
             Deal.status == DealStatus.OPEN,
             Deal.stage_id == stage.id,
-        )
+        ),
+        team_id,
     )
 
 
@@ -255,7 +267,8 @@ def column_totals(
             Deal.status == DealStatus.OPEN,
             Deal.deleted_at.is_(None),
         )
-        .group_by(Deal.stage_id, Deal.currency)
+        .group_by(Deal.stage_id, Deal.currency),
+        team_id,
     )
     if stage_ids:
         stmt = stmt.where(Deal.stage_id.in_(stage_ids))
@@ -340,13 +353,20 @@ SORTS = {
     "created": (Deal.created_at, True),
     "updated": (Deal.updated_at, True),
 }
+SORT_LABELS = {
+    "updated": "Recently updated",
+    "created": "Newest",
+    "value": "Value",
+    "close": "Expected close",
+    "title": "Title",
+}
 STATUSES = ("open", "won", "lost", "all")
 
 
 def list_query(
     team_id: int, pipeline: Pipeline | None, filters: Filters, status: str = "open"
 ) -> Select:
-    stmt = filters.apply(scoped(Deal, team_id=team_id))
+    stmt = filters.apply(scoped(Deal, team_id=team_id), team_id)
     if pipeline is not None:
         stmt = stmt.where(Deal.pipeline_id == pipeline.id)
     # The pipeline health's figures (the same conditions as the report's).
@@ -362,19 +382,25 @@ def list_query(
     return stmt
 
 
-def list_page(stmt: Select, sort: str, cursor: str | None, limit: int = LIST_PAGE):
-    """Keyset pages over (sort key, id) (crm.kernel.paging)."""
+def list_page(
+    stmt: Select,
+    sort: str,
+    cursor: str | None,
+    limit: int = LIST_PAGE,
+    *,
+    team_id: int | None = None,
+):
+    """Keyset pages over (sort key, id) (crm.kernel.paging); sorted by a custom field
+    (`cf_<key>` / `-cf_<key>`, needs `team_id`): over (value, id), deals without one last."""
+    options = (*_card_options(), selectinload(Deal.stage), selectinload(Deal.lost_reason))
+    if team_id is not None and (custom := custom_fields.sort_of(team_id, "deal", sort)):
+        page = custom_fields.page(stmt, Deal.id, custom, cursor, limit, options)
+        return page.items, page.next_cursor
     key, desc = SORTS.get(sort, SORTS["updated"])
     if position := paging.decode(cursor, _SORT_TYPES.get(sort, datetime), int):
         stmt = stmt.where(paging.after(key, Deal.id, *position, desc=desc))
     order = (key.desc(), Deal.id.desc()) if desc else (key, Deal.id)
-    rows = list(
-        db.session.scalars(
-            stmt.options(*_card_options(), selectinload(Deal.stage), selectinload(Deal.lost_reason))
-            .order_by(*order)
-            .limit(limit + 1)
-        )
-    )
+    rows = list(db.session.scalars(stmt.options(*options).order_by(*order).limit(limit + 1)))
     page = paging.take(rows, limit, lambda deal: _cursor_of(deal, sort))
     return page.items, page.next_cursor
 

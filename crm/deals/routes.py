@@ -11,7 +11,7 @@ from crm.deals.money import format_money, input_value, parse_money
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.htmx import hx_redirect, render, trigger, wants_partial
-from crm.kernel import members, tags
+from crm.kernel import custom_fields, members, tags
 from crm.kernel.csvio import csv_response
 from crm.kernel.forms import show_error
 from crm.kernel.ids import parse_id, parse_ids
@@ -234,7 +234,7 @@ def _list_args():
     status = request.args.get("status", "open")
     status = status if status in queries.STATUSES else "open"
     sort = request.args.get("sort", "updated")
-    sort = sort if sort in queries.SORTS else "updated"
+    sort = sort if sort in queries.SORTS or custom_fields.is_sort(sort) else "updated"
     return team, pipeline, filters, status, sort
 
 
@@ -242,7 +242,7 @@ def _list_args():
 def list_view():
     team, pipeline, filters, status, sort = _list_args()
     stmt = queries.list_query(team.id, pipeline, filters, status)
-    rows, cursor = queries.list_page(stmt, sort, request.args.get("cursor"))
+    rows, cursor = queries.list_page(stmt, sort, request.args.get("cursor"), team_id=team.id)
     context = {
         "rows": rows,
         "cursor": cursor,
@@ -253,6 +253,8 @@ def list_view():
         "sort": sort,
         "owners": members.members(team.id),
         "tags": queries.tags(team.id),
+        "sorts": list(queries.SORT_LABELS.items())
+        + custom_fields.sort_choices(custom_fields.fields_for(team.id, "deal")),
         "query": {
             **filters.as_args(),
             "status": status,
@@ -287,11 +289,13 @@ EXPORT_HEADER = [
 def export_csv():
     team, pipeline, filters, status, sort = _list_args()
     stmt = queries.list_query(team.id, pipeline, filters, status)
+    defined = custom_fields.fields_for(team.id, "deal")
 
     def rows():
         cursor = None
         while True:
-            deals, cursor = queries.list_page(stmt, sort, cursor, limit=500)
+            deals, cursor = queries.list_page(stmt, sort, cursor, limit=500, team_id=team.id)
+            custom = custom_fields.read(team.id, "deal", [d.id for d in deals], defined)
             for d in deals:
                 yield (
                     d.id,
@@ -307,11 +311,20 @@ def export_csv():
                     d.lost_reason.name if d.lost_reason else "",
                     d.created_at.isoformat(),
                     d.closed_at.isoformat() if d.closed_at else "",
+                    *(
+                        custom_fields.export_cell(f, custom.get(d.id, {}).get(f.id))
+                        for f in defined
+                    ),
                 )
             if cursor is None:
                 break
 
-    return csv_response(f"deals-{utcnow():%Y%m%d}.csv", EXPORT_HEADER, rows())
+    header = EXPORT_HEADER + [f.label for f in defined]
+    return csv_response(f"deals-{utcnow():%Y%m%d}.csv", header, rows())
+
+
+def _cells(defined, values: dict) -> list[str]:
+    return [custom_fields.export_cell(f, values.get(f.id)) for f in defined]
 
 
 # --- New, edit, show -------------------------------------------------------------------------

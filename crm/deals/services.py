@@ -148,7 +148,11 @@ def create_deal(
     expected_close: date | None = None,
     tags: Iterable[str] = (),
     actor_id: int | None = None,
+    commit: bool = True,
 ) -> Deal:
+    """A new open deal at the top of its stage; commit=False leaves the commit to the caller
+    (the API writes the deal's custom fields, a batch of web-form leads its other rows, in the
+    same transaction)."""
     title = (title or "").strip()
     if not title:
         raise Invalid("A deal needs a title.", "title")
@@ -177,7 +181,8 @@ def create_deal(
     record_stage(deal, now)
     _audit(deal, actor_id, "create", {"title": [None, deal.title]})
     _timeline(deal, actor_id, f"Deal created in {stage.name}", {"to_stage": stage.name})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return deal
 
 

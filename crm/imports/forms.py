@@ -13,8 +13,20 @@ POLICIES = [
 ]
 
 
+KINDS = [
+    ("contacts", "People (contacts)"),
+    ("companies", "Companies (organizations, accounts)"),
+    ("notes", "Notes (past notes and activities, for people and companies imported before)"),
+]
+
+
 class UploadForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+    kind = RadioField("What the file holds", choices=KINDS, default="contacts")
+    file = FileField(
+        "CSV or vCard file",
+        validators=[FileRequired("Choose a CSV or vCard file.")],
+        render_kw={"accept": ".csv,.tsv,.txt,.vcf,.vcard,text/csv,text/vcard"},
+    )
 
 
 class MappingForm(FlaskForm):

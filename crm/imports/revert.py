@@ -7,6 +7,7 @@ from sqlalchemy import delete, exists, select
 from crm.errors import Conflict
 from crm.extensions import db
 from crm.imports import writer
+from crm.kernel import custom_fields
 from crm.models import (
     Activity,
     ActivityContact,
@@ -28,7 +29,8 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
 
     A created contact or company that gained history since (timeline, deals, tasks; for a
     company also contacts) goes to the trash instead of being deleted, and an updated contact
-    keeps the edits made since (listed in "kept"), so reverting never destroys later work.
+    keeps the edits made since (listed in "kept"), custom values included, so reverting never
+    destroys later work.
     """
     if job.status != ImportStatus.DONE or job.dry_run:
         raise Conflict("Only a finished import can be reverted.")
@@ -41,13 +43,25 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
     counts |= {"companies_removed": 0, "companies_trashed": 0, "kept": []}
     now = utcnow()
     for change in changes:
-        if change.action in ("company", "error"):
+        if change.action == "note":  # a note a notes import wrote: removed with it
+            activity = db.session.get(Activity, change.before["activity_id"])
+            if activity is not None and activity.team_id == job.team_id:
+                db.session.delete(activity)
+                counts["notes_removed"] = counts.get("notes_removed", 0) + 1
+    for change in changes:
+        if change.action in ("company", "error", "note"):
             continue
         contact = db.session.get(Contact, change.contact_id) if change.contact_id else None
         if contact is None or contact.team_id != job.team_id:
             continue
         if change.action == "updated":
             kept = writer.restore(contact, change.before, actor_id)
+            kept += custom_fields.revert(
+                contact,
+                change.before.get("custom", {}),
+                change.before.get("custom_written", {}),
+                actor_id,
+            )
             counts["restored"] += 1
             if kept:
                 counts["kept"].append({"id": contact.id, "name": contact.name, "fields": kept})
@@ -56,6 +70,7 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
             counts["trashed"] += 1
         else:
             _delete_audit_entries(contact.id)
+            custom_fields.drop("contact", contact.id)
             db.session.delete(contact)
             counts["removed"] += 1
     db.session.flush()
@@ -74,6 +89,7 @@ def revert(job: ImportJob, actor_id: int | None) -> dict:
                 company.trash(actor_id)
                 counts["companies_trashed"] += 1
             else:
+                custom_fields.drop("company", company.id)
                 db.session.delete(company)
                 counts["companies_removed"] += 1
     job.status = ImportStatus.REVERTED

@@ -1,4 +1,4 @@
-"""CSV import pages and the vCard of one contact (thin views)."""
+"""CSV and vCard import pages and the vCard of one contact (thin views)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def upload():
         file = form.file.data
         try:
             job = services.create_import(
-                current_team().id, current_user.id, file.filename, file.read()
+                current_team().id, current_user.id, file.filename, file.read(), form.kind.data
             )
         except Invalid as error:
             form.file.errors = [error.message]
@@ -48,22 +48,36 @@ def _mapping_context(job: ImportJob, form: MappingForm | None = None) -> dict:
     header, rows = services.preview(job)
     if form is None:
         form = MappingForm(policy=job.policy.value, dry_run=not job.dry_run)
-    custom = custom_fields.fields_for(job.team_id, "contact")
+    companies = job.kind != "contacts"  # companies or notes: no custom fields, no types
+    custom = [] if companies else custom_fields.fields_for(job.team_id, "contact")
     mapping = dict(job.mapping or {})
+    remembered = False
     if job.status == ImportStatus.MAPPING:
+        remembered = services.remembered_mapping(job.team_id, header, job.kind) == job.mapping
         # A column named like a custom field maps to it, as built-in columns do by their names.
         labels = {f.label.strip().lower(): f"cf_{f.key}" for f in custom}
         for i, name in enumerate(header):
             target = labels.get((name or "").strip().lower())
             if target and str(i) not in mapping and target not in mapping.values():
                 mapping[str(i)] = target
+    # A column may also say what kind of email or phone another column holds (its "Type").
+    type_of = {
+        f"type_of:{i}": (f"Type of “{name}”", ())
+        for i, name in enumerate(header)
+        if not companies
+        and (mapping.get(str(i)) in columns.MULTI or name.lower().endswith("value"))
+    }
+    fields = columns.KINDS[job.kind]
+    left_out = [name or f"#{i + 1}" for i, name in enumerate(header) if str(i) not in mapping]
     return {
         "job": job,
         "form": form,
         "header": header,
         "rows": rows,
-        "fields": columns.FIELDS | {f"cf_{f.key}": (f.label, ()) for f in custom},
+        "fields": fields | {f"cf_{f.key}": (f.label, ()) for f in custom} | type_of,
         "mapping": mapping,
+        "remembered": remembered,
+        "left_out": left_out,
     }
 
 

@@ -15,15 +15,20 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from crm.dedupe.services import find_duplicates
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.imports import writer
-from crm.kernel import csvio, custom_fields, normalize, tags, work
+from crm.imports import columns, links, writer
+from crm.imports import companies as company_rows
+from crm.imports import notes as note_rows
+from crm.kernel import csvio, custom_fields, normalize, restore, statistics, tags, work
+from crm.kernel.fields import phone_region
 from crm.models import (
+    Company,
     Contact,
     ContactEmail,
     DuplicatePolicy,
     ImportChange,
     ImportJob,
     ImportStatus,
+    Team,
     utcnow,
 )
 from crm.queue import enqueue
@@ -31,6 +36,8 @@ from crm.queue import enqueue
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 50  # rows between progress commits (also the unit of resumption)
+# An import this large may have moved a table's size enough to mislead the planner.
+LARGE_IMPORT_ROWS = 1000
 SAMPLE_ROWS = 100
 STALE = timedelta(minutes=5)  # a running import silent this long lost its worker
 # Failures that say nothing about the row or the file: the job ran out of time, the worker is
@@ -39,33 +46,60 @@ STALE = timedelta(minutes=5)  # a running import silent this long lost its worke
 INTERRUPTIONS = (BaseTimeoutException, StopRequested, OperationalError, InterfaceError)
 
 
+MULTI_VALUE = " ::: "  # how Google Contacts puts several values in one cell
+
+
+def _cell(cells: list[str], index) -> str:
+    i = int(index)
+    return cells[i].strip().replace("\r\n", "\n").replace("\r", "\n") if i < len(cells) else ""
+
+
 def row_data(cells: list[str], mapping: dict[str, str]) -> dict:
-    """A row's cells as contact data (the contact services' keys, plus `company` by name)."""
+    """A row's cells as contact data (the contact services' keys, plus `company` by name and
+    `owner` as written in the file). Emails and phones may come from several columns, each
+    labelled by its field or by the type column paired with it (columns.TYPE_OF)."""
     raw: dict[str, str] = {}
-    for index, field in mapping.items():
-        i = int(index)
-        if i < len(cells) and cells[i].strip():
-            raw[field] = cells[i].strip().replace("\r\n", "\n").replace("\r", "\n")
+    emails: list[dict] = []
+    phones: list[dict] = []
+    types = {
+        int(m.group(1)): _cell(cells, index)
+        for index, field in mapping.items()
+        if (m := columns.TYPE_OF.match(field))
+    }
+    for index, field in sorted(mapping.items(), key=lambda item: int(item[0])):
+        value = _cell(cells, index)
+        if not value or columns.TYPE_OF.match(field):
+            continue
+        if field in columns.MULTI:
+            kind, default = columns.MULTI[field]
+            label = columns.label(kind, types.get(int(index)), default)
+            target = emails if kind == "email" else phones
+            for part in value.split(MULTI_VALUE):
+                if part.strip() and part.strip() not in {t[kind] for t in target}:
+                    target.append({kind: part.strip(), "label": label})
+        else:
+            raw[field] = value
     data: dict = {}
     for key in writer.SCALARS:
-        if key in raw and key != "company_id":
+        if key in raw and key not in ("company_id", "owner_id"):
             data[key] = raw[key]
     if "full_name" in raw and not (raw.get("first_name") or raw.get("last_name")):
         first, _, last = raw["full_name"].rpartition(" ")
         data["first_name"], data["last_name"] = (first, last) if first else (last, "")
-    data["emails"] = [
-        {"email": raw[k], "label": label}
-        for k, label in (("email", "work"), ("email2", "other"))
-        if raw.get(k)
-    ]
-    data["phones"] = [
-        {"phone": raw[k], "label": label}
-        for k, label in (("phone", "work"), ("phone2", "mobile"))
-        if raw.get(k)
-    ]
+    data["emails"] = emails
+    data["phones"] = phones
     if raw.get("company"):
         data["company"] = raw["company"]
+    for key in ("owner", "external_id", "company_external_id"):
+        if raw.get(key):
+            data[key] = raw[key]
     if raw.get("tags"):
+        # Google's groups: "* myContacts ::: Friends" (the starred system groups are not tags).
+        names = [t.strip() for t in raw["tags"].replace(MULTI_VALUE, ",").split(",")]
+        system = ("mycontacts", "starred")
+        raw["tags"] = ",".join(
+            n for n in names if n and not n.startswith("* ") and n.lower() not in system
+        )
         data["tags"] = tags.split(raw["tags"], ",;")
     if raw.get("linkedin"):
         data["social"] = {"linkedin": raw["linkedin"]}
@@ -89,11 +123,13 @@ def _custom_values(team_id: int, custom: dict) -> list[tuple]:
 
 class _Memory:
     """Emails and phones of earlier rows, so a dry run sees duplicates within the file;
-    and the companies looked up so far (most files name a few companies many times)."""
+    and the companies and owners looked up so far (most files name a few of each many times)."""
 
-    def __init__(self):
+    def __init__(self, region: str = "US"):
         self.keys: dict[str, str] = {}
         self.companies: dict[str, int | None] = {}
+        self.owners: dict[str, int | None] = {}
+        self.region = region  # where a phone without a country code is read
 
     def match(self, data: dict) -> str | None:
         for key in self._keys(data):
@@ -131,7 +167,7 @@ def run(job_id: int) -> str:
     job = db.session.get(ImportJob, job_id)
     job.started_at = job.started_at or utcnow()
     db.session.commit()
-    memory = _Memory()
+    memory = _Memory(region(job.team_id))
     # The first errors are kept on the job for the page; all of them as rows, for the report.
     errors, sample = list(job.errors or []), list(job.sample or [])
     try:
@@ -175,7 +211,14 @@ def run(job_id: int) -> str:
     job.status = ImportStatus.DONE
     job.finished_at = utcnow()
     db.session.commit()
+    if job.created_count + job.updated_count >= LARGE_IMPORT_ROWS:
+        statistics.optimize()  # only the tables that grew by more than a tenth
     return f"{job.created_count} created, {job.updated_count} updated, {job.skipped_count} skipped"
+
+
+def region(team_id: int) -> str:
+    """The team's default country (settings), else the app's PHONE_REGION."""
+    return phone_region(db.session.get(Team, team_id))
 
 
 def _claim(job_id: int) -> bool:
@@ -218,26 +261,52 @@ def _row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict
 
 
 def _one_row(job: ImportJob, number: int, cells: list[str], memory: _Memory) -> dict:
+    if job.kind == "companies":
+        return company_rows.one_row(job, number, cells, memory)
+    if job.kind == "notes":
+        return note_rows.one_row(job, number, cells, memory)
     raw = row_data(cells, job.mapping)
     custom = raw.pop("custom", {})
+    owner = raw.pop("owner", None)
+    external_id = raw.pop("external_id", None)
+    company_external_id = raw.pop("company_external_id", None)
     try:
-        data = writer.clean(raw)
+        data = writer.clean(raw, memory.region)
         data["custom"] = _custom_values(job.team_id, custom) if custom else []
     except (normalize.BadValue, Invalid) as error:
         name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
         message = error.message if isinstance(error, Invalid) else str(error)
         return {"row": number, "action": "error", "error": message, "name": name}
     name = _display_name(data)
-    company_id = _company_id(job.team_id, data.get("company"), memory)
+    note = None
+    if owner:
+        if (owner_id := links.owner_id(job.team_id, owner, memory.owners)) is not None:
+            data["owner_id"] = owner_id
+        else:
+            note = f"Owner “{owner}” is not a member of this team: the importer owns it."
+    source = links.external_source(job)
+    company_id = None
+    if company_external_id:  # the company's id in the same product: a companies file before
+        linked = links.external_record(Company, job.team_id, source, company_external_id)
+        company_id = linked.id if linked is not None and not linked.deleted_at else None
+    company_id = company_id or _company_id(job.team_id, data.get("company"), memory)
     probe = data | ({"company_id": company_id} if company_id else {})
-    dupes = find_duplicates(job.team_id, probe, limit=1)
+    known = (
+        links.external_record(Contact, job.team_id, source, external_id) if external_id else None
+    )
+    if known is not None and known.deleted_at is None:
+        dupes = [known]  # imported before from the same product: the same person
+    else:
+        dupes = find_duplicates(job.team_id, probe, limit=1)
+        if known is None and external_id:
+            data["external"] = (source, external_id)
     match = dupes[0].name if dupes else (memory.match(data) if job.dry_run else None)
     outcome = {
         "row": number,
         "name": name,
         "match": match,
         "match_id": dupes[0].id if dupes else None,
-    }
+    } | ({"note": note} if note else {})
     if match and job.policy == DuplicatePolicy.SKIP:
         return outcome | {"action": "skipped"}
     if match and job.policy == DuplicatePolicy.CREATE and (clash := _email_clash(job, data)):
@@ -293,29 +362,37 @@ def _write_row(
         )
     data.pop("company", None)
     custom = data.pop("custom", [])
+    external = data.pop("external", None)
     if company_id:
         data["company_id"] = company_id
     if existing is not None:
         before = writer.update(existing, job.user_id, data)  # what restore() needs to undo it
-        db.session.add(
-            ImportChange(
-                import_id=job.id,
-                row_number=number,
-                contact_id=existing.id,
-                action="updated",
-                before=before,
-            )
+        updated = ImportChange(
+            import_id=job.id,
+            row_number=number,
+            contact_id=existing.id,
+            action="updated",
+            before=before,
         )
+        db.session.add(updated)
     else:
         contact = writer.create(job.team_id, job.user_id, data)
+        if external:
+            contact.external_source, contact.external_id = external[0], external[1][:100]
         db.session.add(
             ImportChange(
                 import_id=job.id, row_number=number, contact_id=contact.id, action="created"
             )
         )
     db.session.flush()
+    record = existing if existing is not None else contact
+    touched = [field for field, _ in custom]
+    prior = custom_fields.plain(record, touched) if existing is not None and custom else None
     for field, cell in custom:
-        custom_fields.write(existing if existing is not None else contact, field, cell, job.user_id)
+        custom_fields.write(record, field, cell, job.user_id)
+    if prior is not None:  # the revert puts back what this row changed (crm.kernel.restore)
+        written = restore.written(prior, custom_fields.plain(record, touched))
+        updated.before = {**updated.before, "custom": prior, "custom_written": written}
     db.session.flush()
     return company_id
 

@@ -40,6 +40,22 @@ SCALARS = (
     "notes",
 )
 LIFECYCLES = {m.value: m for m in Lifecycle} | {m.label.lower(): m for m in Lifecycle}
+# Other products' stages (HubSpot's lifecycle, Zoho's and Salesforce's lead statuses).
+LIFECYCLES |= {
+    "subscriber": Lifecycle.LEAD,
+    "marketing qualified lead": Lifecycle.LEAD,
+    "marketingqualifiedlead": Lifecycle.LEAD,
+    "mql": Lifecycle.LEAD,
+    "new": Lifecycle.LEAD,
+    "sales qualified lead": Lifecycle.PROSPECT,
+    "salesqualifiedlead": Lifecycle.PROSPECT,
+    "sql": Lifecycle.PROSPECT,
+    "opportunity": Lifecycle.PROSPECT,
+    "qualified": Lifecycle.PROSPECT,
+    "evangelist": Lifecycle.CUSTOMER,
+    "client": Lifecycle.CUSTOMER,
+    "former customer": Lifecycle.FORMER,
+}
 # Checked while reading a row, so the preview names the problem (crm/kernel/fields.py).
 LIMITS = {
     key: CONTACT_LIMITS[key]

@@ -4,7 +4,6 @@ attachments (stored once per team and content) and its timeline entry."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from flask import current_app
@@ -14,7 +13,7 @@ from crm.inbound.lookups import Lookups
 from crm.inbound.mailtypes import Address, Attachment, ParsedMail
 from crm.inbound.parsing import split_quoted
 from crm.inbound.routing import Plan
-from crm.kernel import events
+from crm.kernel import attachments, events
 from crm.kernel.timeline import record
 from crm.models import (
     Activity,
@@ -161,7 +160,7 @@ def _addr(address: Address | None) -> dict | None:
 
 
 def attachment_path(team_id: int, sha256: str) -> Path:
-    return Path(current_app.config["CRM_DATA_DIR"]) / "attachments" / str(team_id) / sha256
+    return attachments.path(team_id, sha256)
 
 
 def _store_attachment(team_id: int, email_id: int, attachment: Attachment) -> EmailAttachment:
@@ -169,12 +168,7 @@ def _store_attachment(team_id: int, email_id: int, attachment: Attachment) -> Em
     sha = attachment.sha256 or hashlib.sha256(attachment.data).hexdigest()
     stored = attachment.size <= limit
     if stored:
-        path = attachment_path(team_id, sha)
-        if not path.exists():  # once per team and content
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{sha}.{os.getpid()}.part")
-            partial.write_bytes(attachment.data)
-            os.replace(partial, path)
+        attachments.store(team_id, attachment.data, sha)  # once per team and content
     return EmailAttachment(
         team_id=team_id,
         email_message_id=email_id,

@@ -2,7 +2,9 @@
 
 Writing: `write_rows(header, rows)` yields CSV text in chunks (for a streaming response), UTF-8
 with a BOM so spreadsheets read accents, and every cell a spreadsheet would run as a formula
-(=, +, -, @, tab, CR — also after leading spaces) written as text. `csv_response()` wraps that
+(=, +, -, @, tab, CR — also after leading spaces) written as text, except a phone number
+(`+` and 7–15 digits with spaces or dashes), which runs nothing and which every other tool must
+read as it is. `csv_response()` wraps that
 in a download. Every CSV the app writes goes through here.
 
 Reading: `decode()` takes the bytes a spreadsheet saved (UTF-8 with or without BOM, UTF-16 with
@@ -15,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 
 from flask import Response, stream_with_context
@@ -24,6 +27,9 @@ from crm.kernel.filenames import content_disposition
 BOM = "\ufeff"
 DELIMITERS = ",;\t|"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# "+1 415-555-0134": digits, spaces and dashes only can name no function, cell or command, so
+# quoting it would only corrupt the number for every tool that reads the file.
+PHONE = re.compile(r"\+[0-9][0-9 -]*[0-9]")
 CHUNK_ROWS = 500
 
 
@@ -32,18 +38,26 @@ CHUNK_ROWS = 500
 
 def safe_cell(value: object) -> str:
     """The cell as text a spreadsheet shows and never runs (CSV injection): a leading quote
-    before anything that starts, or starts after spaces, like a formula."""
+    before anything that starts, or starts after spaces, like a formula — but a phone number
+    (`+` and 7–15 digits, spaces and dashes only) is data, written as it is."""
     text = "" if value is None else str(value)
+    if is_phone(text):
+        return text
     if text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS[:4]):
         return "'" + text
     return text
+
+
+def is_phone(text: str) -> bool:
+    """`+` then digits, spaces and dashes only, 7 to 15 digits (E.164's longest)."""
+    return bool(PHONE.fullmatch(text)) and 7 <= sum(c in "0123456789" for c in text) <= 15
 
 
 def write_rows(
     header: Iterable[object], rows: Iterable[Iterable[object]], *, chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[str]:
     """CSV text in chunks, UTF-8 with BOM; a cell that a spreadsheet would run as a formula
-    (=, +, -, @, tab, CR — also after leading spaces) is written as text."""
+    (=, +, -, @, tab, CR — also after leading spaces) is written as text; a phone number as is."""
     out = io.StringIO()
     writer = csv.writer(out)
     out.write(BOM)

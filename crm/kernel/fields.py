@@ -4,13 +4,18 @@ Promise: CONTACT_LIMITS and COMPANY_LIMITS are the only place a field's longest 
 written; the forms (Length validators), the services (clean_text) and the CSV import all read
 them, so a value the form accepts is never refused by the service or the import, or the other
 way round. clean_text() trims a value and refuses an over-long one with an error on its field.
-phone_region() is the country a phone number without a country code is read in. CURRENCIES are
+phone_region() is the country a phone number without a country code is read in (a team's default
+country, chosen from countries(), guessed at sign-up by region_from_locale()). CURRENCIES are
 the currencies a team or a deal may be kept in.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import phonenumbers
 from flask import current_app, has_app_context
+from phonenumbers import geocoder
 
 from crm.errors import Invalid
 
@@ -71,6 +76,33 @@ def clean_text(value, max_len: int, field: str) -> str | None:
     return value or None
 
 
-def phone_region() -> str:
-    """Where a phone number typed without a country code is read (PHONE_REGION, default US)."""
+def phone_region(team=None) -> str:
+    """Where a phone number typed without a country code is read: the team's default country
+    when it has one (settings), else PHONE_REGION (default US)."""
+    if team is not None and getattr(team, "default_country", None):
+        return team.default_country
     return current_app.config.get("PHONE_REGION", "US") if has_app_context() else "US"
+
+
+@lru_cache(maxsize=1)
+def countries() -> list[tuple[str, str]]:
+    """(region code, English name) of every country phone numbers can be read in, by name."""
+    names = {}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(region)
+        name = geocoder.country_name_for_number(example, "en") if example else ""
+        names[region] = name or region
+    return sorted(names.items(), key=lambda item: item[1])
+
+
+def region_from_locale(languages) -> str | None:
+    """The country of a browser's preferred locale ("en-GB" → "GB"), when it names one.
+
+    `languages`: language tags, most preferred first (e.g. request.accept_languages.values()).
+    """
+    for tag in languages or ():
+        parts = str(tag).replace("_", "-").split("-")
+        for part in parts[1:]:
+            if len(part) == 2 and part.upper() in phonenumbers.SUPPORTED_REGIONS:
+                return part.upper()
+    return None

@@ -2,13 +2,14 @@
 
 Promise: a user counts as a member of a team only through a Membership row of that team.
 members() lists them by name for pickers (owner, assignee); check_member() turns an id typed
-into a form into a member or a field error, never another team's user; can_manage() is the one
+into a form into a member or a field error, never another team's user; find() reads an owner
+named in an imported file (email or name); can_manage() is the one
 role check (owners and admins manage the team's settings and everyone's items).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.errors import Invalid
 from crm.extensions import db
@@ -59,6 +60,22 @@ def check_member(
     if user is None:
         raise Invalid(message, field=field)
     return user
+
+
+def find(team_id: int, text: str | None) -> User | None:
+    """The member an export names as an owner: by email, else by name (case aside); None when
+    nobody, or more than one member, answers to it."""
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    by = func.lower(User.email) if "@" in text else func.lower(User.name)
+    found = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == team_id, by == text)
+        .limit(2)
+    ).all()
+    return found[0] if len(found) == 1 else None
 
 
 def user_name(user_id: int | None) -> str | None:

@@ -16,7 +16,7 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from crm.kernel.ids import parse_id
-from crm.leads.services import ASKABLE, FIELD_LABELS
+from crm.leads.fields import ASKABLE, FIELD_LABELS
 from crm.models import LeadStatus
 
 

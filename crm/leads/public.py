@@ -8,6 +8,7 @@ honeypot, the signed fill-time stamp, rate limits and size limits (see docs/lead
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from flask import (
     Response,
@@ -100,6 +101,9 @@ def public(token: str):
             return _reply(form, 400, {"error": "Send a JSON object of field names and values."})
     else:
         data = request.form.to_dict()
+    # What the answer needs, read before the commit expires the form (no second SELECT).
+    target, thanks = services.safe_redirect(form), _thanks(form)
+    shown = SimpleNamespace(name=form.name, allowed_origins=list(form.allowed_origins or []))
     try:
         services.receive(form, data, get_remote_address())
     except Invalid as error:
@@ -107,12 +111,11 @@ def public(token: str):
         if wants_json:
             return _reply(form, 422, {"error": error.message, "field": error.field})
         return _page(form, values=data, errors={error.field or "": error.message}, status=422)
-    target = services.safe_redirect(form)
     if wants_json:
-        return _reply(form, 200, {"ok": True, "message": _thanks(form), "redirect": target})
+        return _reply(shown, 200, {"ok": True, "message": thanks, "redirect": target})
     if target:
         return redirect(target, 303)
-    return render_template("leads/thanks.html", form=form, message=_thanks(form))
+    return render_template("leads/thanks.html", form=shown, message=thanks)
 
 
 def _thanks(form: LeadForm) -> str:

@@ -103,6 +103,31 @@ def spam(team_id: int, limit: int = 200) -> list[LeadSubmission]:
     )
 
 
+def submission_counts(team_id: int, form_id: int) -> dict[str, int]:
+    """How many of a form's submissions are in each state (waiting, processed, failed, spam)."""
+    rows = db.session.execute(
+        select(LeadSubmission.status, func.count())
+        .where(LeadSubmission.team_id == team_id, LeadSubmission.form_id == form_id)
+        .group_by(LeadSubmission.status)
+    ).all()
+    return {str(status): count for status, count in rows}
+
+
+def failed(team_id: int, form_id: int, limit: int = 50) -> list[LeadSubmission]:
+    """A form's submissions that could not become leads, newest first, with their reasons."""
+    return list(
+        db.session.scalars(
+            scoped(LeadSubmission, team_id=team_id)
+            .where(
+                LeadSubmission.form_id == form_id,
+                LeadSubmission.status == SubmissionStatus.FAILED,
+            )
+            .order_by(LeadSubmission.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"

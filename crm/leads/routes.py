@@ -171,6 +171,9 @@ def _edit(lead_form: LeadForm | None):
         lead_form=lead_form,
         url=public_url(lead_form) if lead_form else None,
         snippet=snippet(lead_form) if lead_form else None,
+        counts=queries.submission_counts(team.id, lead_form.id) if lead_form else {},
+        failed=queries.failed(team.id, lead_form.id) if lead_form else [],
+        confirm=ConfirmForm(),
     ), status
 
 
@@ -204,5 +207,5 @@ def release(submission_id: int):
             db.session.rollback()
             flash(error.message, "error")
         else:
-            flash("Released: the submission became a lead.", "success")
-    return redirect(url_for("settings_leads.spam"), 303)
+            flash("Sent again: it becomes a lead in a moment.", "success")
+    return redirect(back_url(url_for("settings_leads.spam")), 303)

@@ -24,11 +24,13 @@ from crm.models.custom import ENTITIES as ENTITIES_CUSTOM
 from crm.models.custom import TYPES as TYPES_CUSTOM
 from crm.models.custom import CustomField, CustomValue, DefaultView, SavedView
 from crm.models.deal import Deal, DealStatus, LostReason, Pipeline, Stage, deal_contact, deal_tag
+from crm.models.event import EventOutbox
 from crm.models.imports import (
     ContactMerge,
     DuplicatePolicy,
     ImportChange,
     ImportJob,
+    ImportMapping,
     ImportStatus,
 )
 from crm.models.lead import (
@@ -77,6 +79,7 @@ __all__ = [
     "AutomationRun",
     "RunStatus",
     "DeliveryStatus",
+    "EventOutbox",
     "Webhook",
     "WebhookDelivery",
     "BulkRecipient",
@@ -97,6 +100,7 @@ __all__ = [
     "DuplicatePolicy",
     "ImportChange",
     "ImportJob",
+    "ImportMapping",
     "ImportStatus",
     "ENTITIES_CUSTOM",
     "TYPES_CUSTOM",

@@ -101,6 +101,7 @@ class Company(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_company_team_domain", "team_id", "domain"),
         Index("ix_company_team_owner", "team_id", "owner_id", "sort_name", "id"),
         Index("ix_company_team_updated", "team_id", "updated_at", "id"),  # API sync
+        Index("uq_company_external", "team_id", "external_source", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +114,11 @@ class Company(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     website: Mapped[str | None] = mapped_column(String(300))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The record's id in the product it was imported from ("HubSpot", "12345"): a later file
+    # links to it, and importing the same file again finds it instead of adding it twice.
+    external_source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     owner = relationship("User", foreign_keys=[owner_id])
     tags: Mapped[list[Tag]] = relationship(secondary=company_tag, order_by=Tag.name)
@@ -130,6 +136,7 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
         Index("ix_contact_team_updated", "team_id", "updated_at", "id"),  # API sync
         # As-you-type search by last name ("lovelace" finds Ada Lovelace).
         Index("ix_contact_team_last", "team_id", text("lower(last_name)")),
+        Index("uq_contact_external", "team_id", "external_source", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,6 +158,9 @@ class Contact(TeamOwned, Timestamps, SoftDelete, Address, db.Model):
     last_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # As on Company: the id this person had in the product they were imported from.
+    external_source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     owner = relationship("User", foreign_keys=[owner_id])
     company: Mapped[Company | None] = relationship(back_populates="contacts")

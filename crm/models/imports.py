@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -73,6 +73,11 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why a failed import stopped, as the page shows it ("The import stopped: …").
     failure: Mapped[str | None] = mapped_column(Text)
+    # Where the mapping came from: a product's export ("HubSpot"), "vCard", or "remembered"
+    # (this team's own mapping for the same headers); None for a guess from the header words.
+    profile: Mapped[str | None] = mapped_column(String(40))
+    # What each row is: "contacts" or "companies" (crm.imports.columns.KINDS).
+    kind: Mapped[str] = mapped_column(String(20), default="contacts", server_default="contacts")
 
     user = relationship("User")
 
@@ -83,6 +88,17 @@ class ImportJob(TeamOwned, Timestamps, db.Model):
     @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.REVERTED)
+
+
+class ImportMapping(TeamOwned, Timestamps, db.Model):
+    """A team's confirmed column mapping, kept for the next file with the same header row."""
+
+    __tablename__ = "import_mapping"
+    __table_args__ = (UniqueConstraint("team_id", "fingerprint", name="uq_import_mapping_header"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the normalized header row
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class ImportChange(db.Model):

@@ -92,16 +92,23 @@ class Lead(TeamOwned, Timestamps, db.Model):
 
 
 class SubmissionStatus(enum.StrEnum):
+    PENDING = "pending"  # stored by the request; the job turns it into a contact and lead
+    PROCESSING = "processing"  # claimed by a job (claimed_at); handed back if it went stale
     PROCESSED = "processed"
+    FAILED = "failed"  # `error` says why; an admin can try again from the form's page
     SPAM = "spam"
-    RELEASED = "released"
+    RELEASED = "released"  # before 0006l: released from Spam and processed at once
 
 
 class LeadSubmission(TeamOwned, Timestamps, db.Model):
     """Every accepted POST to a form, spam included: its raw fields and what became of it."""
 
     __tablename__ = "lead_submission"
-    __table_args__ = (Index("ix_lead_submission_team_status", "team_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_lead_submission_team_status", "team_id", "status", "id"),
+        # The job's claim: the oldest pending rows of every team.
+        Index("ix_lead_submission_status", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("lead_form.id", ondelete="CASCADE"), index=True)
@@ -110,5 +117,9 @@ class LeadSubmission(TeamOwned, Timestamps, db.Model):
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)  # why processing failed
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # out of Spam by an admin
 
     form = relationship("LeadForm")

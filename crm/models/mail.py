@@ -59,6 +59,9 @@ class OutboundEmail(Timestamps, db.Model):
     reply_to: Mapped[str | None] = mapped_column(String(300))
     recipients: Mapped[dict | None] = mapped_column(JSON)
     headers: Mapped[dict | None] = mapped_column(JSON)
+    # Files a member attached: [{"sha256", "filename", "content_type", "size"}], the bytes in
+    # the attachment store (crm/kernel/attachments.py), so every attempt sends the same parts.
+    attachments: Mapped[list | None] = mapped_column(JSON)
 
 
 class InboundStatus(enum.StrEnum):

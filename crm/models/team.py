@@ -24,6 +24,12 @@ def password_hash_method() -> str:
     return "scrypt"
 
 
+def hash_password(password: str) -> str:
+    """The stored hash of a new password, made with password_hash_method(). Every place that
+    hashes a password calls this (sign-up, its confirmation link, set_password)."""
+    return generate_password_hash(password, method=password_hash_method())
+
+
 class Role(enum.StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
@@ -38,6 +44,9 @@ class Team(Timestamps, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # ISO 3166 region a phone number without a country code is read in (imports, forms);
+    # None: the app's PHONE_REGION.
+    default_country: Mapped[str | None] = mapped_column(String(2))
     # Email-in creates contacts for unknown external people when this is on.
     auto_create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
     # …and only from mail whose sender passed DKIM or DMARC when this is on (held otherwise).
@@ -87,7 +96,7 @@ class User(UserMixin, Timestamps, db.Model):
         return (memberships.get(self.last_team_id) or memberships[min(memberships)]).inbound_token
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=password_hash_method())
+        self.password_hash = hash_password(password)
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:

@@ -43,6 +43,7 @@ class WebhookDelivery(TeamOwned, Timestamps, db.Model):
     __table_args__ = (
         Index("ix_webhook_delivery_status_next", "status", "next_attempt_at"),
         Index("ix_webhook_delivery_webhook", "webhook_id", "id"),
+        Index("ix_webhook_delivery_event", "event_id", "webhook_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""Bulk send: one mail, rendered per person, to a tag or a contact-list filter.
+"""Bulk send: one mail, rendered per person, to a saved list, a tag or a contact-list filter.
 
 start() writes, in one transaction, a BulkSend, one BulkRecipient per person (queued with its
 outbox row, or skipped and why: opted out, bouncing, no address), each queued person's
@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email.utils import formataddr
+from urllib.parse import parse_qsl
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from crm import outbox, queue
 from crm.contacts.queries import ContactFilters, contacts_query
+from crm.custom_fields import views as saved_views
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.kernel.timeline import record
+from crm.kernel.timeline import record, record_many
 from crm.models import (
     ActivityKind,
     BulkRecipient,
@@ -30,13 +33,14 @@ from crm.models import (
     EmailMessage,
     OutboundEmail,
     OutboxStatus,
+    SavedView,
     Team,
     User,
     utcnow,
 )
 from crm.outbound import merge
 from crm.outbound.formatting import to_html
-from crm.outbound.services import reply_address, unsubscribe_headers
+from crm.outbound.services import reply_address, unsubscribe_header_maker
 
 MAX_RECIPIENTS = 5000
 BATCH = 50
@@ -52,6 +56,17 @@ def audience(team_id: int, filters: ContactFilters) -> list[Contact]:
     if len(people) > MAX_RECIPIENTS:
         raise Invalid(f"Send to at most {MAX_RECIPIENTS:,} people at once.", field="audience")
     return list(people)
+
+
+def saved_lists(team_id: int, user_id: int) -> list[SavedView]:
+    """The contact-list views a member can open (their own and the team's shared ones)."""
+    return saved_views.visible(team_id, user_id, "contacts")
+
+
+def saved_list_filters(view: SavedView) -> ContactFilters:
+    """A saved list's audience: the contact list's own filters read from the view's query, so
+    `audience()` gives exactly the people the list shows with that view."""
+    return ContactFilters.from_args(MultiDict(parse_qsl(view.query or "")))
 
 
 def skip_reason(contact: Contact) -> str | None:
@@ -115,7 +130,12 @@ def start(
     subject: str,
     body: str,
 ) -> BulkSend:
-    """Queue the mails (see the module docstring); returns the BulkSend, committed."""
+    """Queue the mails (see the module docstring); returns the BulkSend, committed.
+
+    Each template is compiled once (merge.py caches it) and rendered per person; the rows are
+    written as batched INSERTs of plain dicts (outbox, logged email, timeline entry and link,
+    recipient), not ORM objects: thousands of people cost a few statements per table.
+    """
     _check(subject, body)
     people = audience(team.id, filters)
     now = utcnow()
@@ -133,27 +153,47 @@ def start(
     db.session.flush()
     sender = formataddr((author.name or "", author.email))
     reply_to = reply_address(team.id, author)
-    queued: list[tuple[Contact, OutboundEmail, str, str]] = []
-    with db.session.no_autoflush:
-        _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk)
-    db.session.flush()
-    logged = []
-    for person, row, rendered_subject, text in queued:
-        db.session.add(
-            BulkRecipient(
-                bulk_send_id=bulk.id,
-                contact_id=person.id,
-                name=person.name[:300],
-                address=person.primary_email,
-                outbox_id=row.id,
-            )
+    headers_for = unsubscribe_header_maker(team.id)
+    recipients: list[dict] = []
+    mails: list[dict] = []
+    queued: list[tuple[Contact, dict]] = []
+    for person in people:
+        reason = skip_reason(person)
+        recipient = {
+            "bulk_send_id": bulk.id,
+            "contact_id": person.id,
+            "name": person.name[:300],
+            "address": person.primary_email,
+            "skipped": reason,
+            "outbox_id": None,
+        }
+        recipients.append(recipient)
+        if reason:
+            continue
+        context = merge.context_for(person)
+        text = merge.render(body, context, field="body")
+        mails.append(
+            {
+                "team_id": team.id,
+                "kind": "bulk",
+                "sender": sender,
+                "reply_to": reply_to,
+                "to": [formataddr((person.name, person.primary_email))],
+                "subject": merge.render(subject, context, field="subject").strip()[:300],
+                "text": text,
+                "html": to_html(text),
+                "headers": headers_for(person.id),
+                "next_attempt_at": first + spacing * len(queued),
+            }
         )
-        logged.append(log_outgoing(team.id, author, person, row, rendered_subject, text, now))
-    db.session.flush()
-    for email, activity in logged:
-        email.activity_id = activity.id
-        activity.data = activity.data | {"email_message_id": email.id}
-    ids = [person.id for person, *_ in queued]
+        queued.append((person, recipient))
+    outbox_ids = outbox.queue_composed_many(mails)
+    _log_outgoing_many(team.id, author, queued, mails, outbox_ids, now)
+    for (_, recipient), outbox_id in zip(queued, outbox_ids, strict=True):
+        recipient["outbox_id"] = outbox_id
+    if recipients:
+        db.session.execute(insert(BulkRecipient), recipients)
+    ids = sorted(person.id for person, _ in queued)
     for chunk in range(0, len(ids), 500):
         db.session.execute(
             update(Contact)
@@ -165,6 +205,69 @@ def start(
     if queued:
         queue.enqueue("jobs.outbound.deliver_bulk", bulk.id, job_id=f"bulk-{bulk.id}-first")
     return bulk
+
+
+def _log_outgoing_many(team_id, author, queued, mails, outbox_ids, now) -> None:
+    """log_outgoing() for every queued person at once: the outgoing EmailMessages (threaded
+    under each mail's Message-ID) and their email Activities, linked both ways."""
+    if not queued:
+        return
+    keys = [mail["message_id"].strip("<>")[:300] for mail in mails]
+    email_ids = list(
+        db.session.scalars(
+            insert(EmailMessage).returning(EmailMessage.id, sort_by_parameter_order=True),
+            [
+                {
+                    "team_id": team_id,
+                    "message_id": key,
+                    "thread_key": key,
+                    "subject": mail["subject"],
+                    "from_addr": {"name": author.name, "email": author.email},
+                    "to_addrs": [{"name": person.name, "email": person.primary_email}],
+                    "cc_addrs": [],
+                    "direction": "outgoing",
+                    "sent_at": now,
+                    "text": mail["text"],
+                    "html": mail["html"],
+                    "logged_by_id": author.id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for (person, _), mail, key in zip(queued, mails, keys, strict=True)
+            ],
+        )
+    )
+    activity_ids = record_many(
+        team_id=team_id,
+        kind=ActivityKind.EMAIL,
+        author_id=author.id,
+        occurred_at=now,
+        touch=False,  # one UPDATE for everyone at the end
+        entries=[
+            {
+                "contact_ids": [person.id],
+                "company_id": person.company_id,
+                "subject": mail["subject"] or "(no subject)",
+                "body": mail["text"],
+                "data": {
+                    "direction": "outgoing",
+                    "thread_key": key,
+                    "outbox_id": outbox_id,
+                    "email_message_id": email_id,
+                },
+            }
+            for (person, _), mail, key, outbox_id, email_id in zip(
+                queued, mails, keys, outbox_ids, email_ids, strict=True
+            )
+        ],
+    )
+    db.session.execute(
+        update(EmailMessage),
+        [
+            {"id": email_id, "activity_id": activity_id}
+            for email_id, activity_id in zip(email_ids, activity_ids, strict=True)
+        ],
+    )
 
 
 def log_outgoing(team_id, author, person, row, subject, text, now):
@@ -199,39 +302,6 @@ def log_outgoing(team_id, author, person, row, subject, text, now):
     )
     db.session.add(email)
     return email, activity
-
-
-def _queue_each(team, people, queued, subject, body, sender, reply_to, first, spacing, bulk):
-    """Render and add each person's outbox row (or their skipped row); appends to `queued`."""
-    for person in people:
-        reason = skip_reason(person)
-        if reason:
-            db.session.add(
-                BulkRecipient(
-                    bulk_send_id=bulk.id,
-                    contact_id=person.id,
-                    name=person.name[:300],
-                    address=person.primary_email,
-                    skipped=reason,
-                )
-            )
-            continue
-        context = merge.context_for(person)
-        text = merge.render(body, context, field="body")
-        rendered_subject = merge.render(subject, context, field="subject").strip()[:300]
-        row = outbox.queue_composed(
-            team_id=team.id,
-            kind="bulk",
-            sender=sender,
-            reply_to=reply_to,
-            to=[formataddr((person.name, person.primary_email))],
-            subject=rendered_subject,
-            text=text,
-            html=to_html(text),
-            headers=unsubscribe_headers(team.id, person.id),
-        )
-        row.next_attempt_at = first + spacing * len(queued)
-        queued.append((person, row, rendered_subject, text))
 
 
 def _next_free_slot(team_id: int, now):

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -26,6 +33,8 @@ class ComposeForm(FlaskForm):
         validators=[Length(max=100_000)],
         render_kw={"rows": 10},
     )
+    # Read by the route from request.files; the service checks the limits.
+    attachments = MultipleFileField("Attach files")
 
 
 class TemplateForm(FlaskForm):
@@ -43,7 +52,8 @@ class PreviewForm(FlaskForm):
 
 
 class BulkForm(FlaskForm):
-    tag = SelectField("Contacts tagged", coerce=int, choices=[], validators=[Optional()])
+    view = SelectField("A saved list", coerce=int, choices=[], validators=[Optional()])
+    tag = SelectField("Or contacts tagged", coerce=int, choices=[], validators=[Optional()])
     template = SelectField("Start from a template", coerce=int, choices=[], validators=[Optional()])
     subject = StringField("Subject", validators=[Length(max=300)])
     body = TextAreaField("Message", validators=[Length(max=100_000)], render_kw={"rows": 10})

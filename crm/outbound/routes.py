@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -111,6 +111,11 @@ def _compose(kind: str, record):
                 sender=form.sender.data,
                 company_id=record.id if kind == "company" else None,
                 deal_id=record.id if kind == "deal" else None,
+                files=[
+                    services.Upload(f.filename or "", f.mimetype, f.read())
+                    for f in request.files.getlist(form.attachments.name)
+                    if f and (f.filename or f.content_length)
+                ],
             )
         except Invalid as error:
             show_error(form, error)
@@ -120,6 +125,7 @@ def _compose(kind: str, record):
     else:
         status = 422
     back = url_for(SHOW_ENDPOINT[kind], **{f"{kind}_id": record.id})
+    config = current_app.config
     return render(
         "outbound/compose.html",
         "outbound/_compose_form.html",
@@ -131,6 +137,10 @@ def _compose(kind: str, record):
         back=back,
         templates=templates,
         has_people=bool(people),
+        file_limits=(
+            services.size_label(config["OUTBOUND_MAX_ATTACHMENT_BYTES"]),
+            services.size_label(config["OUTBOUND_MAX_ATTACHMENTS_BYTES"]),
+        ),
     )
 
 
@@ -302,13 +312,28 @@ def bulk_compose():
     form.tag.choices = [(0, "— the filter from the contact list —")] + [
         (t.id, t.name) for t in tags
     ]
+    lists = bulk.saved_lists(team.id, current_user.id)
+    form.view.choices = [(0, "—")] + [
+        (v.id, f"{v.name} (shared)" if v.shared else v.name) for v in lists
+    ]
     templates = services.templates_for(team.id, current_user)
     form.template.choices = [(0, "—")] + [(t.id, t.name) for t in templates]
-    filters = _filters()
-    if form.tag.data:
+    filters, label = _filters(), None
+    if request.method == "GET" and (view_id := request.args.get("view", type=parse_id)):
+        form.view.data = view_id
+    view = next((v for v in lists if v.id == form.view.data), None)
+    if form.view.data and view is None:
+        abort(404)  # not a list this member can see: another team's, a teammate's personal
+    if view is not None:
+        filters, label = bulk.saved_list_filters(view), f"Saved list “{view.name}”"
+        form.tag.data = 0
+    elif form.tag.data:
+        if form.tag.data not in {t.id for t in tags}:
+            abort(404)  # not one of this team's tags (or not an id at all)
         filters = ContactFilters(tag=form.tag.data)
     elif request.method == "GET":
         form.tag.data = filters.tag if filters.args(sort=None).keys() == {"tag"} else 0
+    label = label or _audience_label(filters)
     chosen = next((t for t in templates if t.id == form.template.data), None)
     if request.method == "GET" and chosen is not None:
         form.subject.data, form.body.data = chosen.subject, chosen.body
@@ -320,7 +345,7 @@ def bulk_compose():
                     team=team,
                     author=current_user,
                     filters=filters,
-                    label=_audience_label(filters),
+                    label=label,
                     subject=form.subject.data,
                     body=form.body.data,
                 )
@@ -337,7 +362,8 @@ def bulk_compose():
         http_status=status,
         form=form,
         filters=filters,
-        label=_audience_label(filters),
+        form_args={"view": view.id} if view is not None else filters.args(),
+        label=label,
         result=result,
     )
 

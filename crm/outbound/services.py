@@ -8,6 +8,9 @@ every recipient contact, the deal and the company; then it enqueues the send aft
 
 from __future__ import annotations
 
+import mimetypes
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
 
@@ -19,6 +22,8 @@ from sqlalchemy.orm import aliased
 from crm import outbox
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import attachments
+from crm.kernel.filenames import clean_filename
 from crm.kernel.timeline import record
 from crm.models import (
     ActivityContact,
@@ -26,6 +31,7 @@ from crm.models import (
     Company,
     Contact,
     Deal,
+    EmailAttachment,
     EmailMessage,
     EmailTemplate,
     Membership,
@@ -40,6 +46,70 @@ from crm.security import scoped
 MAX_RECIPIENTS = 50
 SUBJECT_MAX = 300
 BODY_MAX = 100_000
+MAX_FILES = 20
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a member attaches, as the browser sent it (name and type are only claims)."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+def size_label(n: int) -> str:
+    """10 MB, 300 KB: a limit or a file's size as a person reads it."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{max(n // 1024, 1)} KB"
+
+
+def attach(team_id: int, files: list[Upload]) -> list[dict]:
+    """Check the files against the limits (each, all together), keep them in the attachment
+    store and describe them for the outbox row; Invalid names the first file too large."""
+    files = [f for f in files or () if f.filename or f.data]
+    if not files:
+        return []
+    config = current_app.config
+    each, total = config["OUTBOUND_MAX_ATTACHMENT_BYTES"], config["OUTBOUND_MAX_ATTACHMENTS_BYTES"]
+    if len(files) > MAX_FILES:
+        raise Invalid(f"Attach at most {MAX_FILES} files.", field="attachments")
+    for upload in files:
+        if len(upload.data) > each:
+            name, size = clean_filename(upload.filename), size_label(len(upload.data))
+            raise Invalid(
+                f"{name} is {size}; each file may be at most {size_label(each)}."
+                " Choose the files again.",
+                field="attachments",
+            )
+    if (size := sum(len(f.data) for f in files)) > total:
+        raise Invalid(
+            f"The files come to {size_label(size)}; one mail may carry at most"
+            f" {size_label(total)}. Choose the files again.",
+            field="attachments",
+        )
+    described = []
+    for upload in files:
+        name = clean_filename(upload.filename)
+        described.append(
+            {
+                "sha256": attachments.store(team_id, upload.data),
+                "filename": name,
+                "content_type": _content_type(upload.content_type, name),
+                "size": len(upload.data),
+            }
+        )
+    return described
+
+
+def _content_type(claimed: str | None, filename: str) -> str:
+    """The browser's type if it is a plain type/subtype, else a guess from the name."""
+    value = (claimed or "").split(";", 1)[0].strip().lower()
+    if not _CONTENT_TYPE.fullmatch(value) or value.startswith(("multipart/", "message/")):
+        value = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return value[:127]
 
 
 def senders(team: Team, user: User) -> list[tuple[str, str]]:
@@ -61,9 +131,12 @@ def compose(
     sender: str = "me",
     company_id: int | None = None,
     deal_id: int | None = None,
+    files: list[Upload] = (),
 ):
     """Queue one mail to contacts of the team and log it on their timelines; returns the
-    Activity. Merge fields in the subject and body are filled from the first recipient."""
+    Activity. Merge fields in the subject and body are filled from the first recipient.
+    Attached files go to the attachment store; the outbox row names them (so a retry sends
+    the same parts) and the logged email lists them (downloads on the timeline)."""
     subject, body = (subject or "").strip(), (body or "").rstrip()
     if not subject:
         raise Invalid("Write a subject.", field="subject")
@@ -99,6 +172,7 @@ def compose(
     if sender not in choices:
         raise Invalid("Choose who the mail is from.", field="sender")
     member = reply_address(team.id, author)
+    files = attach(team.id, files)
     message_id = outbox.new_message_id()
     row = outbox.queue_composed(
         team_id=team.id,
@@ -111,6 +185,7 @@ def compose(
         text=text,
         html=to_html(text),
         message_id=message_id,
+        attachments=files,
     )
     now = utcnow()
     from_name, from_email = parseaddr(choices[sender])
@@ -129,6 +204,16 @@ def compose(
         html=row.body_html,
         logged_by_id=author.id,
     )
+    email.attachments = [
+        EmailAttachment(
+            team_id=team.id,
+            filename=f["filename"],
+            content_type=f["content_type"],
+            size=f["size"],
+            sha256=f["sha256"],
+        )
+        for f in files
+    ]
     db.session.add(email)
     db.session.flush()
     people = [*to, *cc]
@@ -284,15 +369,27 @@ def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
 
 def unsubscribe_headers(team_id: int, contact_id: int) -> dict[str, str]:
     """RFC 8058 one-click headers for bulk and sequence mail: an https link and a mailto."""
-    token = unsubscribe_token(team_id, contact_id)
+    return unsubscribe_header_maker(team_id)(contact_id)
+
+
+def unsubscribe_header_maker(team_id: int):
+    """unsubscribe_headers() for many contacts of one team: the signer and the URL map are
+    set up once (a bulk send makes thousands)."""
+    signer = _signer()
     # Built from the URL map, not url_for: sweeps and jobs have no request.
-    path = current_app.url_map.bind("localhost").build("outbound.unsubscribe", {"token": token})
-    link = current_app.config["BASE_URL"] + path
+    urls = current_app.url_map.bind("localhost")
+    base = current_app.config["BASE_URL"]
     mailbox = parseaddr(current_app.config["MAIL_FROM"])[1] or "unsubscribe@localhost"
-    return {
-        "List-Unsubscribe": f"<{link}>, <mailto:{mailbox}?subject=unsubscribe-{token}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+
+    def headers(contact_id: int) -> dict[str, str]:
+        token = signer.dumps([team_id, contact_id])
+        link = base + urls.build("outbound.unsubscribe", {"token": token})
+        return {
+            "List-Unsubscribe": f"<{link}>, <mailto:{mailbox}?subject=unsubscribe-{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    return headers
 
 
 def unsubscribe(token: str) -> Contact | None:

@@ -120,6 +120,16 @@ class SearchEngine(IndexStore):
         # (segment id, team_id) -> that team's document numbers in the segment
         self._team_docs: dict[tuple[str, int], frozenset[int]] = {}
 
+    def warm(self, team_ids: Iterable[int] = ()) -> None:
+        """Open the searcher and read what a first search would (each web process at start)."""
+        with self._lock:
+            searcher = self._current_searcher()
+            if searcher.doc_count_all() == 0:
+                return  # an empty (or rebuilding) index has no columns to read
+            self._kinds_column(searcher)
+            for team_id in team_ids:
+                self._team_filter(searcher, team_id)
+
     # -- searching -------------------------------------------------------------------
 
     def search(

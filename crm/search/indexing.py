@@ -204,6 +204,38 @@ def _names(value: Any) -> list[str]:
     return out
 
 
+def _linked_people(team_id: int, activity_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each activity's live contacts as (id, name), in contact id order.
+
+    Two reads by primary key (the links of these activities, then those contacts) rather than
+    one join: joined, a planner without statistics (right after `crm seed`) started from the
+    team's contacts and walked all 100,000 of them for every batch of 500 activities.
+    """
+    links = db.session.execute(
+        select(ActivityContact.activity_id, ActivityContact.contact_id).where(
+            ActivityContact.activity_id.in_(activity_ids)
+        )
+    ).all()
+    if not links:
+        return {}
+    names = {}
+    contact_ids = sorted({contact_id for _, contact_id in links})
+    for start in range(0, len(contact_ids), _BATCH):
+        for contact_id, first, last in db.session.execute(
+            select(Contact.id, Contact.first_name, Contact.last_name).where(
+                Contact.id.in_(contact_ids[start : start + _BATCH]),
+                Contact.team_id == team_id,
+                Contact.deleted_at.is_(None),
+            )
+        ):
+            names[contact_id] = f"{first} {last}".strip()
+    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for activity_id, contact_id in sorted(links):
+        if contact_id in names:
+            people[activity_id].append((contact_id, names[contact_id]))
+    return people
+
+
 def _activities(team_id: int, ids: list[int]) -> dict[int, dict]:
     rows = db.session.scalars(
         scoped(Activity, team_id=team_id).where(
@@ -225,18 +257,7 @@ def _activities(team_id: int, ids: list[int]) -> dict[int, dict]:
         if company_ids
         else {}
     )
-    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for activity_id, contact_id, first, last in db.session.execute(
-        select(ActivityContact.activity_id, Contact.id, Contact.first_name, Contact.last_name)
-        .join(Contact, Contact.id == ActivityContact.contact_id)
-        .where(
-            ActivityContact.activity_id.in_([a.id for a in rows]),
-            Contact.team_id == team_id,
-            Contact.deleted_at.is_(None),
-        )
-        .order_by(ActivityContact.activity_id, Contact.id)
-    ):
-        people[activity_id].append((contact_id, f"{first} {last}".strip()))
+    people = _linked_people(team_id, [a.id for a in rows])
     docs = {}
     for a in rows:
         linked = people.get(a.id, [])

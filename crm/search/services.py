@@ -19,7 +19,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event, func, select
 
 from crm.extensions import db
-from crm.kernel import statistics
+from crm.kernel import statistics, timeline
 from crm.kernel.ids import parse_id
 from crm.models import (
     Activity,
@@ -100,8 +100,11 @@ def _source_item(obj) -> tuple[int, str, int] | None:
 @event.listens_for(Session, "after_flush")
 def _collect(session, _flush_context) -> None:
     changed = session.info.setdefault(_INFO_KEY, set())
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if obj in session.dirty and not session.is_modified(obj):
+    # session.dirty is computed afresh on every access (a walk of the identity map): once here,
+    # or a flush of n objects costs n walks (a bulk send flushes thousands).
+    dirty = session.dirty
+    for obj in (*session.new, *dirty, *session.deleted):
+        if obj in dirty and not session.is_modified(obj):
             continue
         item = _source_item(obj)
         if item is not None and item[0] is not None:
@@ -114,7 +117,11 @@ def _enqueue(session) -> None:
         # A savepoint released (each CSV import row has one): nothing is committed yet, so
         # keep the changes for the real commit instead of indexing rows no one can read.
         return
-    changed = session.info.pop(_INFO_KEY, None)
+    changed = session.info.pop(_INFO_KEY, None) or set()
+    # Timeline entries written in bulk (a bulk send) passed no flush: the kernel lists them.
+    changed |= {
+        (team_id, "activity", ident) for team_id, ident in timeline.take_bulk_written(session)
+    }
     if not changed:
         return
     try:
@@ -140,6 +147,7 @@ def _forget(session) -> None:
         # indexing); what it collected itself resolves to "gone" and changes nothing.
         return
     session.info.pop(_INFO_KEY, None)
+    timeline.take_bulk_written(session)
 
 
 def index_changes(items) -> int:
@@ -157,9 +165,9 @@ def reindex(progress: Callable[[int], None] | None = None) -> int:
 
     Records changed while it ran are indexed again afterwards, so none are lost.
     """
-    # A freshly seeded or restored database may have no planner statistics: the indexer's
-    # queries would then walk every contact per batch.
-    statistics.ensure()
+    # A freshly seeded or restored database may have no (or stale) planner statistics; the
+    # indexer's own queries do without, but the rebuild reads every table once anyway.
+    statistics.optimize()
     engine = get_engine()
     started = utcnow() - timedelta(seconds=1)
     count = 0

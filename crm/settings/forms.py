@@ -9,7 +9,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
 from crm.auth.forms import strong_password
-from crm.kernel.fields import CURRENCIES
+from crm.kernel.fields import CURRENCIES, countries
 from crm.models import Role
 
 TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz or tz == "UTC")
@@ -36,6 +36,15 @@ class PasswordForm(FlaskForm):
 class TeamForm(FlaskForm):
     name = StringField("Team name", validators=[DataRequired(), Length(max=120)])
     currency = SelectField("Default currency", choices=[(c, c) for c in CURRENCIES])
+    # Absent from a post (an older form, a script) means "not set", not an invalid choice.
+    default_country = SelectField(
+        "Default country for phone numbers", choices=[], filters=[lambda v: v or ""]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_country.choices = [("", "Not set (the server’s default)")] + countries()
+
     auto_create_contacts = BooleanField("Create contacts for unknown people in logged email")
     require_sender_auth = BooleanField(
         "Require a passing DKIM or DMARC before creating new contacts from mail"

@@ -58,6 +58,7 @@ def team():
     if form.validate_on_submit():
         team.name = form.name.data.strip()
         team.currency = form.currency.data
+        team.default_country = form.default_country.data or None
         team.auto_create_contacts = form.auto_create_contacts.data
         team.require_sender_auth = form.require_sender_auth.data
         db.session.commit()

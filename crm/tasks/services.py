@@ -116,8 +116,9 @@ def create_task(
     notes: str | None = None,
     priority: str | Priority = "normal",
     recurrence: str | None = None,
+    commit: bool = True,
 ) -> Task:
-    """Create and commit a task.
+    """Create and commit a task (commit=False: the caller commits, e.g. a batch of leads).
 
     `due_at`: a date (all day), or an aware datetime (with all_day=False, a due time).
     `assignee_id` defaults to the actor. `remind_before`: minutes before the due time (0 = at
@@ -152,7 +153,8 @@ def create_task(
     events.emit(
         "task.created", team_id=team_id, record_type="task", record_id=task.id, actor_id=actor_id
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return task
 
 

@@ -1,5 +1,8 @@
 """What a webhook receives: {id, event, created_at, team_id, data: {the record}, changes}.
 
+Contacts, companies and deals carry their custom fields as `data.custom_fields`, keyed by
+field key in the same JSON forms as the API.
+
 The record is read once, when the delivery rows are written (right after the commit that emitted
 the event), and the JSON is stored on each delivery: a retry or a redelivery sends the same bytes
 the first attempt did. A record gone by then (a deleted task) is sent as {"id": …}.
@@ -14,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from crm.kernel import custom_json
 from crm.kernel.events import Event
 from crm.models import Activity, Company, Contact, Deal, Task
 
@@ -47,6 +51,11 @@ def record_data(session: Session, record_type: str, record_id: int, team_id: int
         data["phones"] = [p.e164 for p in row.phones]
     if isinstance(row, Contact | Company | Deal):
         data["tags"] = [t.name for t in row.tags]
+    if isinstance(row, Contact | Company | Deal):
+        # Keyed by field key, in the API's JSON forms (crm/kernel/custom_json.py).
+        data["custom_fields"] = custom_json.as_json(
+            team_id, record_type, [record_id], session=session
+        )[record_id]
     if isinstance(row, Deal):
         data["contact_ids"] = [c.id for c in row.contacts]
     if isinstance(row, Activity):

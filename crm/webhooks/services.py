@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import select
+
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.kernel import features
+from crm.kernel.events import Event
 from crm.models import DeliveryStatus, Webhook, WebhookDelivery
-from crm.webhooks import delivery, urls
+from crm.webhooks import delivery, payloads, urls
 from crm.webhooks.signing import new_secret
 
 
@@ -96,6 +99,54 @@ def redeliver(original: WebhookDelivery) -> WebhookDelivery:
     db.session.commit()
     delivery.enqueue([row.id])
     return row
+
+
+def choices(team_id: int) -> list[tuple[int, str]]:
+    """(id, label) of the team's webhooks, for a picker (automation's "call a webhook")."""
+    rows = db.session.scalars(
+        select(Webhook).where(Webhook.team_id == team_id).order_by(Webhook.id)
+    ).all()
+    return [(w.id, w.description or w.url) for w in rows]
+
+
+def queue_call(
+    team_id: int,
+    webhook_id,
+    *,
+    event: str,
+    record_type: str,
+    record_id: int,
+    changes: dict | None = None,
+) -> WebhookDelivery:
+    """One delivery of `event` (about a record) to one of the team's webhooks, whatever events
+    it subscribes to: automation's "call a webhook" action. The same row, signing, SSRF check
+    and retries as any delivery. Added to the session: the caller commits (with its own record
+    of the call), then calls `send([row.id])`."""
+    webhook = db.session.scalars(
+        select(Webhook).where(Webhook.team_id == team_id, Webhook.id == webhook_id)
+    ).first()
+    if webhook is None:
+        raise Invalid("The webhook to call no longer exists.")
+    if not webhook.active:
+        raise Invalid("The webhook to call is paused (resume it in Settings → Webhooks).")
+    ev = Event(event, team_id, record_type, record_id, None, dict(changes or {}))
+    row = WebhookDelivery(
+        team_id=team_id,
+        webhook_id=webhook.id,
+        event_id=ev.id,
+        event=ev.name,
+        payload=payloads.build(
+            ev, payloads.record_data(db.session, record_type, record_id, team_id)
+        ),
+        status=DeliveryStatus.PENDING,
+    )
+    db.session.add(row)
+    return row
+
+
+def send(delivery_ids) -> None:
+    """Hand committed deliveries to the worker (never sent from inside a request)."""
+    delivery.enqueue(delivery_ids)
 
 
 def masked(secret: str) -> str:

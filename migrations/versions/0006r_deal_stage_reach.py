@@ -2,7 +2,7 @@
 covering indexes for the reports' reads of open and closed deals
 
 Revision ID: 0006r
-Revises: 0004h3
+Revises: 0006i
 Create Date: 2026-12-02 08:00:00
 
 The back-fill derives the rows with crm.deals.history.reach_rows, the function record_stage
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006r"
-down_revision = "0004h3"
+down_revision = "0006i"
 branch_labels = None
 depends_on = None
 

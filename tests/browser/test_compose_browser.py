@@ -1,4 +1,5 @@
-"""Writing an email from a contact's page in a real browser, at desktop and 390×844."""
+"""Writing an email (with a file attached) from a contact's page in a real browser, at desktop
+and 390×844."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def test_compose_from_a_contact_page(page):
     expect(page.get_by_label("Ada Lovelace <ada@engine.example>")).to_be_checked()
     page.get_by_label("Subject").fill("Your engine")
     page.get_by_label("Message").fill("Hi {{ contact.first_name }},\n\n**Thanks** for the notes.")
+    files = page.get_by_label("Attach files")
+    files.set_input_files(
+        [{"name": "engine notes.txt", "mimeType": "text/plain", "buffer": b"Analytical notes"}]
+    )
+    box = files.bounding_box()
+    assert box["height"] >= 44 or not page.is_phone, "file input under 44 px"
+    assert_no_sideways_scroll(page)
     send = page.get_by_role("button", name="Send")
     box = send.bounding_box()
     assert box["height"] >= 44 or not page.is_phone, "tap target under 44 px"
@@ -47,6 +55,8 @@ def test_compose_from_a_contact_page(page):
     expect(page).to_have_url(re.compile(rf"/contacts/{ada.id}$"))
     expect(page.get_by_text("Your engine").first).to_be_visible()
     expect(page.locator(".outbound-status").first).to_be_visible()
+    expect(page.get_by_role("link", name="engine notes.txt")).to_be_visible()
     assert_no_sideways_scroll(page)
     row = db.session.scalars(select(OutboundEmail)).one()
     assert row.subject == "Your engine" and row.body_text.startswith("Hi Ada,")
+    assert [f["filename"] for f in row.attachments] == ["engine notes.txt"]

@@ -11,17 +11,13 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import Task
 from tests import factories
-from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+from tests.conftest import assert_no_sideways_scroll, log_in
 
 pytestmark = pytest.mark.browser
 
 
 def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, email)
 
 
 def test_create_note_call_edit_delete_restore(page):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from crm.deals import queries, services
 from tests import factories
-from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+from tests.conftest import assert_no_sideways_scroll, log_in
 
 
 def _setup(owner):
@@ -26,11 +24,7 @@ def _setup(owner):
 
 
 def _login(page, owner):
-    page.goto("/login")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, owner.email)
 
 
 def test_drag_a_card_to_another_column_updates_the_totals(page, owner):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+from crm.extensions import db
+from tests import factories
+from tests.conftest import assert_no_sideways_scroll, log_in
 
 CSV = (
     "First name;Last name;E-mail;Phone;Company;A very long column header that could overflow\n"
@@ -17,11 +20,7 @@ CSV = (
 
 
 def _log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, email)
 
 
 def test_import_a_csv_with_a_dry_run_then_revert_it(page, owner, tmp_path):
@@ -31,7 +30,7 @@ def test_import_a_csv_with_a_dry_run_then_revert_it(page, owner, tmp_path):
 
     page.goto("/contacts/import")
     assert_no_sideways_scroll(page)
-    page.get_by_label("CSV file").set_input_files(str(path))
+    page.get_by_label("CSV or vCard file").set_input_files(str(path))
     page.get_by_role("button", name="Upload and map columns").click()
 
     expect(page.get_by_role("heading", name="Map columns")).to_be_visible()
@@ -58,4 +57,33 @@ def test_import_a_csv_with_a_dry_run_then_revert_it(page, owner, tmp_path):
     page.get_by_role("button", name="Revert this import").click()
     expect(page.get_by_role("heading", name="Reverted")).to_be_visible()
     expect(page.get_by_text("2 contacts removed")).to_be_visible()
+    assert_no_sideways_scroll(page)
+
+
+def test_import_a_vcard_address_book(page, owner):
+    vcf = Path(__file__).parent.parent / "fixtures" / "imports" / "apple-contacts.vcf"
+    factories.team_of(owner).default_country = "GB"  # the cards' numbers are British
+    db.session.commit()
+    _log_in(page, owner.email)
+
+    page.goto("/contacts/import")
+    page.get_by_label("CSV or vCard file").set_input_files(str(vcf))
+    page.get_by_role("button", name="Upload and map columns").click()
+
+    expect(page.get_by_role("heading", name="Map columns")).to_be_visible()
+    expect(page.get_by_text("An address book (vCard) — ")).to_be_visible()
+    expect(page.get_by_label("Column “Email 1”")).to_have_value("email")
+    expect(page.get_by_label("Column “Phone 1 type”")).to_have_value(re.compile(r"^type_of:"))
+    assert_no_sideways_scroll(page)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_role("heading", name="Dry run: nothing was written")).to_be_visible()
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    page.get_by_role("button", name="Import 2 rows").click()
+    expect(page.get_by_role("heading", name="Import finished")).to_be_visible()
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    assert_no_sideways_scroll(page)
+
+    page.goto("/contacts")
+    expect(page.get_by_role("link", name="由紀 中村")).to_be_visible()
     assert_no_sideways_scroll(page)

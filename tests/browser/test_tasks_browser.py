@@ -10,15 +10,11 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import Activity, Task
 from tests import factories
-from tests.conftest import TEST_PASSWORD, assert_no_sideways_scroll
+from tests.conftest import assert_no_sideways_scroll, log_in
 
 
 def _login(page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
+    log_in(page, email)
 
 
 def _tap(page, locator) -> None:

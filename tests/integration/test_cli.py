@@ -107,8 +107,10 @@ def test_serve_runs_web_and_smtp_and_stops_on_ctrl_c(tmp_path):
     env.pop("REDIS_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     # No `db upgrade` first: `crm serve` applies the migrations itself (what `make run` relies on).
+    # The one-process layout (what Windows gets); tests/integration/test_serve_processes.py
+    # runs the default, gunicorn with a background process.
     server = subprocess.Popen(
-        [*flask, "crm", "serve"],
+        [*flask, "crm", "serve", "--single-process"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

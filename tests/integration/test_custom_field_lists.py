@@ -109,9 +109,9 @@ def test_export_is_the_filtered_list_with_custom_columns(logged_in, owner):
 
 
 def test_common_values_give_the_same_results_through_the_other_plan(owner, monkeypatch):
-    from crm.kernel import custom_fields
+    from crm.kernel.custom_fields import lists
 
-    monkeypatch.setattr(custom_fields, "COMMON_MATCHES", 1)
+    monkeypatch.setattr(lists, "COMMON_MATCHES", 1)
     test_filters_by_type(owner)
 
 

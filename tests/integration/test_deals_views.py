@@ -427,3 +427,22 @@ def test_another_teams_deleted_deal_cannot_be_restored(client, team, pipeline):
     assert "Theirs" not in client.get("/contacts/trash").get_data(as_text=True)
     db.session.refresh(deal)
     assert deal.deleted_at is not None and deal.deleted_at <= utcnow()
+
+
+def test_a_closed_deal_shows_its_outcome_not_a_weighted_value(logged_in, team, pipeline):
+    stage = pipeline.stages[1]
+    assert 0 < stage.probability < 100
+    won = deal_in(team, stage, "Winner", value_minor=1_110_000)
+    lost = deal_in(team, stage, "Loser", value_minor=500_000)
+    open_deal = deal_in(team, stage, "Still open", value_minor=1_000_000)
+    assert "Weighted" in logged_in.get(f"/deals/{open_deal.id}").get_data(as_text=True)
+
+    services.mark_won(won)
+    reason = db.session.scalars(select(LostReason).where(LostReason.team_id == team.id)).first()
+    services.mark_lost(lost, reason=reason)
+    won_page = logged_in.get(f"/deals/{won.id}").get_data(as_text=True)
+    assert "Weighted" not in won_page and f"({stage.probability}%)" not in won_page
+    assert '<dt>Outcome</dt><dd class="deal-outcome">Won</dd>' in won_page
+    lost_page = logged_in.get(f"/deals/{lost.id}").get_data(as_text=True)
+    assert "Weighted" not in lost_page
+    assert '<dt>Outcome</dt><dd class="deal-outcome">Lost</dd>' in lost_page

@@ -390,3 +390,13 @@ def test_task_export_is_the_task_list(logged_in, task_list, args):
 def test_task_export_of_another_teams_record_is_404(logged_in, task_list):
     other = factories.make_contact(factories.team_of(factories.make_user()))
     assert logged_in.get(f"/tasks/export.csv?contact={other.id}").status_code == 404
+
+
+def test_an_exported_phone_reads_as_the_number_and_a_formula_stays_text(logged_in, team):
+    factories.make_contact(team, first_name="Priya", last_name="Phone", phone="+14155550134")
+    factories.make_contact(team, first_name="=1+1", last_name="+1+cmd|' /C calc'!A0")
+    rows = {row["First name"]: row for row in _file(logged_in, "/contacts/export.csv")}
+    assert "+14155550134" in rows["Priya"].values()
+    assert "'+14155550134" not in rows["Priya"].values()
+    formula = rows["'=1+1"]
+    assert "'+1+cmd|' /C calc'!A0" in formula.values()

@@ -31,7 +31,7 @@ def _upload(client, content: bytes = CSV.encode(), name="people.csv"):
 def test_upload_page(logged_in):
     response = logged_in.get("/contacts/import")
     assert response.status_code == 200
-    assert b'<label for="file">CSV file</label>' in response.data
+    assert b'<label for="file">CSV or vCard file</label>' in response.data
 
 
 def test_upload_then_map_with_a_preview(logged_in, team):

@@ -50,7 +50,7 @@ def test_hosted_page_has_labelled_fields_and_a_fresh_stamp(client, owner):
     assert client.get("/f/nosuchtoken").status_code == 404
 
 
-def test_submission_creates_contact_lead_and_timeline_entry(client, owner):
+def test_submission_creates_contact_lead_and_timeline_entry(client, owner, run_jobs):
     team = factories.team_of(owner)
     form = factories.make_lead_form(team, name="Pricing page", tag="website")
     response = _post(
@@ -66,6 +66,7 @@ def test_submission_creates_contact_lead_and_timeline_entry(client, owner):
     )
     assert response.status_code == 200
     assert "Thank you" in response.get_data(as_text=True)
+    assert run_jobs()
     contact = db.session.scalars(select(Contact).where(Contact.team_id == team.id)).one()
     assert (contact.first_name, contact.last_name) == ("Ada", "Lovelace")
     assert contact.primary_email == "ada@example.com"
@@ -78,7 +79,7 @@ def test_submission_creates_contact_lead_and_timeline_entry(client, owner):
     assert note.body == "Please call me"
 
 
-def test_same_email_updates_the_contact_and_never_overwrites_it(client, owner):
+def test_same_email_updates_the_contact_and_never_overwrites_it(client, owner, run_jobs):
     team = factories.team_of(owner)
     existing = factories.make_contact(
         team, first_name="Grace", last_name="Hopper", email="grace@navy.example"
@@ -92,6 +93,7 @@ def test_same_email_updates_the_contact_and_never_overwrites_it(client, owner):
         {"name": "Mallory Evil", "email": "grace@navy.example", "city": "Arlington"},
     )
     assert response.status_code == 200
+    run_jobs()
     assert _contacts(team.id, "grace@navy.example") == 1
     db.session.expire_all()
     contact = db.session.get(Contact, existing.id)
@@ -100,12 +102,13 @@ def test_same_email_updates_the_contact_and_never_overwrites_it(client, owner):
     assert contact.city == "Arlington"  # a blank filled in
 
 
-def test_another_teams_contact_with_that_email_is_untouched(client, owner):
+def test_another_teams_contact_with_that_email_is_untouched(client, owner, run_jobs):
     team = factories.team_of(owner)
     other = factories.team_of(factories.make_user(team_name="Other"))
     theirs = factories.make_contact(other, first_name="Theirs", email="same@example.com")
     form = factories.make_lead_form(team)
     _post(client, form, {"name": "Visitor", "email": "same@example.com"})
+    run_jobs()
     assert _contacts(team.id, "same@example.com") == 1
     db.session.expire_all()
     assert db.session.get(Contact, theirs.id).first_name == "Theirs"
@@ -170,7 +173,7 @@ def test_redirect_only_to_an_allowed_origin(client, owner):
     assert response.status_code == 200 and "Location" not in response.headers
 
 
-def test_spam_is_kept_with_its_reason_and_can_be_released(client, auth, owner):
+def test_spam_is_kept_with_its_reason_and_can_be_released(client, auth, owner, run_jobs):
     team = factories.team_of(owner)
     form = factories.make_lead_form(team)
     _post(client, form, {"email": "bot1@example.com", "url": "http://buy.example"})
@@ -188,8 +191,10 @@ def test_spam_is_kept_with_its_reason_and_can_be_released(client, auth, owner):
     assert "fast@example.com" in page and "honeypot" in page
     response = client.post(f"/settings/spam/{rows[1].id}/release")
     assert response.status_code == 303
+    run_jobs()
     db.session.expire_all()
-    assert db.session.get(LeadSubmission, rows[1].id).status == SubmissionStatus.RELEASED
+    released = db.session.get(LeadSubmission, rows[1].id)
+    assert released.status == SubmissionStatus.PROCESSED and released.released_at is not None
     assert _contacts(team.id, "fast@example.com") == 1
     assert "fast@example.com" not in client.get("/settings/spam").get_data(as_text=True)
 
@@ -214,7 +219,7 @@ def test_rate_limit_per_address(client, owner, app):
     assert codes == [200, 200, 200, 429]
 
 
-def test_round_robin_skips_away_members_and_tells_the_assignee(client, owner):
+def test_round_robin_skips_away_members_and_tells_the_assignee(client, owner, run_jobs):
     team = factories.team_of(owner)
     anna, ben, cleo = (factories.make_member(team, name=n) for n in ("Anna", "Ben", "Cleo"))
     db.session.execute(
@@ -227,6 +232,7 @@ def test_round_robin_skips_away_members_and_tells_the_assignee(client, owner):
     )
     for i in range(4):
         _post(client, form, {"email": f"p{i}@example.com"})
+    run_jobs()
     leads = db.session.scalars(select(Lead).order_by(Lead.id)).all()
     assert [lead.assignee_id for lead in leads] == [anna.id, cleo.id, anna.id, cleo.id]
     assert all(lead.contact.owner_id == lead.assignee_id for lead in leads)
@@ -235,7 +241,7 @@ def test_round_robin_skips_away_members_and_tells_the_assignee(client, owner):
     assert db.session.scalar(select(func.count(Task.id)).where(Task.assignee_id == anna.id)) == 2
 
 
-def test_routing_by_field_value_with_a_fallback(client, owner):
+def test_routing_by_field_value_with_a_fallback(client, owner, run_jobs):
     team = factories.team_of(owner)
     anna = factories.make_member(team, name="Anna", email="anna@team.example")
     form = factories.make_lead_form(team, fields=["email", "country"], required=["email"])
@@ -251,24 +257,27 @@ def test_routing_by_field_value_with_a_fallback(client, owner):
     )
     _post(client, form, {"email": "de@example.com", "country": "germany"})
     _post(client, form, {"email": "fr@example.com", "country": "France"})
+    run_jobs()
     leads = db.session.scalars(select(Lead).order_by(Lead.id)).all()
     assert [lead.assignee_id for lead in leads] == [anna.id, owner.id]
 
 
-def test_team_rule_applies_to_forms_without_their_own(client, owner):
+def test_team_rule_applies_to_forms_without_their_own(client, owner, run_jobs):
     team = factories.team_of(owner)
     anna = factories.make_member(team, name="Anna")
     services.save_rule(team.id, None, {"mode": "round_robin", "pool": [anna.id]})
     form = factories.make_lead_form(team)
     _post(client, form, {"email": "t@example.com"})
+    run_jobs()
     assert db.session.scalars(select(Lead)).one().assignee_id == anna.id
 
 
-def test_form_can_create_a_deal_in_a_stage(client, owner):
+def test_form_can_create_a_deal_in_a_stage(client, owner, run_jobs):
     team = factories.team_of(owner)
     pipeline = factories.make_pipeline(team)
     form = factories.make_lead_form(team, stage_id=pipeline.stages[1].id)
     _post(client, form, {"name": "Deal Person", "email": "deal@example.com"})
+    run_jobs()
     deal = db.session.scalars(select(Deal)).one()
     assert deal.stage_id == pipeline.stages[1].id
     assert db.session.scalars(select(Lead)).one().deal_id == deal.id
@@ -375,7 +384,7 @@ def test_embed_script_carries_a_stamp_for_its_form(client, owner):
     assert f"/f/{form.token}" in response.get_data(as_text=True)
 
 
-def test_100_concurrent_submissions_are_spread_evenly(app, owner):
+def test_100_concurrent_submissions_are_spread_evenly(app, owner, run_jobs):
     app.config["LEADS_RATE_PER_ADDRESS"] = "100000/minute"
     app.config["LEADS_RATE_PER_FORM"] = "100000/minute"
     team = factories.team_of(owner)
@@ -401,18 +410,20 @@ def test_100_concurrent_submissions_are_spread_evenly(app, owner):
     for t in threads:
         t.join(120)
     assert codes == [200] * 100
+    run_jobs()
     db.session.expire_all()
     counts = Counter(db.session.scalars(select(Lead.assignee_id)))
     assert counts == {uid: 25 for uid in pool}
     assert db.session.scalar(select(LeadRotation.turn)) == 100
 
 
-def test_a_trashed_contact_who_writes_again_comes_back(client, owner):
+def test_a_trashed_contact_who_writes_again_comes_back(client, owner, run_jobs):
     team = factories.team_of(owner)
     contact = factories.make_contact(team, email="back@example.com")
     contact.trash(owner.id)
     db.session.commit()
     _post(client, factories.make_lead_form(team), {"email": "back@example.com"})
+    run_jobs()
     assert _contacts(team.id, "back@example.com") == 1
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).deleted_at is None

@@ -366,7 +366,9 @@ def test_start_checks_the_mapping(team, owner):
     with pytest.raises(Invalid):
         services.start(job, {"0": "title"}, "skip", False)
     with pytest.raises(Invalid):
-        services.start(job, {"0": "email", "1": "email"}, "skip", False)
+        services.start(job, {"0": "first_name", "1": "first_name"}, "skip", False)
+    # A type column pairs with a column of the file; anything else is not a target.
+    assert services.valid_target("type_of:1", 2) and not services.valid_target("type_of:7", 2)
 
 
 # --- Export ---------------------------------------------------------------------------------

@@ -26,7 +26,20 @@ from crm.kernel import csvio
         ("\tplain", "'\tplain"),
         ("\r=1", "'\r=1"),
         ("\n =1", "'\n =1"),
-        ("+4930123456", "'+4930123456"),
+        # A phone number runs nothing: other tools read it as it is, not as '+14155550134.
+        ("+14155550134", "+14155550134"),
+        ("+4930123456", "+4930123456"),
+        ("+1 415-555-0134", "+1 415-555-0134"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        # Anything more than digits, spaces and dashes after the + is still a formula.
+        ("+1+1", "'+1+1"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("+14155550134+cmd|'/C calc'!A0", "'+14155550134+cmd|'/C calc'!A0"),
+        ("+1-1", "'+1-1"),  # too few digits for a phone: arithmetic
+        ("+1234567890123456", "'+1234567890123456"),  # more digits than any phone
+        ("+1415555013-", "'+1415555013-"),
+        (" +14155550134", "' +14155550134"),
+        ("-4155550134", "'-4155550134"),
         ("plain", "plain"),
         ("a=b", "a=b"),
         ("", ""),

@@ -7,21 +7,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from flask import url_for
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crm.api.core import (
-    actor_id,
-    check_if_match,
-    item_response,
-    keyset_page,
-    list_response,
-    no_content,
-    operation,
-)
-from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
+from crm.api.core import actor_id
+from crm.api.resource import Listing, Resource, Write, register
+from crm.api.schemas import ListQuery, Strict, UTCTime
 from crm.extensions import db
 from crm.kernel.paging import SortKey
 from crm.models import Activity, ActivityContact, ActivityKind, Company, Contact, Deal
@@ -122,15 +114,7 @@ def out(activity: Activity) -> dict:
     }
 
 
-@operation(
-    "/activities",
-    summary="List timeline entries",
-    tag="activities",
-    query=ActivityQuery,
-    response=page_of(ActivityOut),
-)
-def list_activities(query: ActivityQuery):
-    """Newest first by default; filter by the record whose timeline it is on, or by kind."""
+def _select(query: ActivityQuery):
     stmt = scoped(Activity)
     if query.contact is not None:
         stmt = stmt.where(
@@ -146,11 +130,7 @@ def list_activities(query: ActivityQuery):
         stmt = stmt.where(Activity.deal_id == query.deal)
     if query.kind:
         stmt = stmt.where(Activity.kind == ActivityKind(query.kind))
-    if query.updated_since:
-        stmt = stmt.where(Activity.updated_at >= query.updated_since)
-    stmt = stmt.options(selectinload(Activity.links))
-    rows, next_cursor = keyset_page(stmt, Activity, SORTS, query.sort, query.cursor, query.limit)
-    return list_response([out(a) for a in rows], next_cursor)
+    return stmt.options(selectinload(Activity.links))
 
 
 def _data(body: ActivityEdit, current: Activity | None = None) -> dict:
@@ -171,17 +151,7 @@ def _data(body: ActivityEdit, current: Activity | None = None) -> dict:
     return data
 
 
-@operation(
-    "/activities",
-    "POST",
-    summary="Log a note, call or meeting",
-    tag="activities",
-    body=ActivityIn,
-    response=ActivityOut,
-    status=201,
-)
-def create_activity(body: ActivityIn):
-    """On a contact's, company's or deal's timeline, exactly as the form on its page does."""
+def _create(body: ActivityIn) -> Activity:
     if body.contact_id is not None:
         target = get_or_404(Contact, body.contact_id)
     elif body.company_id is not None:
@@ -193,44 +163,46 @@ def create_activity(body: ActivityIn):
         data["follow_up_on"] = body.follow_up_on
     activity = services.add_entry(target, actor_id(), body.kind, data)
     db.session.refresh(activity)
-    return item_response(out(activity), 201, url_for("api.get_activity", activity_id=activity.id))
+    return activity
 
 
-@operation(
-    "/activities/<id:activity_id>",
-    summary="Get a timeline entry",
-    tag="activities",
-    response=ActivityOut,
+register(
+    Resource(
+        "/activities",
+        "activity_id",
+        Activity,
+        name="activity",
+        plural="activities",
+        tag="activities",
+        out=out,
+        response=ActivityOut,
+        get="Get a timeline entry",
+        listing=Listing(
+            ActivityQuery,
+            _select,
+            SORTS,
+            summary="List timeline entries",
+            description="Newest first by default; filter by the record whose timeline it is "
+            "on, or by kind.",
+        ),
+        create=Write(
+            _create,
+            summary="Log a note, call or meeting",
+            description="On a contact's, company's or deal's timeline, exactly as the form on "
+            "its page does.",
+            body=ActivityIn,
+        ),
+        update=Write(
+            lambda activity, body: services.update_entry(
+                activity, actor_id(), _data(body, activity)
+            ),
+            summary="Edit your note, call or meeting",
+            description="Only your own notes, calls and meetings (403 otherwise), as on the page.",
+            body=ActivityEdit,
+        ),
+        delete=Write(
+            lambda activity: services.delete_entry(activity, actor_id()),
+            summary="Delete your note, call or meeting",
+        ),
+    )
 )
-def get_activity(activity_id: int):
-    return item_response(out(get_or_404(Activity, activity_id)))
-
-
-@operation(
-    "/activities/<id:activity_id>",
-    "PATCH",
-    summary="Edit your note, call or meeting",
-    tag="activities",
-    body=ActivityEdit,
-    response=ActivityOut,
-)
-def update_activity(activity_id: int, body: ActivityEdit):
-    """Only your own notes, calls and meetings (403 otherwise), as on the page."""
-    activity = get_or_404(Activity, activity_id)
-    check_if_match(out(activity))
-    services.update_entry(activity, actor_id(), _data(body, activity))
-    db.session.refresh(activity)
-    return item_response(out(activity))
-
-
-@operation(
-    "/activities/<id:activity_id>",
-    "DELETE",
-    summary="Delete your note, call or meeting",
-    tag="activities",
-)
-def delete_activity(activity_id: int):
-    activity = get_or_404(Activity, activity_id)
-    check_if_match(out(activity))
-    services.delete_entry(activity, actor_id())
-    return no_content()

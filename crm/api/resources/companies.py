@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from flask import url_for
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
-from crm.api.core import (
-    actor_id,
-    check_if_match,
-    item_response,
-    keyset_page,
-    list_response,
-    no_content,
-    operation,
-    team_id,
-)
-from crm.api.schemas import ListQuery, Strict, page_of
+from crm.api.core import actor_id, team_id
+from crm.api.resource import Listing, Resource, Write, register
+from crm.api.schemas import ListQuery, Strict
 from crm.companies import services
 from crm.companies.queries import CompanyFilters, companies_query
 from crm.errors import Invalid
-from crm.extensions import db
 from crm.kernel.paging import SortKey
 from crm.models import Company
-from crm.security import get_or_404
 
 
 class CompanyIn(Strict):
@@ -45,6 +34,11 @@ class CompanyIn(Strict):
     region: str | None = None
     postal_code: str | None = None
     country: str | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one.",
+    )
 
 
 class CompanyOut(BaseModel):
@@ -66,6 +60,9 @@ class CompanyOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    custom_fields: dict[str, Any] = Field(
+        description="The team's custom fields by key (GET /custom-fields), null when unset."
+    )
 
 
 SORTS = {
@@ -109,72 +106,57 @@ def out(company: Company) -> dict:
     }
 
 
-@operation(
-    "/companies",
-    summary="List companies",
-    tag="companies",
-    query=CompanyQuery,
-    response=page_of(CompanyOut),
-)
-def list_companies(query: CompanyQuery):
+def _fields(body: CompanyIn) -> dict:
+    return body.model_dump(exclude_unset=True, exclude={"custom_fields"})
+
+
+def _select(query: CompanyQuery):
     filters = CompanyFilters(q=query.q or "", tag=query.tag, owner=query.owner)
     stmt = companies_query(filters, with_deleted=query.include_deleted)
-    if query.updated_since:
-        stmt = stmt.where(Company.updated_at >= query.updated_since)
-    stmt = stmt.options(selectinload(Company.tags))
-    rows, next_cursor = keyset_page(stmt, Company, SORTS, query.sort, query.cursor, query.limit)
-    return list_response([out(c) for c in rows], next_cursor)
+    return stmt.options(selectinload(Company.tags))
 
 
-@operation(
-    "/companies",
-    "POST",
-    summary="Create a company",
-    tag="companies",
-    body=CompanyIn,
-    response=CompanyOut,
-    status=201,
-)
-def create_company(body: CompanyIn):
-    """Needs a name. Send `Idempotency-Key` to retry safely."""
+def _create(body: CompanyIn) -> Company:
     if not (body.name or "").strip():
         raise Invalid("Give the company a name.", field="name")
-    company = services.create_company(team_id(), actor_id(), body.model_dump(exclude_unset=True))
-    return item_response(out(company), 201, url_for("api.get_company", company_id=company.id))
+    return services.create_company(team_id(), actor_id(), _fields(body), commit=False)
 
 
-@operation(
-    "/companies/<id:company_id>", summary="Get a company", tag="companies", response=CompanyOut
+register(
+    Resource(
+        "/companies",
+        "company_id",
+        Company,
+        name="company",
+        plural="companies",
+        tag="companies",
+        custom="company",
+        out=out,
+        response=CompanyOut,
+        get="Get a company",
+        listing=Listing(CompanyQuery, _select, SORTS, summary="List companies"),
+        create=Write(
+            _create,
+            summary="Create a company",
+            description="Needs a name. Send `Idempotency-Key` to retry safely.",
+            body=CompanyIn,
+        ),
+        update=Write(
+            lambda company, body: services.update_company(company, actor_id(), _fields(body)),
+            summary="Update a company",
+            body=CompanyIn,
+        ),
+        delete=Write(
+            lambda company: services.delete_company(company, actor_id()),
+            summary="Move a company to the trash",
+            description="Its people stay, still linked; restorable from the trash on the web.",
+        ),
+        restore=Write(
+            lambda company: services.restore_company(company, actor_id()),
+            summary="Restore a company from the trash",
+            description="As the Restore button on the web does (audited, `company.restored` "
+            "sent to webhooks); its people were never unlinked. Restoring a company that is "
+            "not in the trash changes nothing.",
+        ),
+    )
 )
-def get_company(company_id: int):
-    return item_response(out(get_or_404(Company, company_id)))
-
-
-@operation(
-    "/companies/<id:company_id>",
-    "PATCH",
-    summary="Update a company",
-    tag="companies",
-    body=CompanyIn,
-    response=CompanyOut,
-)
-def update_company(company_id: int, body: CompanyIn):
-    company = get_or_404(Company, company_id)
-    check_if_match(out(company))
-    services.update_company(company, actor_id(), body.model_dump(exclude_unset=True))
-    db.session.refresh(company)
-    return item_response(out(company))
-
-
-@operation(
-    "/companies/<id:company_id>",
-    "DELETE",
-    summary="Move a company to the trash",
-    tag="companies",
-)
-def delete_company(company_id: int):
-    """Its people stay, still linked; restorable from the trash on the web."""
-    company = get_or_404(Company, company_id)
-    check_if_match(out(company))
-    services.delete_company(company, actor_id())
-    return no_content()

@@ -4,23 +4,14 @@ through the deal services (the same audit and timeline entries as the board)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from flask import url_for
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
-from crm.api.core import (
-    actor_id,
-    check_if_match,
-    item_response,
-    keyset_page,
-    list_response,
-    no_content,
-    operation,
-    team_id,
-)
-from crm.api.schemas import ListQuery, Strict, page_of
+from crm.api.core import actor_id, team_id
+from crm.api.resource import Listing, Resource, Write, register
+from crm.api.schemas import ListQuery, Strict
 from crm.deals import queries, services
 from crm.errors import Invalid
 from crm.extensions import db
@@ -49,6 +40,11 @@ class DealIn(Strict):
     status: Literal["open", "won", "lost"] | None = None
     lost_reason_id: int | None = None
     lost_note: str | None = Field(None, max_length=500)
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one.",
+    )
 
 
 class DealOut(BaseModel):
@@ -72,6 +68,9 @@ class DealOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    custom_fields: dict[str, Any] = Field(
+        description="The team's custom fields by key (GET /custom-fields), null when unset."
+    )
 
 
 SORTS = {
@@ -132,9 +131,7 @@ def out(deal: Deal) -> dict:
     }
 
 
-@operation("/deals", summary="List deals", tag="deals", query=DealQuery, response=page_of(DealOut))
-def list_deals(query: DealQuery):
-    """The deal list's filters (owner, tag, title words, expected close), any status."""
+def _select(query: DealQuery):
     filters = queries.Filters(
         owner_id=query.owner,
         tag_id=query.tag,
@@ -151,11 +148,7 @@ def list_deals(query: DealQuery):
             stmt = stmt.where(Deal.status == DealStatus(query.status))
     else:
         stmt = queries.list_query(team_id(), pipeline, filters, query.status)
-    if query.updated_since:
-        stmt = stmt.where(Deal.updated_at >= query.updated_since)
-    stmt = stmt.options(selectinload(Deal.contacts), selectinload(Deal.tags))
-    rows, next_cursor = keyset_page(stmt, Deal, SORTS, query.sort, query.cursor, query.limit)
-    return list_response([out(d) for d in rows], next_cursor)
+    return stmt.options(selectinload(Deal.contacts), selectinload(Deal.tags))
 
 
 def _stage(stage_id: int | None, pipeline_id: int | None) -> Stage:
@@ -170,20 +163,10 @@ def _stage(stage_id: int | None, pipeline_id: int | None) -> Stage:
     return pipeline.stages[0]
 
 
-@operation(
-    "/deals",
-    "POST",
-    summary="Create a deal",
-    tag="deals",
-    body=DealIn,
-    response=DealOut,
-    status=201,
-)
-def create_deal(body: DealIn):
-    """Needs a title; lands at the top of its stage, like a deal added on the board."""
+def _create(body: DealIn) -> Deal:
     if body.status not in (None, "open"):
         raise Invalid("A new deal is open; close it with PATCH.", field="status")
-    deal = services.create_deal(
+    return services.create_deal(
         team_id=team_id(),
         title=body.title or "",
         stage=_stage(body.stage_id, body.pipeline_id),
@@ -195,28 +178,11 @@ def create_deal(body: DealIn):
         expected_close=body.expected_close,
         tags=body.tags or (),
         actor_id=actor_id(),
+        commit=False,
     )
-    return item_response(out(deal), 201, url_for("api.get_deal", deal_id=deal.id))
 
 
-@operation("/deals/<id:deal_id>", summary="Get a deal", tag="deals", response=DealOut)
-def get_deal(deal_id: int):
-    return item_response(out(get_or_404(Deal, deal_id)))
-
-
-@operation(
-    "/deals/<id:deal_id>",
-    "PATCH",
-    summary="Update, move, win or lose a deal",
-    tag="deals",
-    body=DealIn,
-    response=DealOut,
-)
-def update_deal(deal_id: int, body: DealIn):
-    """Fields first, then the stage move, then the status change: each is audited as on the
-    board. `If-Match`: 412 if the deal changed since you read it."""
-    deal = get_or_404(Deal, deal_id)
-    check_if_match(out(deal))
+def _update(deal: Deal, body: DealIn) -> None:
     sent = body.model_fields_set
     if "pipeline_id" in sent and body.pipeline_id != deal.pipeline_id:
         raise Invalid("A deal stays in its pipeline.", field="pipeline_id")
@@ -262,13 +228,52 @@ def update_deal(deal_id: int, body: DealIn):
             services.mark_lost(deal, reason=reason, note=body.lost_note, actor_id=actor_id())
         else:
             services.reopen(deal, actor_id=actor_id())
-    db.session.refresh(deal)
-    return item_response(out(deal))
 
 
-@operation("/deals/<id:deal_id>", "DELETE", summary="Move a deal to the trash", tag="deals")
-def delete_deal(deal_id: int):
-    deal = get_or_404(Deal, deal_id)
-    check_if_match(out(deal))
-    services.delete_deal(deal, actor_id=actor_id())
-    return no_content()
+register(
+    Resource(
+        "/deals",
+        "deal_id",
+        Deal,
+        name="deal",
+        plural="deals",
+        tag="deals",
+        custom="deal",
+        out=out,
+        response=DealOut,
+        get="Get a deal",
+        listing=Listing(
+            DealQuery,
+            _select,
+            SORTS,
+            summary="List deals",
+            description="The deal list's filters (owner, tag, title words, expected close), "
+            "any status.",
+        ),
+        create=Write(
+            _create,
+            summary="Create a deal",
+            description="Needs a title; lands at the top of its stage, like a deal added on the "
+            "board.",
+            body=DealIn,
+        ),
+        update=Write(
+            _update,
+            summary="Update, move, win or lose a deal",
+            description="Fields first, then the stage move, then the status change: each is "
+            "audited as on the board. `If-Match`: 412 if the deal changed since you read it.",
+            body=DealIn,
+        ),
+        delete=Write(
+            lambda deal: services.delete_deal(deal, actor_id=actor_id()),
+            summary="Move a deal to the trash",
+        ),
+        restore=Write(
+            lambda deal: services.restore_deal(deal, actor_id=actor_id()),
+            summary="Restore a deal from the trash",
+            description="Back into the stage and place it had, as the Restore button on the web "
+            "does (audited, `deal.restored` sent to webhooks). Restoring a deal that is not in "
+            "the trash changes nothing.",
+        ),
+    )
+)

@@ -13,6 +13,7 @@ from crm.api.core import item_response, json_response, operation
 from crm.api.schemas import Strict
 from crm.deals import queries as deal_queries
 from crm.extensions import db
+from crm.kernel import custom_fields
 from crm.models import Membership, Pipeline, Tag, User
 from crm.security import current_team, get_or_404, scoped
 
@@ -127,3 +128,72 @@ def list_members(query: NoQuery):
             ]
         }
     )
+
+
+class OptionOut(BaseModel):
+    id: str = Field(description="What a select value holds; send the id or the label.")
+    label: str
+
+
+class CustomFieldOut(BaseModel):
+    key: str = Field(description="The name in a record's `custom_fields` (never changes).")
+    entity: Literal["contact", "company", "deal"]
+    label: str
+    type: Literal[
+        "text",
+        "long_text",
+        "number",
+        "money",
+        "date",
+        "checkbox",
+        "select",
+        "multi_select",
+        "url",
+        "email",
+        "phone",
+        "member",
+    ] = Field(
+        description="JSON forms: number → number; money → integer minor units in `currency`; "
+        'date → "YYYY-MM-DD"; checkbox → boolean; select → option id; multi_select → list '
+        "of option ids; member → user id; the others → string."
+    )
+    required: bool
+    help_text: str
+    section: str
+    options: list[OptionOut]
+    currency: str | None
+
+
+class CustomFieldQuery(Strict):
+    entity: Literal["contact", "company", "deal"] | None = Field(
+        None, description="Only the fields of contacts, companies or deals."
+    )
+
+
+@operation(
+    "/custom-fields",
+    summary="List the team's custom fields",
+    tag="custom fields",
+    query=CustomFieldQuery,
+    response=_all(CustomFieldOut),
+)
+def list_custom_fields(query: CustomFieldQuery):
+    """What `custom_fields` holds on contacts, companies and deals, in the order of the
+    record pages. Admins manage them under Settings → Custom fields."""
+    entities = [query.entity] if query.entity else ["contact", "company", "deal"]
+    data = [
+        {
+            "key": f.key,
+            "entity": f.entity,
+            "label": f.label,
+            "type": f.type,
+            "required": f.required,
+            "help_text": f.help_text or "",
+            "section": f.section or "",
+            "options": [{"id": o["id"], "label": o["label"]} for o in f.options or ()],
+            "currency": f.currency or None,
+        }
+        for entity in entities
+        for f in custom_fields.fields_for(current_team().id, entity)
+    ]
+    return json_response({"data": data})

@@ -6,25 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from flask import url_for
 from pydantic import BaseModel, Field, model_validator
 
-from crm.api.core import (
-    actor_id,
-    check_if_match,
-    item_response,
-    keyset_page,
-    list_response,
-    no_content,
-    operation,
-    team_id,
-)
-from crm.api.schemas import ListQuery, Strict, UTCTime, page_of
+from crm.api.core import actor_id, team_id
+from crm.api.resource import Listing, Resource, Write, register
+from crm.api.schemas import ListQuery, Strict, UTCTime
 from crm.errors import Invalid
-from crm.extensions import db
 from crm.kernel.paging import SortKey
 from crm.models import Task
-from crm.security import get_or_404
 from crm.tasks import services
 from crm.tasks.queries import Filters, tasks_query
 
@@ -118,9 +107,7 @@ def out(task: Task) -> dict:
     }
 
 
-@operation("/tasks", summary="List tasks", tag="tasks", query=TaskQuery, response=page_of(TaskOut))
-def list_tasks(query: TaskQuery):
-    """The task list's filters (assignee, linked record, open/done)."""
+def _select(query: TaskQuery):
     filters = Filters(
         assignee_id=query.assignee,
         contact_id=query.contact,
@@ -129,11 +116,7 @@ def list_tasks(query: TaskQuery):
         done={"open": False, "done": True, "all": None}[query.status],
         linked=query.linked,
     )
-    stmt = tasks_query(team_id(), filters)
-    if query.updated_since:
-        stmt = stmt.where(Task.updated_at >= query.updated_since)
-    rows, next_cursor = keyset_page(stmt, Task, SORTS, query.sort, query.cursor, query.limit)
-    return list_response([out(t) for t in rows], next_cursor)
+    return tasks_query(team_id(), filters)
 
 
 def _due(body: TaskEdit, task: Task | None) -> dict:
@@ -147,16 +130,7 @@ def _due(body: TaskEdit, task: Task | None) -> dict:
     return {"due_at": task.due_at, "all_day": task.all_day}
 
 
-@operation(
-    "/tasks",
-    "POST",
-    summary="Create a task",
-    tag="tasks",
-    body=TaskIn,
-    response=TaskOut,
-    status=201,
-)
-def create_task(body: TaskIn):
+def _create(body: TaskIn) -> Task:
     task = services.create_task(
         team_id(),
         actor_id(),
@@ -173,26 +147,10 @@ def create_task(body: TaskIn):
     )
     if body.done:
         services.complete_task(task, actor_id())
-    return item_response(out(task), 201, url_for("api.get_task", task_id=task.id))
+    return task
 
 
-@operation("/tasks/<id:task_id>", summary="Get a task", tag="tasks", response=TaskOut)
-def get_task(task_id: int):
-    return item_response(out(get_or_404(Task, task_id)))
-
-
-@operation(
-    "/tasks/<id:task_id>",
-    "PATCH",
-    summary="Update, complete or reopen a task",
-    tag="tasks",
-    body=TaskEdit,
-    response=TaskOut,
-)
-def update_task(task_id: int, body: TaskEdit):
-    """A task's links (contact, company, deal) are set when it is created."""
-    task = get_or_404(Task, task_id)
-    check_if_match(out(task))
+def _update(task: Task, body: TaskEdit) -> None:
     sent = body.model_fields_set - {"done"}
     if sent:
         if "title" in sent and not body.title:
@@ -213,14 +171,37 @@ def update_task(task_id: int, body: TaskEdit):
         services.complete_task(task, actor_id())
     elif body.done is False and task.done_at is not None:
         services.reopen_task(task)
-    db.session.refresh(task)
-    return item_response(out(task))
 
 
-@operation("/tasks/<id:task_id>", "DELETE", summary="Delete a task", tag="tasks")
-def delete_task(task_id: int):
-    """Tasks have no trash (as on the page): this deletes it."""
-    task = get_or_404(Task, task_id)
-    check_if_match(out(task))
-    services.delete_task(task)
-    return no_content()
+register(
+    Resource(
+        "/tasks",
+        "task_id",
+        Task,
+        name="task",
+        plural="tasks",
+        tag="tasks",
+        out=out,
+        response=TaskOut,
+        get="Get a task",
+        listing=Listing(
+            TaskQuery,
+            _select,
+            SORTS,
+            summary="List tasks",
+            description="The task list's filters (assignee, linked record, open/done).",
+        ),
+        create=Write(_create, summary="Create a task", body=TaskIn),
+        update=Write(
+            _update,
+            summary="Update, complete or reopen a task",
+            description="A task's links (contact, company, deal) are set when it is created.",
+            body=TaskEdit,
+        ),
+        delete=Write(
+            services.delete_task,
+            summary="Delete a task",
+            description="Tasks have no trash (as on the page): this deletes it.",
+        ),
+    )
+)
