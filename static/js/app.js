@@ -35,6 +35,16 @@
     }
   });
 
+  // Esc cancels an inline edit: one listener on the document, so the key works the moment the
+  // form is swapped in (an attribute on the input only works once htmx has processed it).
+  document.addEventListener("keyup", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var form = event.target.closest("form.inline-edit[data-cancel-url]");
+    if (form && window.htmx) {
+      window.htmx.ajax("GET", form.dataset.cancelUrl, { target: form, swap: "outerHTML" });
+    }
+  });
+
   // Toasts fade away on their own.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "toasts") {

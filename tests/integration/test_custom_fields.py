@@ -111,7 +111,7 @@ def test_a_change_is_audited_and_on_the_timeline(owner):
     fields.set_value(contact, field, "Basic", owner.id)
     fields.set_value(contact, field, "Pro", owner.id)
     assert fields.set_value(contact, field, "Pro", owner.id) is False
-    events = db.session.query(AuditEvent).filter_by(entity_type="contact").all()
+    events = db.session.query(AuditEvent).filter_by(entity_type="contact").order_by(AuditEvent.id)
     assert [e.changes for e in events][-1] == {"Plan": ["Basic", "Pro"]}
     lines = [a.body for a in db.session.query(Activity).order_by(Activity.id)]
     assert "changed Plan: Basic → Pro" in lines
