@@ -14,7 +14,9 @@ from crm.auth import bp as auth_bp
 from crm.automation import bp as automation_bp
 from crm.automation import engine as automation
 from crm.companies import bp as companies_bp
+from crm.companies.queries import company_count
 from crm.contacts import bp as contacts_bp
+from crm.contacts.queries import contact_count
 from crm.contacts.services import purge_trash
 from crm.core import bp as core_bp
 from crm.custom_fields import bp as custom_fields_bp
@@ -22,6 +24,7 @@ from crm.custom_fields import values_bp as custom_values_bp
 from crm.custom_fields import views_bp as saved_views_bp
 from crm.custom_fields.services import purge_trash as purge_custom_fields
 from crm.deals import bp as deals_bp
+from crm.deals import queries as deal_queries
 from crm.deals import settings_bp as pipelines_bp
 from crm.deals.services import create_default_pipeline
 from crm.dedupe import bp as dedupe_bp
@@ -46,6 +49,7 @@ from crm.search import cli as search_cli
 from crm.seed import cli as seed_cli
 from crm.settings import bp as settings_bp
 from crm.tasks import bp as tasks_bp
+from crm.tasks.queries import task_count
 from crm.tasks.reminders import send_daily_digests, send_due_reminders
 from crm.timeline import bp as timeline_bp
 from crm.webhooks import bp as webhooks_bp
@@ -101,12 +105,14 @@ FEATURES: tuple[Feature, ...] = (
         blueprints=(contacts_bp,),
         sweeps=(purge_trash,),
         search_sources=("contact",),
+        view_counts=(("contacts", contact_count),),
         events=("contact.created", "contact.updated", "contact.deleted", "contact.restored"),
     ),
     Feature(
         "companies",
         blueprints=(companies_bp,),
         search_sources=("company",),
+        view_counts=(("companies", company_count),),
         events=("company.created", "company.updated", "company.deleted", "company.restored"),
     ),
     Feature("timeline", blueprints=(timeline_bp,), search_sources=("activity",)),
@@ -114,6 +120,7 @@ FEATURES: tuple[Feature, ...] = (
         "deals",
         blueprints=(deals_bp, pipelines_bp),
         search_sources=("deal",),
+        view_counts=(("deals", deal_queries.list_count), ("deals_board", deal_queries.board_count)),
         new_team=(create_default_pipeline,),
         settings_tabs=((30, "settings_pipelines.pipelines", "Pipelines"),),
         events=(
@@ -133,6 +140,7 @@ FEATURES: tuple[Feature, ...] = (
         jobs=("jobs.reminders.tick",),
         sweeps=(send_due_reminders, send_daily_digests),
         search_sources=("task",),
+        view_counts=(("tasks", task_count),),
         events=("task.created", "task.updated", "task.deleted"),
     ),
     Feature(

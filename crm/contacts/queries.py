@@ -267,8 +267,9 @@ _ROW_LOADS = (
 )
 
 
-def contact_count(team_id: int, args) -> int:
-    """How many contacts the list shows for these URL arguments (a saved view's count)."""
+def contact_count(team_id: int, user_id: int, args) -> int:
+    """How many contacts the list shows for these URL arguments (a saved view's count; the
+    list is the team's, the same for every member)."""
     filters = ContactFilters.from_args(args)
     page_stmt = select(Contact.id).where(Contact.team_id == team_id, Contact.deleted_at.is_(None))
     stmt = _filtered(page_stmt, team_id, filters)

@@ -14,6 +14,7 @@ from crm.custom_fields import views as saved
 from crm.custom_fields import views_bp
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.kernel import features
 from crm.kernel import members as team_members
 from crm.kernel.ids import parse_id
 from crm.models import SavedView
@@ -23,12 +24,12 @@ ENDPOINT_LISTS = {endpoint: name for name, endpoint in saved.LISTS.items()}
 
 
 def _count(list_name: str, query: str) -> int | None:
-    """How many records a view shows (contacts for now; other lists show no count)."""
-    if list_name != "contacts":
+    """How many records a view shows: the count its list's feature declared (the list's own
+    query as one SELECT count(*)), or None when it declared none."""
+    count = features.view_count(list_name)
+    if count is None:
         return None
-    from crm.contacts.queries import contact_count
-
-    return contact_count(current_team().id, MultiDict(parse_qsl(query)))
+    return count(current_team().id, current_user.id, MultiDict(parse_qsl(query)))
 
 
 @views_bp.get("")

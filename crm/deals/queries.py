@@ -363,6 +363,41 @@ SORT_LABELS = {
 STATUSES = ("open", "won", "lost", "all")
 
 
+def list_args(team_id: int, args) -> tuple[Pipeline | None, Filters, str, str]:
+    """The list's pipeline (only when one is asked for), filters, status and sort from its URL
+    arguments."""
+    pipeline_id = args.get("pipeline", type=parse_id)
+    pipeline = current_pipeline(team_id, pipeline_id) if pipeline_id else None
+    status = args.get("status", "open")
+    status = status if status in STATUSES else "open"
+    sort = args.get("sort", "updated")
+    sort = sort if sort in SORTS or custom_fields.is_sort(sort) else "updated"
+    return pipeline, Filters.from_args(args), status, sort
+
+
+def list_count(team_id: int, user_id: int, args) -> int:
+    """How many deals the list shows for these URL arguments (a saved view's count): the
+    list's own query in one SELECT count(*)."""
+    pipeline, filters, status, _ = list_args(team_id, args)
+    stmt = list_query(team_id, pipeline, filters, status)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
+def board_count(team_id: int, user_id: int, args) -> int:
+    """How many cards the board shows for these URL arguments: the open deals of its pipeline
+    that pass the filters (the sum of its columns' counts), in one SELECT count(*)."""
+    pipeline = current_pipeline(team_id, args.get("pipeline", type=parse_id))
+    if pipeline is None:
+        return 0
+    stmt = Filters.from_args(args).apply(
+        scoped(Deal, team_id=team_id).where(
+            Deal.pipeline_id == pipeline.id, Deal.status == DealStatus.OPEN
+        ),
+        team_id,
+    )
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
 def list_query(
     team_id: int, pipeline: Pipeline | None, filters: Filters, status: str = "open"
 ) -> Select:

@@ -228,14 +228,7 @@ def restore(deal_id: int):
 
 def _list_args():
     team = current_team()
-    pipeline_id = request.args.get("pipeline", type=parse_id)
-    pipeline = queries.current_pipeline(team.id, pipeline_id) if pipeline_id else None
-    filters = queries.Filters.from_args(request.args)
-    status = request.args.get("status", "open")
-    status = status if status in queries.STATUSES else "open"
-    sort = request.args.get("sort", "updated")
-    sort = sort if sort in queries.SORTS or custom_fields.is_sort(sort) else "updated"
-    return team, pipeline, filters, status, sort
+    return team, *queries.list_args(team.id, request.args)
 
 
 @bp.get("/list")

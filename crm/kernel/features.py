@@ -5,7 +5,8 @@ blueprints (in registration order), the jobs it enqueues (dotted names under job
 (idempotent functions the minute tick and start-up run), its search sources, its CLI commands,
 what a brand-new team starts with, its start-up work of `crm serve`, its admin tabs
 under /settings, the domain events it emits (names, the catalogue webhooks offer) and its
-subscribers to domain events (crm/kernel/events.py: called after each commit). install() walks one
+subscribers to domain events (crm/kernel/events.py: called after each commit) and the counts
+of its lists' saved views. install() walks one
 list of them (crm/features.py) in order; nothing registers itself at import time, so reading
 that list tells you the whole app. The registry lives on the app (`app.extensions`), so two
 apps in one process (tests) never share hooks.
@@ -39,6 +40,9 @@ class Feature:
     events: tuple[str, ...] = ()
     # Each is called with a committed transaction's events (crm.kernel.events.publish).
     subscribers: tuple[Callable, ...] = ()
+    # (list name, count) for the lists a saved view can be of: count(team_id, user_id, args)
+    # answers how many records that list shows for these URL arguments (the view's count).
+    view_counts: tuple[tuple[str, Callable[..., int]], ...] = ()
 
 
 def install(app: Flask, features: Iterable[Feature]) -> None:
@@ -72,6 +76,15 @@ def search_sources(app: Flask | None = None) -> list[str]:
 def event_names(app: Flask | None = None) -> list[str]:
     """Every declared domain event name, in feature order."""
     return [name for feature in declared(app) for name in feature.events]
+
+
+def view_count(list_name: str, app: Flask | None = None) -> Callable[..., int] | None:
+    """The count a feature declared for a saved-view list, or None (the list shows no count)."""
+    for feature in declared(app):
+        for name, count in feature.view_counts:
+            if name == list_name:
+                return count
+    return None
 
 
 def settings_tabs(app: Flask | None = None, *, manager: bool = True) -> list[tuple[str, str]]:

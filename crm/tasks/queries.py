@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.kernel import dates, paging
+from crm.kernel import dates, members, paging
+from crm.kernel.ids import parse_id
 from crm.models import Task
 
 PAGE = 30
@@ -32,6 +33,23 @@ class Filters:
     deal_id: int | None = None
     done: bool | None = False
     linked: str | None = None  # "contact" | "company" | "deal" | "none": the kind of link
+
+    @classmethod
+    def from_args(cls, args, user_id: int, member_ids=()) -> Filters:
+        """The list's filters from its URL arguments, for this member: their own tasks, or with
+        `view=team` everyone's (or one member's of `member_ids`, the team's)."""
+        assignee = user_id
+        if args.get("view") == "team":
+            wanted = args.get("assignee", type=parse_id)
+            assignee = wanted if wanted in member_ids else None
+        filters = cls(
+            assignee_id=assignee,
+            done=args.get("done") == "1",
+            linked=args.get("linked") or None,
+        )
+        for kind in ("contact", "company", "deal"):
+            setattr(filters, f"{kind}_id", args.get(kind, type=parse_id))
+        return filters
 
     def args(self) -> dict:
         out = {"done": "1" if self.done else None}
@@ -78,6 +96,14 @@ def _base(team_id: int, filters: Filters) -> Select:
 def tasks_query(team_id: int, filters: Filters) -> Select:
     """The team's tasks matching the list's filters, unsorted (the API pages them itself)."""
     return _base(team_id, filters)
+
+
+def task_count(team_id: int, user_id: int, args) -> int:
+    """How many tasks the list shows for these URL arguments (a saved view's count): its groups
+    together are the tasks of its filters, counted in one SELECT count(*)."""
+    member_ids = {u.id for u in members.members(team_id)} if args.get("view") == "team" else ()
+    stmt = _base(team_id, Filters.from_args(args, user_id, member_ids)).options()
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
 
 
 def _group_where(key: str, now: datetime, tz):

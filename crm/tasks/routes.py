@@ -81,21 +81,11 @@ def _assignee_tz(user_id: int | None) -> str | None:
 # --- The list ----------------------------------------------------------------------------------
 
 
-def _filters(view: str) -> tuple[queries.Filters, FilterForm]:
+def _filters() -> tuple[queries.Filters, FilterForm]:
     form = FilterForm(request.args)
     people = _members()
     form.assignee.choices = [("", "Everyone")] + [(u.id, u.name) for u in people]
-    assignee = current_user.id
-    if view == "team":
-        wanted = request.args.get("assignee", type=parse_id)
-        assignee = wanted if wanted in {u.id for u in people} else None
-    filters = queries.Filters(
-        assignee_id=assignee,
-        done=request.args.get("done") == "1",
-        linked=request.args.get("linked") or None,
-    )
-    for kind in LINK_MODELS:
-        setattr(filters, f"{kind}_id", request.args.get(kind, type=parse_id))
+    filters = queries.Filters.from_args(request.args, current_user.id, {u.id for u in people})
     return filters, form
 
 
@@ -109,7 +99,7 @@ def _linked_record(filters: queries.Filters):
 @bp.get("/tasks")
 def index():
     view = "team" if request.args.get("view") == "team" else "mine"
-    filters, filter_form = _filters(view)
+    filters, filter_form = _filters()
     linked = _linked_record(filters)
     tz, now, team = dates.user_zone(), utcnow(), current_team()
     list_args = {k: v for k, v in request.args.items() if k not in ("group", "after")}
@@ -138,8 +128,7 @@ def index():
 @bp.get("/tasks/export.csv")
 def export():
     """The list as a CSV file: the same view and filters give the same tasks, in order."""
-    view = "team" if request.args.get("view") == "team" else "mine"
-    filters, _ = _filters(view)
+    filters, _ = _filters()
     _linked_record(filters)  # another team's record: 404, as on the list
     rows = queries.export_rows(current_team().id, filters, utcnow(), dates.user_zone())
     return csv_response(f"tasks-{utcnow():%Y%m%d}.csv", queries.EXPORT_HEADER, rows)

@@ -186,3 +186,39 @@ def test_webhook_payloads_carry_custom_fields_and_a_custom_change_is_told(
     assert created["data"]["custom_fields"] == {"plan": option_id(plan, "Pro")}
     assert updated["changes"] == {"Plan": ["Pro", "Basic"]}
     assert updated["data"]["custom_fields"] == {"plan": option_id(plan, "Basic")}
+
+
+def test_the_company_and_deal_lists_filter_by_custom_fields_like_the_pages(client, api, team):
+    factories.make_custom_field(team, label="Tier", type="select", entity="company")
+    factories.make_custom_field(team, label="Budget", type="number", entity="deal")
+    for name, tier in (("Acme", "Pro"), ("Globex", "Basic"), ("Initech", "Pro")):
+        made = client.post(
+            "/api/v1/companies", json={"name": name, "custom_fields": {"tier": tier}}, headers=api
+        )
+        assert made.status_code == 201, made.get_json()
+    for title, budget in (("Big", 500), ("Small", 5), ("Huge", 900)):
+        made = client.post(
+            "/api/v1/deals", json={"title": title, "custom_fields": {"budget": budget}}, headers=api
+        )
+        assert made.status_code == 201, made.get_json()
+
+    companies = client.get("/api/v1/companies?cf_tier=Pro", headers=api)
+    assert companies.status_code == 200, companies.get_json()
+    assert [c["name"] for c in companies.get_json()["data"]] == ["Acme", "Initech"]
+    narrowed = client.get("/api/v1/companies?cf_tier=Pro&q=ini", headers=api).get_json()
+    assert [c["name"] for c in narrowed["data"]] == ["Initech"]
+    deals = client.get("/api/v1/deals?cf_budget__min=100&sort=title", headers=api)
+    assert deals.status_code == 200, deals.get_json()
+    assert [d["title"] for d in deals.get_json()["data"]] == ["Big", "Huge"]
+    synced = client.get("/api/v1/deals?cf_budget__max=10&include_deleted=true", headers=api)
+    assert [d["title"] for d in synced.get_json()["data"]] == ["Small"]
+
+    for url, name in (
+        ("/api/v1/companies?cf_colour=red", "cf_colour"),
+        ("/api/v1/companies?cf_tier__min=3", "cf_tier__min"),
+        ("/api/v1/deals?cf_budget__any=1,2", "cf_budget__any"),
+        ("/api/v1/deals?cf_tier=Pro", "cf_tier"),  # a company field is not a deal's
+    ):
+        answer = client.get(url, headers=api)
+        assert answer.status_code == 422, url
+        assert answer.get_json()["errors"][0]["field"] == name

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from crm.custom_fields import services as fields
 from crm.extensions import db
-from crm.models import SavedView
+from crm.models import DealStatus, SavedView, utcnow
 from tests import factories
 
 
@@ -56,3 +59,54 @@ def test_personal_views_are_private_and_shared_ones_are_not(client, auth, owner)
 def test_a_view_needs_a_name(logged_in):
     response = _save(logged_in, "  ", "stage=lead")
     assert response.status_code == 422 and "Give the view a name" in response.text
+
+
+def _tabs(client, list_name: str) -> dict[str, str]:
+    """A list's view tabs: name → the count shown beside it."""
+    text = client.get(f"/views?list={list_name}").text
+    return dict(re.findall(r"\n\s*([^\n<]+?) <span class=\"count\">\((\d+)\)</span>", text))
+
+
+def test_company_and_deal_views_count_what_their_lists_show(logged_in, owner):
+    team = factories.team_of(owner)
+    tier = factories.make_custom_field(team, label="Tier", type="select", entity="company")
+    budget = factories.make_custom_field(team, label="Budget", type="number", entity="deal")
+    for name, value in (("Acme One", "Pro"), ("Acme Two", "Basic"), ("Globex", "Pro")):
+        fields.set_value(factories.make_company(team, name=name), tier, value, owner.id)
+    for title, value in (("Big one", "500"), ("Small one", "5"), ("Big two", "900")):
+        fields.set_value(factories.make_deal(team, title=title), budget, value, owner.id)
+    factories.make_deal(team, title="Big but lost", status=DealStatus.LOST)
+    other = factories.make_user(name="Zed", email="zed@other.example", team_name="Other")
+    factories.make_company(factories.team_of(other), name="Acme Elsewhere")
+    for list_name, name, query in (
+        ("companies", "Pro acme", "q=acme&cf_tier=Pro"),
+        ("companies", "Acme", "q=acme"),
+        ("deals", "Big open", "q=big&cf_budget__min=100"),
+        ("deals", "Big any status", "q=big&status=all"),
+        ("deals_board", "Big on the board", "q=big"),
+    ):
+        data = {"list_name": list_name, "name": name, "query": query}
+        assert logged_in.post("/views", data=data).status_code == 303
+
+    assert _tabs(logged_in, "companies") == {"Acme": "2", "Pro acme": "1"}
+    shown = logged_in.get("/companies?q=acme&cf_tier=Pro").text
+    assert "Acme One" in shown and "Acme Two" not in shown and "Globex" not in shown
+    assert _tabs(logged_in, "deals") == {"Big any status": "3", "Big open": "2"}
+    shown = logged_in.get("/deals/list?q=big&cf_budget__min=100").text
+    assert "Big one" in shown and "Big two" in shown and "Small one" not in shown
+    assert "Big but lost" not in shown
+    assert _tabs(logged_in, "deals_board") == {"Big on the board": "2"}
+
+
+def test_a_task_view_counts_the_members_open_tasks_it_shows(logged_in, owner):
+    team = factories.team_of(owner)
+    colleague = factories.make_member(team, email="m@example.com")
+    factories.make_task(team, title="Mine open", assignee_id=owner.id)
+    factories.make_task(team, title="Mine done", assignee_id=owner.id, done_at=utcnow())
+    factories.make_task(team, title="Theirs", assignee_id=colleague.id)
+    for name, query in (("Open", ""), ("Done", "done=1")):
+        data = {"list_name": "tasks", "name": name, "query": query}
+        assert logged_in.post("/views", data=data).status_code == 303
+    assert _tabs(logged_in, "tasks") == {"Done": "1", "Open": "1"}
+    shown = logged_in.get("/tasks").text
+    assert "Mine open" in shown and "Theirs" not in shown and "Mine done" not in shown

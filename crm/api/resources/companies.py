@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
 from crm.api.core import actor_id, team_id
+from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
+from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import ListQuery, Strict
+from crm.api.schemas import Strict
 from crm.companies import services
 from crm.companies.queries import CompanyFilters, companies_query
 from crm.errors import Invalid
@@ -73,7 +75,7 @@ SORTS = {
 }
 
 
-class CompanyQuery(ListQuery):
+class CompanyQuery(CustomFilterQuery):
     q: str | None = Field(None, max_length=100, description="Name or domain prefix.")
     tag: int | None = None
     owner: int | None = None
@@ -111,7 +113,12 @@ def _fields(body: CompanyIn) -> dict:
 
 
 def _select(query: CompanyQuery):
-    filters = CompanyFilters(q=query.q or "", tag=query.tag, owner=query.owner)
+    filters = CompanyFilters(
+        q=query.q or "",
+        tag=query.tag,
+        owner=query.owner,
+        custom=custom_filters(query, "company"),
+    )
     stmt = companies_query(filters, with_deleted=query.include_deleted)
     return stmt.options(selectinload(Company.tags))
 
@@ -134,7 +141,14 @@ register(
         out=out,
         response=CompanyOut,
         get="Get a company",
-        listing=Listing(CompanyQuery, _select, SORTS, summary="List companies"),
+        listing=Listing(
+            CompanyQuery,
+            _select,
+            SORTS,
+            summary="List companies",
+            description="The company list's filters (name or domain, tag, owner). "
+            f"{CUSTOM_FILTERS}",
+        ),
         create=Write(
             _create,
             summary="Create a company",

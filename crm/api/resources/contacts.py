@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, Field
 from sqlalchemy import literal, select, union_all
 
-from crm.api.core import ApiError, actor_id, team_id
+from crm.api.core import actor_id, team_id
+from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
+from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import ListQuery, Strict
+from crm.api.schemas import Strict
 from crm.contacts import services
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
 from crm.kernel import companies as kernel_companies
-from crm.kernel import custom_fields
 from crm.kernel.paging import SortKey
 from crm.models import Contact, ContactEmail, ContactPhone, Lifecycle, Tag, contact_tag
 
@@ -111,7 +111,7 @@ SORTS = {
 SortName = Literal["name", "-name", "created", "-created", "updated", "-updated", "id", "-id"]
 
 
-class ContactQuery(ListQuery):
+class ContactQuery(CustomFilterQuery):
     q: str | None = Field(None, max_length=100, description="Name, email or phone prefix.")
     owner: int | None = Field(None, description="Owner's user id; 0 = nobody.")
     tag: int | None = Field(None, description="A tag id.")
@@ -120,21 +120,6 @@ class ContactQuery(ListQuery):
     idle: int | None = Field(None, ge=1, description="No activity for this many days.")
     sort: SortName = "name"
     include_deleted: bool = Field(False, description="Also list contacts in the trash (sync).")
-    # cf_<key>=value and cf_<key>__<op>=value: the custom-field filters of the contact list
-    # (described on the operation: their names depend on the team's fields).
-    custom: SkipJsonSchema[dict[str, str]] = Field(default_factory=dict, exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _custom_filters(cls, data):
-        if isinstance(data, dict):
-            data = dict(data)
-            custom = {}
-            for name in [k for k in data if str(k).startswith("cf_")]:
-                value = data.pop(name)
-                custom[name] = value[-1] if isinstance(value, list) else value
-            data["custom"] = custom
-        return data
 
 
 def out(contact, parts: dict | None = None) -> dict:
@@ -213,28 +198,6 @@ def _data(body: ContactIn) -> dict:
     return data
 
 
-def _custom(query: ContactQuery) -> tuple[tuple[str, str], ...]:
-    """The query's custom-field filters; 422 naming one whose field or operator is unknown."""
-    if not query.custom:
-        return ()
-    by_key = {f.key: f for f in custom_fields.fields_for(team_id(), "contact")}
-    for name in query.custom:
-        key, _, op = name[3:].partition("__")
-        field = by_key.get(key)
-        if field is None or (op or "eq") not in custom_fields.OPERATORS.get(field.type, ()):
-            allowed = ", ".join(custom_fields.OPERATORS.get(field.type, ())) if field else ""
-            message = (
-                f"{field.label} filters by: {allowed}." if field else f"No custom field {key!r}."
-            )
-            raise ApiError(
-                422,
-                "Validation failed",
-                "Some query parameters are not valid.",
-                [{"field": name, "message": message, "code": "custom_filter"}],
-            )
-    return tuple(sorted(query.custom.items()))
-
-
 def _select(query: ContactQuery):
     filters = ContactFilters(
         q=query.q or "",
@@ -243,7 +206,7 @@ def _select(query: ContactQuery):
         stage=query.stage.value if query.stage else None,
         company=query.company,
         idle=query.idle,
-        custom=_custom(query),
+        custom=custom_filters(query, "contact"),
     )
     stmt = contacts_query(team_id(), filters, with_deleted=query.include_deleted)
     # Plain rows, not Contact objects: a page is read, never changed, and building 100 ORM
@@ -274,9 +237,7 @@ register(
             SORTS,
             summary="List contacts",
             description="The same filters as the contact list on the page; keyset pages "
-            "(`cursor`). Custom fields filter as on the page: `cf_<key>=value` (equals) or "
-            "`cf_<key>__<op>=value` with op `contains`, `min`, `max`, `any` (comma-separated "
-            "options) or `empty` (1 / 0), as the field's type allows (see GET /custom-fields).",
+            f"(`cursor`). {CUSTOM_FILTERS}",
             plain=True,
             rows=_rows,
         ),

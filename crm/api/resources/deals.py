@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
 from crm.api.core import actor_id, team_id
+from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
+from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import ListQuery, Strict
+from crm.api.schemas import Strict
 from crm.deals import queries, services
 from crm.errors import Invalid
 from crm.extensions import db
@@ -94,7 +96,7 @@ SortName = Literal[
 ]
 
 
-class DealQuery(ListQuery):
+class DealQuery(CustomFilterQuery):
     q: str | None = Field(None, max_length=100, description="Words in the title.")
     owner: int | None = None
     tag: int | None = None
@@ -138,10 +140,11 @@ def _select(query: DealQuery):
         q=query.q or "",
         close_from=query.close_from,
         close_to=query.close_to,
+        custom=custom_filters(query, "deal"),
     )
     pipeline = get_or_404(Pipeline, query.pipeline) if query.pipeline else None
     if query.include_deleted:  # the list's filters over the trash too (sync)
-        stmt = filters.apply(scoped(Deal, with_deleted=True))
+        stmt = filters.apply(scoped(Deal, with_deleted=True), team_id())
         if pipeline is not None:
             stmt = stmt.where(Deal.pipeline_id == pipeline.id)
         if query.status != "all":
@@ -248,7 +251,7 @@ register(
             SORTS,
             summary="List deals",
             description="The deal list's filters (owner, tag, title words, expected close), "
-            "any status.",
+            f"any status. {CUSTOM_FILTERS}",
         ),
         create=Write(
             _create,
