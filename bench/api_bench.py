@@ -197,7 +197,7 @@ def count_statements(app, client, team_id: int, user_id: int) -> None:
     made, response = n(
         "POST",
         "/api/v1/contacts",
-        json={"first_name": "Bench", "emails": [{"email": "bench@example.com"}]},
+        json={"first_name": "Bench", "emails": [{"email": f"bench-{time.time_ns()}@example.com"}]},
     )
     print(f"| POST /api/v1/contacts | {made} |")
     contact_id = response.get_json()["id"]

@@ -2,11 +2,12 @@
 
 Seeds a team with one webhook, creates N contacts through the contact service (each commit
 writes a delivery row through the events subscriber; the time this adds per change is printed),
-then sends them three times: one delivery at a time (claim, POST, record: two commits each; what a
-change of one record costs), as the worker's jobs of a burst (a job per change; the first takes
-the backlog in batches, the rest find their rows sent), and in claimed batches (`deliver_due`, what the sweep and a bulk
-change do: one UPDATE … RETURNING to claim, one commit for the outcomes). Both reuse one
-keep-alive connection per host. The receiver runs in its own process, as a real one would.
+then sends them three times: one delivery at a time (claim, POST, record: two commits each;
+what a change of one record costs), as the worker's jobs of a burst (a job per change; the
+first takes the backlog in batches, the rest find their rows sent), and in claimed batches
+(`deliver_due`, what the sweep and a bulk change do: one UPDATE … RETURNING to claim, one
+commit for the outcomes). All reuse one keep-alive connection per host. The receiver runs in
+its own process, as a real one would.
 Goal: >= 200 deliveries/s.
 
 It also counts the SQL statements a change runs: in its own transaction (the change, its
