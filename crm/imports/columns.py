@@ -1,7 +1,7 @@
 """The contact fields an import's columns can be mapped to, and the guess from the header row.
 
 Reading the file itself (encodings, delimiter) is crm.kernel.csvio's; the column names of known
-products' exports are in `profiles`.
+products' exports are in `export_columns`.
 """
 
 from __future__ import annotations

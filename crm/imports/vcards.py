@@ -1,5 +1,5 @@
 """An address book (.vcf, vCard 2.1/3.0/4.0, as Apple Contacts, Google and Outlook write it) as
-the CSV text the import reads: one row per card, under the columns of `profiles.VCARD`.
+the CSV text the import reads: one row per card, under the columns of `export_columns.VCARD`.
 
 So a vCard import is a CSV import from here on: the same mapping page, dry run, duplicate
 policy, error report and revert; nothing here writes anything.
@@ -14,7 +14,7 @@ import re
 
 import vobject
 
-from crm.imports.profiles import VCARD, VCARD_SLOTS
+from crm.imports.export_columns import VCARD, VCARD_SLOTS
 
 CARD = re.compile(r"BEGIN:VCARD.*?END:VCARD", re.IGNORECASE | re.DOTALL)
 # Apple labels a value through its group: "item1.TEL:…" + "item1.X-ABLabel:_$!<Mobile>!$_".

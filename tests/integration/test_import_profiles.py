@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.imports import columns, profiles, services, vcards
+from crm.imports import columns, export_columns, services, vcards
 from crm.models import Company, Contact, ContactEmail, ImportJob, ImportStatus, Team
 from tests import factories
 from tests.conftest import TEST_PASSWORD
@@ -366,9 +366,9 @@ def test_a_card_vobject_cannot_read_still_shows_its_name():
 
 def test_every_known_column_is_either_a_field_or_left_out_on_purpose():
     tables = (
-        ("contacts", profiles.PRODUCTS),
-        ("companies", profiles.COMPANY_PRODUCTS),
-        ("notes", profiles.NOTE_PRODUCTS),
+        ("contacts", export_columns.PRODUCTS),
+        ("companies", export_columns.COMPANY_PRODUCTS),
+        ("notes", export_columns.NOTE_PRODUCTS),
     )
     for kind, products in tables:
         for product, table in products.items():
