@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -16,6 +16,19 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 UTCTime = Annotated[datetime, AfterValidator(_aware)]
+
+# The custom values of a contact, company or deal, as written and as read.
+CustomFieldsIn = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="Custom field values by the field's key (GET /custom-fields lists the "
+        "team's fields); only the keys sent change, null clears one."
+    ),
+]
+CustomFieldsOut = Annotated[
+    dict[str, Any],
+    Field(description="The team's custom fields by key (GET /custom-fields), null when unset."),
+]
 
 
 class Strict(BaseModel):

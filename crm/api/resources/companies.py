@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
@@ -12,7 +12,7 @@ from crm.api.core import actor_id, team_id
 from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
 from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import Strict
+from crm.api.schemas import CustomFieldsIn, CustomFieldsOut, Strict
 from crm.companies import services
 from crm.companies.queries import CompanyFilters, companies_query
 from crm.errors import Invalid
@@ -36,11 +36,7 @@ class CompanyIn(Strict):
     region: str | None = None
     postal_code: str | None = None
     country: str | None = None
-    custom_fields: dict[str, Any] | None = Field(
-        None,
-        description="Custom field values by the field's key (GET /custom-fields lists the "
-        "team's fields); only the keys sent change, null clears one.",
-    )
+    custom_fields: CustomFieldsIn = None
 
 
 class CompanyOut(BaseModel):
@@ -62,9 +58,7 @@ class CompanyOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
-    custom_fields: dict[str, Any] = Field(
-        description="The team's custom fields by key (GET /custom-fields), null when unset."
-    )
+    custom_fields: CustomFieldsOut
 
 
 SORTS = {

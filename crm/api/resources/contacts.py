@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import literal, select, union_all
@@ -12,7 +12,7 @@ from crm.api.core import actor_id, team_id
 from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
 from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import Strict
+from crm.api.schemas import CustomFieldsIn, CustomFieldsOut, Strict
 from crm.contacts import services
 from crm.contacts.queries import ContactFilters, contacts_query
 from crm.extensions import db
@@ -55,11 +55,7 @@ class ContactIn(Strict):
     postal_code: str | None = None
     country: str | None = None
     notes: str | None = None
-    custom_fields: dict[str, Any] | None = Field(
-        None,
-        description="Custom field values by the field's key (GET /custom-fields lists the "
-        "team's fields); only the keys sent change, null clears one.",
-    )
+    custom_fields: CustomFieldsIn = None
 
 
 class EmailOut(BaseModel):
@@ -97,9 +93,7 @@ class ContactOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = Field(description="Set when the contact is in the trash.")
-    custom_fields: dict[str, Any] = Field(
-        description="The team's custom fields by key (GET /custom-fields), null when unset."
-    )
+    custom_fields: CustomFieldsOut
 
 
 SORTS = {

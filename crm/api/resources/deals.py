@@ -4,7 +4,7 @@ through the deal services (the same audit and timeline entries as the board)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
@@ -13,7 +13,7 @@ from crm.api.core import actor_id, team_id
 from crm.api.filters import DESCRIPTION as CUSTOM_FILTERS
 from crm.api.filters import CustomFilterQuery, custom_filters
 from crm.api.resource import Listing, Resource, Write, register
-from crm.api.schemas import Strict
+from crm.api.schemas import CustomFieldsIn, CustomFieldsOut, Strict
 from crm.deals import queries, services
 from crm.errors import Invalid
 from crm.extensions import db
@@ -42,11 +42,7 @@ class DealIn(Strict):
     status: Literal["open", "won", "lost"] | None = None
     lost_reason_id: int | None = None
     lost_note: str | None = Field(None, max_length=500)
-    custom_fields: dict[str, Any] | None = Field(
-        None,
-        description="Custom field values by the field's key (GET /custom-fields lists the "
-        "team's fields); only the keys sent change, null clears one.",
-    )
+    custom_fields: CustomFieldsIn = None
 
 
 class DealOut(BaseModel):
@@ -70,9 +66,7 @@ class DealOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
-    custom_fields: dict[str, Any] = Field(
-        description="The team's custom fields by key (GET /custom-fields), null when unset."
-    )
+    custom_fields: CustomFieldsOut
 
 
 SORTS = {
